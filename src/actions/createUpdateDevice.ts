@@ -1,0 +1,40 @@
+import { buildPayload, convertsTimestamps, NEEDS_PERSON, withIdentifiers } from './build-payload';
+import { BATCHING_FIELDS, CONVERT_TIMESTAMP_FIELD, path, type Fields } from './fields';
+import { convertAttributeTimestamps, convertIsoString, epochNumber, isPlainObject } from './timestamps';
+import type { ActionDefinition } from './types';
+
+const fields = {
+  person_id: { label: 'Person ID', type: 'string', required: true, default: path('$.userId') },
+  device_id: { label: 'Device ID', type: 'string', required: true, default: path('$.context.device.token') },
+  app_version: { label: 'App Version', type: 'string', default: path('$.context.app.version') },
+  platform: { label: 'Platform', type: 'string', required: true, default: path('$.context.device.type') },
+  last_used: { label: 'Last Used', type: 'string', default: path('$.timestamp') },
+  attributes: { label: 'Event Attributes', type: 'object', default: path('$.properties') },
+  convert_timestamp: CONVERT_TIMESTAMP_FIELD,
+  ...BATCHING_FIELDS,
+} satisfies Fields;
+
+export const createUpdateDevice: ActionDefinition & { key: 'createUpdateDevice' } = {
+  key: 'createUpdateDevice',
+  title: 'Create or Update Device',
+  defaultSubscription: 'event = "Application Installed" or event = "Application Opened" or event = "Device Created or Updated"',
+  fields,
+  delivery: 'batch',
+  build(payload) {
+    const { device_id, app_version, platform, last_used, attributes, ...rest } = payload;
+    const convert = convertsTimestamps(payload);
+    let deviceAttributes: Record<string, unknown> = isPlainObject(attributes) ? attributes : {};
+    if (app_version) deviceAttributes = { ...deviceAttributes, app_version };
+    if (convert) deviceAttributes = convertAttributeTimestamps(deviceAttributes);
+
+    const device: Record<string, unknown> = { token: device_id, platform };
+    if (last_used !== undefined) device.last_used = sendableLastUsed(last_used, convert);
+    device.attributes = deviceAttributes;
+    return withIdentifiers(buildPayload({ type: 'person', action: 'add_device', payload: { ...rest, device } }), NEEDS_PERSON);
+  },
+};
+
+// D3: an epoch stays a number; otherwise the attribute rule applies, and only when conversion is on.
+function sendableLastUsed(value: unknown, convert: boolean): unknown {
+  return epochNumber(value) ?? (convert ? convertIsoString(value) : value);
+}

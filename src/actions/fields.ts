@@ -1,0 +1,175 @@
+// Field declarations of the actions, and the validation every mapped payload goes through before an
+// action builds its Customer.io item. The rules and the error texts are those of the reference's
+// schema validation (type coercion, required fields, choices, bounds), so a refused item carries the
+// same message a Segment user already knows ("The root value is missing the required field 'name'.").
+
+import { isPlainObject, parseDateUtc } from './timestamps';
+
+export type FieldType = 'string' | 'number' | 'boolean' | 'object' | 'datetime';
+
+export interface FieldSpec {
+  label: string;
+  type: FieldType;
+  required?: boolean;
+  /** The default mapping: a literal or a mapping directive. */
+  default?: unknown;
+  choices?: readonly string[];
+  minimum?: number;
+  maximum?: number;
+}
+
+export type Fields = Record<string, FieldSpec>;
+
+/** Every action carries these two; they steer batching and are never sent. */
+export const BATCHING_FIELDS = {
+  enable_batching: { label: 'Enable Batching', type: 'boolean', default: true },
+  batch_size: { label: 'Batch Size', type: 'number', default: 50, minimum: 2, maximum: 100 },
+} as const satisfies Fields;
+
+export const CONVERT_TIMESTAMP_FIELD = {
+  label: 'Convert Timestamps',
+  type: 'boolean',
+  default: true,
+} as const satisfies FieldSpec;
+
+export const path = (p: string) => ({ '@path': p });
+export const pathOr = (first: string, second: string) => ({
+  '@if': { exists: { '@path': first }, then: { '@path': first }, else: { '@path': second } },
+});
+
+/** The default mapping of an action: each field's declared default. */
+export function defaultMapping(fields: Fields): Record<string, unknown> {
+  const mapping: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(fields)) {
+    if (spec.default !== undefined) mapping[key] = spec.default;
+  }
+  return mapping;
+}
+
+export type Validated = { ok: true; payload: Record<string, unknown> } | { ok: false; error: string };
+
+/**
+ * Cleans, coerces and checks a mapped payload against the action's fields.
+ * - unknown keys are dropped; `null`, and `''` at the top level, count as absent (deviation D5: in every mode);
+ * - scalars are coerced to the declared type (123 → "123", "50" → 50, "true" → true, [x] → x);
+ * - errors are collected (missing required fields first, then per field) and joined with a space.
+ * The input is not modified.
+ */
+export function validatePayload(fields: Fields, mapped: Record<string, unknown>): Validated {
+  const payload: Record<string, unknown> = {};
+  const fieldErrors: string[] = [];
+  for (const key of Object.keys(fields)) {
+    const raw = mapped[key];
+    if (raw === undefined || raw === null || raw === '') continue;
+    const spec = fields[key];
+    const coerced = coerce(spec, raw);
+    if (!coerced.ok) {
+      fieldErrors.push(coerced.error);
+      continue;
+    }
+    const problem = checkConstraints(spec, coerced.value);
+    if (problem) fieldErrors.push(problem);
+    payload[key] = coerced.value;
+  }
+  const missing = Object.keys(fields)
+    .filter((key) => fields[key].required && payload[key] === undefined && !hasTypeError(fields[key], mapped[key]))
+    .map((key) => `The root value is missing the required field '${key}'.`);
+  const errors = [...missing, ...fieldErrors];
+  return errors.length > 0 ? { ok: false, error: errors.join(' ') } : { ok: true, payload };
+}
+
+function hasTypeError(spec: FieldSpec, raw: unknown): boolean {
+  return raw !== undefined && raw !== null && raw !== '' && !coerce(spec, raw).ok;
+}
+
+type Coerced = { ok: true; value: unknown } | { ok: false; error: string };
+
+function coerce(spec: FieldSpec, raw: unknown): Coerced {
+  const direct = coerceScalar(spec.type, raw);
+  if (direct !== NOT_COERCIBLE) return { ok: true, value: direct };
+  // A one-element array stands for its element.
+  if (Array.isArray(raw) && raw.length === 1) {
+    const inner = coerceScalar(spec.type, raw[0]);
+    if (inner !== NOT_COERCIBLE) return { ok: true, value: inner };
+  }
+  return { ok: false, error: `${spec.label} must be ${typeLabel(spec.type)} but it was ${describeType(raw)}.` };
+}
+
+const NOT_COERCIBLE = Symbol('not coercible');
+
+function coerceScalar(type: FieldType, value: unknown): unknown {
+  switch (type) {
+    case 'string':
+      if (typeof value === 'string') return value;
+      if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+      if (value === null) return '';
+      return NOT_COERCIBLE;
+    case 'datetime':
+      // string or number; a boolean becomes its text, as the string branch would make it
+      if (typeof value === 'string' || typeof value === 'number') return value;
+      if (typeof value === 'boolean') return String(value);
+      return NOT_COERCIBLE;
+    case 'number':
+      if (typeof value === 'number') return value;
+      if (typeof value === 'boolean') return value ? 1 : 0;
+      if (typeof value === 'string' && value !== '' && Number(value) === Number(value)) return Number(value);
+      return NOT_COERCIBLE;
+    case 'boolean':
+      if (typeof value === 'boolean') return value;
+      if (value === 'false' || value === 0 || value === null) return false;
+      if (value === 'true' || value === 1) return true;
+      return NOT_COERCIBLE;
+    case 'object':
+      return isPlainObject(value) ? value : NOT_COERCIBLE;
+  }
+}
+
+function checkConstraints(spec: FieldSpec, value: unknown): string | undefined {
+  if (spec.choices && !spec.choices.includes(value as string)) {
+    return `${spec.label} must be one of: ${humanList(spec.choices.map((c) => JSON.stringify(c)), 'or')}.`;
+  }
+  if (typeof value === 'number') {
+    if (spec.minimum !== undefined && value < spec.minimum) {
+      return `${spec.label} must be equal to or greater than ${spec.minimum}.`;
+    }
+    if (spec.maximum !== undefined && value > spec.maximum) {
+      return `${spec.label} must be equal to or less than ${spec.maximum}.`;
+    }
+  }
+  if (spec.type === 'datetime' && typeof value === 'string' && !isDateLike(value)) {
+    return `${spec.label} must be a valid date-like string but it was not.`;
+  }
+  return undefined;
+}
+
+// "date-like": something a date library can read, or a number of seconds.
+function isDateLike(value: string): boolean {
+  if (Number(value)) return true;
+  return !Number.isNaN(parseDateUtc(value));
+}
+
+function typeLabel(type: FieldType): string {
+  switch (type) {
+    case 'datetime':
+      return 'a string or number';
+    case 'object':
+      return 'an object';
+    default:
+      return `a ${type}`;
+  }
+}
+
+function describeType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  const t = typeof value;
+  if (t === 'object') return 'an object';
+  if (t === 'undefined') return 'undefined';
+  return `${/^[aeiou]/.test(t) ? 'an' : 'a'} ${t}`;
+}
+
+function humanList(items: string[], conjunction: string): string {
+  if (items.length <= 1) return items.join('');
+  if (items.length === 2) return `${items[0]} ${conjunction} ${items[1]}`;
+  return `${items.slice(0, -1).join(', ')}, ${conjunction} ${items[items.length - 1]}`;
+}

@@ -1,0 +1,46 @@
+import { buildPayload, NEEDS_PERSON, withIdentifiers } from './build-payload';
+import { BATCHING_FIELDS, CONVERT_TIMESTAMP_FIELD, path, type Fields } from './fields';
+import type { ActionDefinition } from './types';
+
+const fields = {
+  id: { label: 'Person ID', type: 'string', default: path('$.userId') },
+  anonymous_id: { label: 'Anonymous ID', type: 'string', default: path('$.anonymousId') },
+  name: { label: 'Event Name', type: 'string', required: true, default: path('$.event') },
+  event_id: { label: 'Event ID', type: 'string', default: path('$.messageId') },
+  timestamp: { label: 'Timestamp', type: 'string', default: path('$.timestamp') },
+  data: { label: 'Event Attributes', type: 'object', default: path('$.properties') },
+  convert_timestamp: CONVERT_TIMESTAMP_FIELD,
+  ...BATCHING_FIELDS,
+} satisfies Fields;
+
+// Reserved event names that other actions handle; the Track Event preset leaves them alone.
+const RESERVED_EVENTS = [
+  'Application Installed',
+  'Application Opened',
+  'Application Uninstalled',
+  'Device Created or Updated',
+  'Device Deleted',
+  'Relationship Deleted',
+  'User Deleted',
+  'User Suppressed',
+  'User Unsuppressed',
+  'Object Deleted',
+  'Report Delivery Event',
+  'Report Content Event',
+];
+
+export const trackEvent: ActionDefinition & { key: 'trackEvent' } = {
+  key: 'trackEvent',
+  title: 'Track Event',
+  defaultSubscription: ['type = "track"', ...RESERVED_EVENTS.map((e) => `event != "${e}"`)].join(' and '),
+  fields,
+  delivery: 'batch',
+  build(payload) {
+    const { id, event_id, data, ...rest } = payload;
+    const operation: Record<string, unknown> = { ...rest, person_id: id };
+    // The event id lets Customer.io drop duplicates of a re-sent event.
+    if (event_id !== undefined) operation.id = event_id;
+    if (data !== undefined) operation.attributes = data;
+    return withIdentifiers(buildPayload({ type: 'person', action: 'event', payload: operation }), NEEDS_PERSON);
+  },
+};

@@ -1,0 +1,29 @@
+import { buildPayload, NEEDS_PERSON, withIdentifiers } from './build-payload';
+import { BATCHING_FIELDS, CONVERT_TIMESTAMP_FIELD, path, type Fields } from './fields';
+import type { ActionDefinition } from './types';
+
+const fields = {
+  id: { label: 'Person ID', type: 'string', default: path('$.userId') },
+  anonymous_id: { label: 'Anonymous ID', type: 'string', default: path('$.anonymousId') },
+  event_id: { label: 'Event ID', type: 'string', default: path('$.messageId') },
+  url: { label: 'Page URL', type: 'string', required: true, default: path('$.properties.url') },
+  timestamp: { label: 'Timestamp', type: 'string', default: path('$.timestamp') },
+  data: { label: 'Event Attributes', type: 'object', default: path('$.properties') },
+  convert_timestamp: CONVERT_TIMESTAMP_FIELD,
+  ...BATCHING_FIELDS,
+} satisfies Fields;
+
+export const trackPageView: ActionDefinition & { key: 'trackPageView' } = {
+  key: 'trackPageView',
+  title: 'Track Page View',
+  defaultSubscription: 'type = "page"',
+  fields,
+  delivery: 'batch',
+  build(payload) {
+    const { id, event_id, url, data, ...rest } = payload;
+    const operation: Record<string, unknown> = { ...rest, person_id: id, name: url };
+    if (data !== undefined) operation.attributes = data;
+    if (event_id) operation.id = event_id;
+    return withIdentifiers(buildPayload({ type: 'person', action: 'page', payload: operation }), NEEDS_PERSON);
+  },
+};

@@ -1,0 +1,19 @@
+import { buildPayload, NEEDS_PERSON, withIdentifiers } from './build-payload';
+import { BATCHING_FIELDS, path, type Fields } from './fields';
+import type { ActionDefinition } from './types';
+
+const fields = {
+  person_id: { label: 'Person ID', type: 'string', required: true, default: path('$.userId') },
+  ...BATCHING_FIELDS,
+} satisfies Fields;
+
+export const unsuppressPerson: ActionDefinition & { key: 'unsuppressPerson' } = {
+  key: 'unsuppressPerson',
+  title: 'Unsuppress Person',
+  defaultSubscription: 'event = "User Unsuppressed"',
+  fields,
+  delivery: 'batch',
+  build(payload) {
+    return withIdentifiers(buildPayload({ type: 'person', action: 'unsuppress', payload }), NEEDS_PERSON);
+  },
+};

@@ -1,0 +1,31 @@
+// Destination settings as Segment users know them (siteId, apiKey, accountRegion) and where they lead.
+
+import type { Region } from './types';
+
+export const TRACK_HOSTS: Record<Region, string> = {
+  US: 'https://track.customer.io',
+  EU: 'https://track-eu.customer.io',
+};
+
+/**
+ * Accepts our spelling (`US`, `EU`, any case) and Segment's (`US 🇺🇸`, `EU 🇪🇺`). Missing means US, as in
+ * Segment. Anything else is an error rather than a silent fallback to US: EU data must not go through the US.
+ */
+export function parseRegion(value: unknown): Region {
+  if (value === undefined || value === null || value === '') return 'US';
+  if (typeof value === 'string') {
+    const code = value.replace(/[^A-Za-z]/g, '').toUpperCase();
+    if (code === 'US' || code === 'EU') return code;
+  }
+  throw new Error(`accountRegion must be "US" or "EU" (or Segment's "US 🇺🇸" / "EU 🇪🇺"), got ${JSON.stringify(value)}`);
+}
+
+export function trackBaseUrl(region: Region, trackUrl?: string): string {
+  return (trackUrl || TRACK_HOSTS[region]).replace(/\/+$/, '');
+}
+
+/** `Basic base64(siteId:apiKey)`, or undefined when both are empty (the header is then not sent). */
+export function basicAuthorization(siteId: string, apiKey: string): string | undefined {
+  if (!siteId && !apiKey) return undefined;
+  return `Basic ${Buffer.from(`${siteId}:${apiKey}`).toString('base64')}`;
+}
