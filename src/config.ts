@@ -1,0 +1,219 @@
+// Configuration: the environment plus the optional CIO_CONFIG file, read once, typed and checked.
+// Every default lives in DEFAULTS; units are in the names. A bad setting throws ConfigError with a message
+// that names the setting and says what is expected.
+
+import { readFileSync } from 'node:fs';
+import { parseRegion } from './settings';
+import { compileSubscriptions, ConfigError, type Subscription } from './subscriptions';
+import type { Region } from './types';
+
+export { ConfigError } from './subscriptions';
+
+export const DEFAULTS = {
+  redisUrl: 'redis://127.0.0.1:6379',
+  queuePrefix: 'cio',
+  port: 3000,
+  /** Longest an item waits in a worker for its batch to fill. */
+  flushIntervalMs: 500,
+  /** Jobs each worker process holds at once per action queue: enough to fill several batches. */
+  workerConcurrency: 200,
+  /** Requests to Customer.io in flight at once per worker process, for one-at-a-time paths. */
+  requestConcurrency: 16,
+  /** Tries per item for transient failures (5xx, timeouts); 429 and 401/403 waits do not count. */
+  attempts: 12,
+  /** First retry delay; doubles each attempt, with jitter. 12 attempts span about an hour. */
+  backoffMs: 1000,
+  requestTimeoutMs: 10_000,
+  /** Pause when Customer.io refuses the credentials: the jobs wait, and are tried again after this. */
+  authPauseMs: 30_000,
+  /** Pause on a 429 without Retry-After. */
+  rateLimitPauseMs: 10_000,
+  /** How long a finished job stays in Redis: the window in which a re-sent event is recognised. */
+  completedRetentionSeconds: 3600,
+  completedRetentionCount: 100_000,
+  failedRetentionSeconds: 7 * 24 * 3600,
+  /** How often a worker looks for jobs whose worker died (lock expired) and takes them back. */
+  stalledIntervalMs: 30_000,
+  lockDurationMs: 30_000,
+  shutdownTimeoutMs: 30_000,
+} as const;
+
+export interface ServiceConfig {
+  redisUrl: string;
+  /** host:port seeds; set for Redis Cluster. */
+  redisClusterNodes: string[];
+  queuePrefix: string;
+  customerio: { siteId: string; apiKey: string; region: Region; trackUrl?: string; timeoutMs: number };
+  writeKeys: string[];
+  port: number;
+  host: string;
+  flushIntervalMs: number;
+  workerConcurrency: number;
+  requestConcurrency: number;
+  attempts: number;
+  backoffMs: number;
+  authPauseMs: number;
+  rateLimitPauseMs: number;
+  /** Optional cap on requests per second to Customer.io, shared by all workers; 0 = none. */
+  maxRequestsPerSecond: number;
+  completedRetentionSeconds: number;
+  completedRetentionCount: number;
+  failedRetentionSeconds: number;
+  stalledIntervalMs: number;
+  lockDurationMs: number;
+  shutdownTimeoutMs: number;
+  dashboard: { user?: string; password?: string; readOnly: boolean };
+  metricsPort?: number;
+  subscriptions: Subscription[];
+}
+
+type Env = Record<string, string | undefined>;
+
+interface FileConfig {
+  settings?: { siteId?: unknown; apiKey?: unknown; accountRegion?: unknown };
+  subscriptions?: unknown;
+}
+
+export function loadConfig(env: Env = process.env): ServiceConfig {
+  const file = readConfigFile(env.CIO_CONFIG);
+  const fileSettings = file.settings ?? {};
+  const region = regionOf(env.CUSTOMERIO_REGION ?? fileSettings.accountRegion);
+  const writeKeys = list(env.WRITE_KEYS);
+  const host = env.HOST ?? (writeKeys.length > 0 ? '0.0.0.0' : '127.0.0.1');
+  if (writeKeys.length === 0 && !isLoopback(host)) {
+    throw new ConfigError(
+      `HOST=${host} would accept events from other machines without a write key. Set WRITE_KEYS (comma-separated), or listen on 127.0.0.1.`,
+    );
+  }
+  const dashboard = {
+    user: env.DASHBOARD_USER || undefined,
+    password: env.DASHBOARD_PASSWORD || undefined,
+    readOnly: bool(env, 'DASHBOARD_READ_ONLY', false),
+  };
+  if (Boolean(dashboard.user) !== Boolean(dashboard.password)) {
+    throw new ConfigError('DASHBOARD_USER and DASHBOARD_PASSWORD go together: set both, or neither.');
+  }
+  if (!dashboard.user && !isLoopback(host)) {
+    throw new ConfigError(
+      `HOST=${host} would show the dashboard (/admin/queues) to other machines without credentials. Set DASHBOARD_USER and DASHBOARD_PASSWORD.`,
+    );
+  }
+  const trackUrl = env.CUSTOMERIO_TRACK_URL || undefined;
+  if (trackUrl && !/^https?:\/\/[^\s/]+/.test(trackUrl)) {
+    throw new ConfigError(`CUSTOMERIO_TRACK_URL must be an http(s) URL such as https://track.customer.io, got ${JSON.stringify(trackUrl)}`);
+  }
+  const redisUrl = env.REDIS_URL || DEFAULTS.redisUrl;
+  if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got ${JSON.stringify(redisUrl.replace(/:[^:@/]*@/, ':***@'))}`);
+  const queuePrefix = env.QUEUE_PREFIX || DEFAULTS.queuePrefix;
+  if (!/^[A-Za-z0-9_.-]+$/.test(queuePrefix)) throw new ConfigError(`QUEUE_PREFIX may hold letters, digits, '_', '.' and '-' only, got ${JSON.stringify(queuePrefix)}`);
+
+  return {
+    redisUrl,
+    redisClusterNodes: list(env.REDIS_CLUSTER_NODES),
+    queuePrefix,
+    customerio: {
+      siteId: env.CUSTOMERIO_SITE_ID ?? str(fileSettings.siteId),
+      apiKey: env.CUSTOMERIO_API_KEY ?? str(fileSettings.apiKey),
+      region,
+      trackUrl,
+      timeoutMs: int(env, 'CUSTOMERIO_TIMEOUT_MS', DEFAULTS.requestTimeoutMs, 100),
+    },
+    writeKeys,
+    port: int(env, 'PORT', DEFAULTS.port, 0, 65535),
+    host,
+    flushIntervalMs: int(env, 'FLUSH_INTERVAL_MS', DEFAULTS.flushIntervalMs, 1, 60_000),
+    workerConcurrency: int(env, 'WORKER_CONCURRENCY', DEFAULTS.workerConcurrency, 1, 10_000),
+    requestConcurrency: int(env, 'REQUEST_CONCURRENCY', DEFAULTS.requestConcurrency, 1, 1000),
+    attempts: int(env, 'JOB_ATTEMPTS', DEFAULTS.attempts, 1, 1000),
+    backoffMs: int(env, 'RETRY_BACKOFF_MS', DEFAULTS.backoffMs, 1),
+    authPauseMs: int(env, 'AUTH_PAUSE_MS', DEFAULTS.authPauseMs, 1),
+    rateLimitPauseMs: int(env, 'RATE_LIMIT_PAUSE_MS', DEFAULTS.rateLimitPauseMs, 1),
+    maxRequestsPerSecond: int(env, 'MAX_REQUESTS_PER_SECOND', 0, 0),
+    completedRetentionSeconds: int(env, 'COMPLETED_RETENTION_SECONDS', DEFAULTS.completedRetentionSeconds, 0),
+    completedRetentionCount: int(env, 'COMPLETED_RETENTION_COUNT', DEFAULTS.completedRetentionCount, 0),
+    failedRetentionSeconds: int(env, 'FAILED_RETENTION_SECONDS', DEFAULTS.failedRetentionSeconds, 0),
+    stalledIntervalMs: int(env, 'STALLED_INTERVAL_MS', DEFAULTS.stalledIntervalMs, 100),
+    lockDurationMs: int(env, 'LOCK_DURATION_MS', DEFAULTS.lockDurationMs, 100),
+    shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', DEFAULTS.shutdownTimeoutMs, 0),
+    dashboard,
+    metricsPort: env.METRICS_PORT ? int(env, 'METRICS_PORT', 0, 0, 65535) : undefined,
+    subscriptions: compileSubscriptions(file.subscriptions),
+  };
+}
+
+/** Customer.io credentials are needed to deliver; the API alone can run without them. */
+export function missingCredentials(config: ServiceConfig): string | undefined {
+  const missing = [
+    !config.customerio.siteId && 'CUSTOMERIO_SITE_ID',
+    !config.customerio.apiKey && 'CUSTOMERIO_API_KEY',
+  ].filter(Boolean);
+  if (missing.length === 0) return undefined;
+  return [
+    `Customer.io credentials are missing: set ${missing.join(' and ')} (Customer.io → Settings → Workspace Settings → API and Webhook Credentials → Track API keys),`,
+    'and CUSTOMERIO_REGION=EU for an EU workspace. Or see the service work first against a built-in Customer.io stand-in: npm run demo',
+  ].join('\n');
+}
+
+function readConfigFile(path: string | undefined): FileConfig {
+  if (!path) return {};
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`CIO_CONFIG=${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`CIO_CONFIG=${path}: not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`CIO_CONFIG=${path}: must be a JSON object {"settings": {...}, "subscriptions": [...]}`);
+  }
+  const known = new Set(['settings', 'subscriptions']);
+  const unknown = Object.keys(parsed).filter((k) => !known.has(k));
+  if (unknown.length > 0) throw new ConfigError(`CIO_CONFIG=${path}: unknown key(s) ${unknown.join(', ')}; expected settings and subscriptions`);
+  return parsed as FileConfig;
+}
+
+function regionOf(value: unknown): Region {
+  try {
+    return parseRegion(value);
+  } catch (err) {
+    throw new ConfigError(`CUSTOMERIO_REGION: ${(err as Error).message}`);
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function str(value: unknown): string {
+  return typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value);
+}
+
+function int(env: Env, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(raw)}`);
+}

@@ -1,0 +1,81 @@
+// The pure half of ingestion: check each event, fill what Segment fills, and pick the subscriptions that fire.
+
+import { randomUUID } from 'node:crypto';
+import { matchEvent, type Subscription } from '../subscriptions';
+import type { SegmentEvent } from '../types';
+
+export const EVENT_TYPES = ['identify', 'track', 'page', 'screen', 'group', 'alias'] as const;
+/** Segment's limit for one event, and Customer.io's for one item. */
+export const MAX_EVENT_BYTES = 32 * 1024;
+/** Segment's limit for one request (a batch). */
+export const MAX_REQUEST_BYTES = 500 * 1024;
+
+export interface Prepared {
+  index: number;
+  event: SegmentEvent;
+  messageId: string;
+  fired: Subscription[];
+  filtered?: 'integrations' | 'no_subscription';
+}
+
+export interface Refused {
+  index: number;
+  error: string;
+}
+
+/** Why an event cannot be accepted at all, or undefined. Only the envelope is checked here: the fields an
+ * action needs are checked per item later, so that one item's problem never refuses its neighbours'. */
+export function envelopeProblem(event: unknown, bytes?: number): string | undefined {
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) return 'must be a JSON object';
+  const type = (event as SegmentEvent).type;
+  if (type === undefined || type === null || type === '') return `is missing "type" (one of ${EVENT_TYPES.join(', ')})`;
+  if (!(EVENT_TYPES as readonly unknown[]).includes(type)) {
+    return `has an unknown type ${JSON.stringify(type)}; expected one of ${EVENT_TYPES.join(', ')}`;
+  }
+  const messageId = (event as SegmentEvent).messageId;
+  if (messageId !== undefined && messageId !== null && typeof messageId !== 'string' && typeof messageId !== 'number') {
+    return '"messageId" must be a string';
+  }
+  const size = bytes ?? Buffer.byteLength(JSON.stringify(event));
+  if (size > MAX_EVENT_BYTES) return `is ${size} bytes; an event may be at most ${MAX_EVENT_BYTES} bytes`;
+  return undefined;
+}
+
+/** Fills messageId, receivedAt and timestamp the way Segment does when a client left them out. */
+export function normalize(event: SegmentEvent, now: number): SegmentEvent {
+  const receivedAt = new Date(now).toISOString();
+  const out: SegmentEvent = { ...event, receivedAt };
+  if (out.messageId === undefined || out.messageId === null || out.messageId === '') out.messageId = `api-${randomUUID()}`;
+  if (out.timestamp === undefined || out.timestamp === null || out.timestamp === '') {
+    out.timestamp = correctedTimestamp(event, now) ?? receivedAt;
+  }
+  return out;
+}
+
+// Segment corrects the client's clock: timestamp = receivedAt - (sentAt - originalTimestamp).
+function correctedTimestamp(event: SegmentEvent, now: number): string | undefined {
+  const sentAt = typeof event.sentAt === 'string' ? Date.parse(event.sentAt) : NaN;
+  const original = typeof event.originalTimestamp === 'string' ? Date.parse(event.originalTimestamp) : NaN;
+  if (Number.isNaN(sentAt) || Number.isNaN(original)) return undefined;
+  return new Date(now - (sentAt - original)).toISOString();
+}
+
+export function prepareEvents(
+  events: unknown[],
+  subscriptions: readonly Subscription[],
+  now: number,
+): { prepared: Prepared[]; refused: Refused[] } {
+  const prepared: Prepared[] = [];
+  const refused: Refused[] = [];
+  events.forEach((raw, index) => {
+    const problem = envelopeProblem(raw);
+    if (problem) {
+      refused.push({ index, error: `event ${index} ${problem}` });
+      return;
+    }
+    const event = normalize(raw as SegmentEvent, now);
+    const { fired, filtered } = matchEvent(subscriptions, event);
+    prepared.push({ index, event, messageId: String(event.messageId), fired, filtered });
+  });
+  return { prepared, refused };
+}
