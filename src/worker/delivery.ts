@@ -1,0 +1,229 @@
+// Delivery: collects built items per subscription, flushes them to Customer.io, and hands every item its
+// own outcome. The decisions (when to flush, what a response means) are made by the pure batcher and by
+// classify.ts; this module only wires them to the clock, the HTTP client and the waiting jobs.
+
+import type pino from 'pino';
+import { PATH_FOR } from '../actions';
+import { ACTIONS } from '../actions/registry';
+import { Batcher, type Pending } from '../batcher';
+import { classifyResponse, classifyTransportError, describeItemError, type Verdict } from '../customerio/classify';
+import type { CustomerIoClient } from '../customerio/client';
+import { statusClass, type FailReason, type Metrics } from '../metrics';
+import type { Subscription } from '../subscriptions';
+import type { CioPath } from '../types';
+
+/** What happens to one item's job. */
+export type Outcome =
+  | { kind: 'delivered'; status: number }
+  /** Refused for good: the job fails now, without retry. */
+  | { kind: 'failed'; reason: string; metric: FailReason }
+  /** Transient: the job is retried with backoff, using up an attempt. */
+  | { kind: 'retry'; reason: string }
+  /** The queue pauses for `ms`; the job waits without using up an attempt. */
+  | { kind: 'wait'; ms: number; reason: string; why: 'rate_limited' | 'auth' };
+
+interface Waiting {
+  json: string;
+  resolve: (outcome: Outcome) => void;
+}
+
+export interface DeliveryOptions {
+  client: CustomerIoClient;
+  flushIntervalMs: number;
+  /** Requests in flight at once for the one-item paths (/api/v2/entity, /api/v1/metrics). */
+  requestConcurrency: number;
+  authPauseMs: number;
+  rateLimitPauseMs: number;
+  metrics?: Metrics;
+  logger: pino.Logger;
+  /** Called once per pausing verdict, so the queue is paused once, not once per item. */
+  onPause?: (subscription: Subscription, ms: number, reason: string) => void;
+  /** Waits for a slot under the shared requests-per-second cap, if any. */
+  acquireRequestSlot?: () => Promise<void>;
+  clock?: () => number;
+}
+
+export class Delivery {
+  private readonly batcher: Batcher<Waiting>;
+  private readonly subscriptions = new Map<string, Subscription>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private readonly slots: Semaphore;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: DeliveryOptions) {
+    this.batcher = new Batcher<Waiting>({ maxBytes: 480_000, maxItemBytes: 32_768, maxWaitMs: opts.flushIntervalMs });
+    this.slots = new Semaphore(opts.requestConcurrency);
+    this.now = opts.clock ?? Date.now;
+  }
+
+  /** Resolves with the item's outcome once its request has been answered. */
+  submit(subscription: Subscription, item: Record<string, unknown>): Promise<Outcome> {
+    const json = JSON.stringify(item);
+    const bytes = Buffer.byteLength(json);
+    const batched = subscription.enableBatching && ACTIONS[subscription.action].delivery === 'batch';
+    if (!batched) return this.sendAlone(subscription, json, bytes);
+
+    return new Promise<Outcome>((resolve) => {
+      this.subscriptions.set(subscription.name, subscription);
+      const added = this.batcher.add(subscription.name, { json, resolve }, bytes, this.now(), {
+        maxItems: subscription.batchSize,
+      });
+      if (added.kind === 'too_large') {
+        resolve(tooLarge(bytes));
+        return;
+      }
+      for (const group of added.flush) this.track(this.sendBatch(subscription, group.items, group.why));
+      this.schedule();
+    });
+  }
+
+  /** Sends every item in hand now (shutdown), and waits for all requests in flight. */
+  async flushAll(): Promise<void> {
+    for (const group of this.batcher.drain()) {
+      const subscription = this.subscriptions.get(group.key);
+      if (subscription) this.track(this.sendBatch(subscription, group.items, group.why));
+    }
+    this.clearTimer();
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  pending(): { items: number; requests: number } {
+    return { items: this.batcher.size().items, requests: this.inFlight.size };
+  }
+
+  // One timer for all groups, set to the earliest deadline.
+  private schedule(): void {
+    const deadline = this.batcher.nextDeadline();
+    if (deadline === undefined) return this.clearTimer();
+    if (this.timer && deadline >= this.timerAt) return;
+    this.clearTimer();
+    this.timerAt = deadline;
+    this.timer = setTimeout(() => this.onTimer(), Math.max(0, deadline - this.now()));
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    for (const group of this.batcher.due(this.now())) {
+      const subscription = this.subscriptions.get(group.key);
+      if (subscription) this.track(this.sendBatch(subscription, group.items, group.why));
+    }
+    this.schedule();
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  }
+
+  private track(p: Promise<void>): void {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  private async sendAlone(subscription: Subscription, json: string, bytes: number): Promise<Outcome> {
+    if (bytes > 32_768) return tooLarge(bytes);
+    const path = PATH_FOR[ACTIONS[subscription.action].delivery].single;
+    await this.slots.acquire();
+    try {
+      const verdict = await this.post(subscription, path, json, 1);
+      return this.outcomeOf(subscription, verdict, 0);
+    } finally {
+      this.slots.release();
+    }
+  }
+
+  private async sendBatch(subscription: Subscription, items: Pending<Waiting>[], why: string): Promise<void> {
+    const body = `{"batch":[${items.map((i) => i.value.json).join(',')}]}`;
+    const verdict = await this.post(subscription, '/api/v2/batch', body, items.length, why);
+    if (verdict.kind === 'too_large' && items.length > 1) {
+      // Customer.io found the request too large: send each half on its own.
+      const half = Math.ceil(items.length / 2);
+      await Promise.all([
+        this.sendBatch(subscription, items.slice(0, half), 'split'),
+        this.sendBatch(subscription, items.slice(half), 'split'),
+      ]);
+      return;
+    }
+    items.forEach((item, index) => item.value.resolve(this.outcomeOf(subscription, verdict, index)));
+  }
+
+  private async post(subscription: Subscription, path: CioPath, body: string, items: number, why?: string): Promise<Verdict> {
+    if (this.opts.acquireRequestSlot) await this.opts.acquireRequestSlot();
+    const started = this.now();
+    let verdict: Verdict;
+    let status: number | undefined;
+    try {
+      const res = await this.opts.client.post(path, body);
+      status = res.status;
+      verdict = classifyResponse(res, items, { defaultRetryAfterMs: this.opts.rateLimitPauseMs });
+    } catch (err) {
+      verdict = classifyTransportError(err);
+    }
+    const durationMs = this.now() - started;
+    const action = subscription.action;
+    this.opts.metrics?.batchSize.observe({ action }, items);
+    this.opts.metrics?.requestDuration.observe({ action, status_class: statusClass(status) }, durationMs / 1000);
+    const failed = verdict.kind === 'delivered' ? verdict.itemErrors.size : verdict.kind === 'rejected' ? items : 0;
+    const line = { action, subscription: subscription.name, path, items, status: status ?? verdict.kind, durationMs, failed, flush: why };
+    if (verdict.kind === 'delivered') this.opts.logger.info(line, 'flush');
+    else if (verdict.kind === 'auth_failed') this.opts.logger.error({ ...line, reason: verdict.reason }, 'flush refused: credentials');
+    else this.opts.logger.warn({ ...line, verdict: verdict.kind, reason: 'reason' in verdict ? verdict.reason : undefined }, 'flush not delivered');
+    if (verdict.kind === 'rate_limited') this.opts.onPause?.(subscription, verdict.retryAfterMs, 'Customer.io answered 429 Too Many Requests');
+    if (verdict.kind === 'auth_failed') this.opts.onPause?.(subscription, this.opts.authPauseMs, verdict.reason);
+    return verdict;
+  }
+
+  private outcomeOf(subscription: Subscription, verdict: Verdict, index: number): Outcome {
+    switch (verdict.kind) {
+      case 'delivered': {
+        const error = verdict.itemErrors.get(index);
+        return error
+          ? { kind: 'failed', reason: describeItemError(error), metric: 'rejected' }
+          : { kind: 'delivered', status: verdict.status };
+      }
+      case 'rejected':
+        return { kind: 'failed', reason: verdict.reason, metric: 'request_rejected' };
+      case 'too_large':
+        return { kind: 'failed', reason: 'Customer.io answered 413: the item is too large to send on its own', metric: 'too_large' };
+      case 'transient':
+        return { kind: 'retry', reason: verdict.reason };
+      case 'rate_limited':
+        return { kind: 'wait', ms: verdict.retryAfterMs, reason: 'Customer.io answered 429 Too Many Requests', why: 'rate_limited' };
+      case 'auth_failed':
+        return { kind: 'wait', ms: this.opts.authPauseMs, reason: verdict.reason, why: 'auth' };
+    }
+  }
+}
+
+function tooLarge(bytes: number): Outcome {
+  return {
+    kind: 'failed',
+    reason: `The item is ${bytes} bytes; Customer.io accepts at most 32768 bytes per item. It was not sent.`,
+    metric: 'too_large',
+  };
+}
+
+/** Limits concurrent requests on the one-item paths. */
+class Semaphore {
+  private free: number;
+  private readonly waiters: Array<() => void> = [];
+  constructor(size: number) {
+    this.free = size;
+  }
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+  release(): void {
+    const next = this.waiters.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
