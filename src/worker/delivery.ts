@@ -152,11 +152,11 @@ export class Delivery {
   }
 
   private async post(subscription: Subscription, path: CioPath, body: string, items: number, why?: string): Promise<Verdict> {
-    if (this.opts.acquireRequestSlot) await this.opts.acquireRequestSlot();
     const started = this.now();
     let verdict: Verdict;
     let status: number | undefined;
     try {
+      if (this.opts.acquireRequestSlot) await this.opts.acquireRequestSlot();
       const res = await this.opts.client.post(path, body);
       status = res.status;
       verdict = classifyResponse(res, items, { defaultRetryAfterMs: this.opts.rateLimitPauseMs });

@@ -1,0 +1,121 @@
+// A producer and a worker pool against the real Redis and a Customer.io stand-in, under a queue prefix of
+// their own, removed afterwards.
+import { randomBytes } from 'node:crypto';
+import type { Job } from 'bullmq';
+import pino from 'pino';
+import { DEFAULTS, type ServiceConfig } from '../../src/config';
+import { CustomerIoStandIn } from '../../src/customerio/stand-in';
+import { createMetrics, type Metrics } from '../../src/metrics';
+import { Producer } from '../../src/producer/publish';
+import { connectRedis, createQueues, type JobData, type Queues, type RedisConnection } from '../../src/queues';
+import { compileSubscriptions } from '../../src/subscriptions';
+import { WorkerPool } from '../../src/worker/worker';
+import { ACTION_KEYS, type ActionKey } from '../../src/types';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export function testPrefix(): string {
+  return `cio-test-${randomBytes(4).toString('hex')}`;
+}
+
+export function testConfig(overrides: Partial<ServiceConfig> & { subscriptionSpecs?: unknown } = {}): ServiceConfig {
+  const { subscriptionSpecs, ...rest } = overrides;
+  return {
+    redisUrl: REDIS_URL,
+    redisClusterNodes: [],
+    queuePrefix: testPrefix(),
+    customerio: { siteId: 'site', apiKey: 'key', region: 'US', timeoutMs: 2000 },
+    writeKeys: [],
+    port: 0,
+    host: '127.0.0.1',
+    ...DEFAULTS,
+    flushIntervalMs: 50,
+    attempts: 3,
+    backoffMs: 20,
+    authPauseMs: 200,
+    rateLimitPauseMs: 200,
+    maxRequestsPerSecond: 0,
+    dashboard: { readOnly: false },
+    subscriptions: compileSubscriptions(subscriptionSpecs),
+    ...rest,
+  } as ServiceConfig;
+}
+
+export interface Pipeline {
+  config: ServiceConfig;
+  standIn: CustomerIoStandIn;
+  producer: Producer;
+  pool: WorkerPool;
+  queues: Queues;
+  metrics: Metrics;
+  logs: any[];
+  /** Waits until every job of the given actions is finished (completed or failed). */
+  settled(actions?: ActionKey[], timeoutMs?: number): Promise<void>;
+  jobs(action: ActionKey): Promise<Job<JobData>[]>;
+  close(): Promise<void>;
+}
+
+export async function startPipeline(overrides: Parameters<typeof testConfig>[0] = {}, opts: { startWorkers?: boolean } = {}): Promise<Pipeline> {
+  const standIn = await CustomerIoStandIn.start({ siteId: 'site', apiKey: 'key' });
+  const base = testConfig(overrides);
+  const config = { ...base, customerio: { ...base.customerio, trackUrl: standIn.url } };
+  const producerRedis: RedisConnection = connectRedis(config, 'producer');
+  const workerRedis: RedisConnection = connectRedis(config, 'worker');
+  const queues = createQueues(producerRedis, config.queuePrefix);
+  const metrics = createMetrics();
+  const logs: any[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => logs.push(JSON.parse(line)) } as any);
+  const producer = new Producer({ queues, subscriptions: config.subscriptions, policy: config, metrics });
+  const pool = new WorkerPool({ config, connection: workerRedis, queues, logger, metrics });
+  if (opts.startWorkers !== false) pool.start();
+
+  async function unfinished(actions: ActionKey[]): Promise<number> {
+    let n = 0;
+    for (const a of actions) {
+      const c = await queues[a].getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused');
+      n += Object.values(c).reduce((x, y) => x + y, 0);
+    }
+    return n;
+  }
+
+  return {
+    config,
+    standIn,
+    producer,
+    pool,
+    queues,
+    metrics,
+    logs,
+    async settled(actions = [...ACTION_KEYS], timeoutMs = 15_000) {
+      const until = Date.now() + timeoutMs;
+      while ((await unfinished(actions)) > 0) {
+        if (Date.now() > until) throw new Error(`jobs still unfinished after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+    async jobs(action) {
+      return queues[action].getJobs(['completed', 'failed', 'waiting', 'active', 'delayed']);
+    },
+    async close() {
+      await pool.close();
+      for (const q of Object.values(queues)) await q.obliterate({ force: true }).catch(() => undefined);
+      await Promise.all(Object.values(queues).map((q) => q.close()));
+      producerRedis.disconnect();
+      workerRedis.disconnect();
+      await standIn.close();
+    },
+  };
+}
+
+/** A trackEvent-shaped Segment event. */
+export function trackEvent(n: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    type: 'track',
+    event: `Event ${n}`,
+    userId: `user-${n}`,
+    messageId: `msg-${n}`,
+    timestamp: '2024-03-15T12:34:56.789Z',
+    properties: { n },
+    ...extra,
+  };
+}

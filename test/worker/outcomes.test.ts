@@ -1,0 +1,213 @@
+// Every row of the outcome table (architecture.md) against real Redis and a Customer.io stand-in: each job
+// ends completed, failed with its own reason, retried, or waiting, as its item's fate says.
+import { expect } from 'chai';
+import { loadVectors } from '../support/vectors';
+import { startPipeline, trackEvent, type Pipeline } from '../support/pipeline';
+
+const TRACK_ONLY = [{ name: 'Track', action: 'trackEvent', trigger: 'type = "track"', mapping: {
+  id: { '@path': '$.userId' }, anonymous_id: { '@path': '$.anonymousId' }, name: { '@path': '$.event' },
+  event_id: { '@path': '$.messageId' }, timestamp: { '@path': '$.timestamp' }, data: { '@path': '$.properties' },
+  convert_timestamp: true, batch_size: 50,
+} }];
+
+describe('worker outcomes', function () {
+  this.timeout(30_000);
+  let p: Pipeline;
+  afterEach(async () => p && (await p.close()));
+
+  async function states(): Promise<Record<string, { state: string; reason?: string; attemptsMade: number }>> {
+    const out: Record<string, { state: string; reason?: string; attemptsMade: number }> = {};
+    for (const job of await p.jobs('trackEvent')) {
+      out[job.data.event.messageId as string] = { state: await job.getState(), reason: job.failedReason || undefined, attemptsMade: job.attemptsMade };
+    }
+    return out;
+  }
+
+  it('2xx with nothing listed: every job completes and the batch is one request', async () => {
+    p = await startPipeline({ subscriptionSpecs: TRACK_ONLY });
+    await p.producer.publish([trackEvent(1), trackEvent(2), trackEvent(3)]);
+    await p.settled(['trackEvent']);
+    expect(Object.values(await states()).map((s) => s.state)).to.deep.equal(['completed', 'completed', 'completed']);
+    expect(p.standIn.requests.map((r) => r.path)).to.deep.equal(['/api/v2/batch']);
+    expect(p.standIn.items().map((i) => i.name).sort()).to.deep.equal(['Event 1', 'Event 2', 'Event 3']);
+  });
+
+  it('a mapping refusal fails only that job, at once, with the reason naming the field (P01)', async () => {
+    p = await startPipeline();
+    const probe = loadVectors<any[]>('edge-probes.json').find((x) => x.name.startsWith('P01'));
+    await p.producer.publish(probe.events);
+    await p.settled(['trackEvent']);
+    const s = await states();
+    expect(s['00000000-0000-4000-8000-000000000002']).to.deep.equal({
+      state: 'failed',
+      reason: "The root value is missing the required field 'name'.",
+      attemptsMade: 1,
+    });
+    expect(s['00000000-0000-4000-8000-000000000001'].state).to.equal('completed');
+    expect(s['00000000-0000-4000-8000-000000000003'].state).to.equal('completed');
+    // the two valid items went out together, exactly as the reference sends them
+    expect(p.standIn.requests).to.have.length(1);
+    expect(sortByName(p.standIn.requests[0].body.batch)).to.deep.equal(sortByName(probe.expected_request.body.batch));
+  });
+
+  it('on a 2xx that lists items in errors[] (a 207), fails only the listed items with Customer.io’s reason (P04, D7)', async () => {
+    p = await startPipeline({ subscriptionSpecs: TRACK_ONLY });
+    p.standIn.rejectItemsWhere((item) => (item.name === 'Event 2' ? { reason: 'invalid', field: 'attributes.plan', message: 'property value cannot be longer than 1000 bytes' } : undefined));
+    await p.producer.publish([trackEvent(1), trackEvent(2), trackEvent(3)]);
+    await p.settled(['trackEvent']);
+    const s = await states();
+    expect(s['msg-2'].state).to.equal('failed');
+    expect(s['msg-2'].reason).to.equal('Customer.io rejected the item: invalid attributes.plan: property value cannot be longer than 1000 bytes');
+    expect(s['msg-2'].attemptsMade).to.equal(1);
+    expect([s['msg-1'].state, s['msg-3'].state]).to.deep.equal(['completed', 'completed']);
+    const metrics = await p.metrics.registry.metrics();
+    expect(metrics).to.match(/cio_items_failed_total\{action="trackEvent",reason="rejected"\} 1/);
+    expect(metrics).to.match(/cio_items_delivered_total\{action="trackEvent"\} 2/);
+  });
+
+  it('reads errors[] on a plain 200 too', async () => {
+    p = await startPipeline({ subscriptionSpecs: TRACK_ONLY });
+    p.standIn.respondNext({ status: 200, body: { errors: [{ batch_index: 0, reason: 'required', field: 'identifiers', message: 'missing' }] } });
+    await p.producer.publish([trackEvent(1)]);
+    await p.settled(['trackEvent']);
+    expect((await states())['msg-1']).to.deep.include({ state: 'failed', reason: 'Customer.io rejected the item: required identifiers: missing' });
+  });
+
+  it('a 5xx is retried with backoff, and the item is delivered once Customer.io recovers (P02, D7)', async () => {
+    p = await startPipeline({ subscriptionSpecs: TRACK_ONLY });
+    p.standIn.respondNext({ status: 500, body: { meta: { error: 'boom' } } });
+    await p.producer.publish([trackEvent(1), trackEvent(2)]);
+    await p.settled(['trackEvent']);
+    const s = await states();
+    // attemptsMade counts finished attempts: the failed one and the one that delivered
+    expect(s['msg-1']).to.deep.include({ state: 'completed', attemptsMade: 2 });
+    expect(s['msg-2']).to.deep.include({ state: 'completed', attemptsMade: 2 });
+    expect(p.standIn.requests.map((r) => r.path)).to.deep.equal(['/api/v2/batch', '/api/v2/batch']);
+  });
+
+  it('after the last attempt a transient failure fails the job with the last reason', async () => {
+    p = await startPipeline({ subscriptionSpecs: TRACK_ONLY, attempts: 2 });
+    p.standIn.respondNext({ status: 503 }, { status: 502 });
+    await p.producer.publish([trackEvent(1)]);
+    await p.settled(['trackEvent']);
+    const s = (await states())['msg-1'];
+    expect(s.state).to.equal('failed');
+    expect(s.attemptsMade).to.equal(2);
+    expect(s.reason).to.match(/^Customer.io answered 502 Bad Gateway.*gave up after 2 attempts/);
+    expect(await p.metrics.registry.metrics()).to.match(/cio_items_failed_total\{action="trackEvent",reason="retries_exhausted"\} 1/);
+  });
+
+  it('a timeout is transient: retried, then delivered', async () => {
+    p = await startPipeline({ subscriptionSpecs: TRACK_ONLY });
+    p.pool['client']['timeoutMs'] = 300; // the stand-in hangs on the first request
+    p.standIn.respondNext({ status: 200, hang: true });
+    await p.producer.publish([trackEvent(1)]);
+    await p.settled(['trackEvent']);
+    expect((await states())['msg-1']).to.deep.include({ state: 'completed', attemptsMade: 2 });
+  });
+
+  it('a 429 pauses the queue for Retry-After and uses up no attempt', async () => {
+    p = await startPipeline({ subscriptionSpecs: TRACK_ONLY });
+    p.standIn.respondNext({ status: 429, headers: { 'retry-after': '1' } });
+    const started = Date.now();
+    await p.producer.publish([trackEvent(1), trackEvent(2)]);
+    await p.settled(['trackEvent']);
+    const s = await states();
+    // one attempt: the one that delivered; the 429 used none
+    expect(s['msg-1']).to.deep.equal({ state: 'completed', reason: undefined, attemptsMade: 1 });
+    expect(s['msg-2']).to.deep.equal({ state: 'completed', reason: undefined, attemptsMade: 1 });
+    expect(p.standIn.requests).to.have.length(2);
+    expect(p.standIn.requests[1].receivedAt - started).to.be.at.least(900);
+  });
+
+  it('a 401 pauses the queue and keeps the jobs until the credentials work', async () => {
+    p = await startPipeline({ subscriptionSpecs: TRACK_ONLY, authPauseMs: 300 });
+    p.standIn.respondNext({ status: 401 }, { status: 401 });
+    await p.producer.publish([trackEvent(1)]);
+    await p.settled(['trackEvent']);
+    expect((await states())['msg-1']).to.deep.equal({ state: 'completed', reason: undefined, attemptsMade: 1 });
+    expect(p.standIn.requests).to.have.length(3);
+    expect(p.logs.some((l) => l.level === 50 && /refused the credentials/.test(l.reason))).to.equal(true);
+  });
+
+  it('a 413 splits the batch and sends the halves', async () => {
+    p = await startPipeline({ subscriptionSpecs: TRACK_ONLY });
+    p.standIn.respondNext({ status: 413 });
+    await p.producer.publish([1, 2, 3, 4].map((n) => trackEvent(n)));
+    await p.settled(['trackEvent']);
+    expect(Object.values(await states()).every((s) => s.state === 'completed')).to.equal(true);
+    expect(p.standIn.requests.map((r) => r.body.batch.length)).to.deep.equal([4, 2, 2]);
+  });
+
+  it('a whole-request 400 fails the batch’s jobs with Customer.io’s reason, without retry (P03)', async () => {
+    p = await startPipeline({ subscriptionSpecs: TRACK_ONLY });
+    p.standIn.respondNext({ status: 400, body: { errors: [{ reason: 'invalid', message: 'bad payload' }] } });
+    await p.producer.publish([trackEvent(1), trackEvent(2)]);
+    await p.settled(['trackEvent']);
+    const s = await states();
+    for (const id of ['msg-1', 'msg-2']) {
+      expect(s[id].state).to.equal('failed');
+      expect(s[id].attemptsMade).to.equal(1);
+      expect(s[id].reason).to.match(/Customer.io rejected the request \(400 Bad Request\).*bad payload/);
+    }
+  });
+
+  it('an item over 32 KB fails on its own, before any request; its neighbours are delivered', async () => {
+    // A mapping that copies the properties twice turns a 20 KB event into a 40 KB item.
+    const spec = [{ ...TRACK_ONLY[0], mapping: { ...TRACK_ONLY[0].mapping, data: { a: { '@path': '$.properties' }, b: { '@path': '$.properties' } } } }];
+    p = await startPipeline({ subscriptionSpecs: spec });
+    const big = trackEvent(2, { properties: { blob: 'x'.repeat(20_000) } });
+    const results = await p.producer.publish([trackEvent(1), big]);
+    expect(results.map((r) => r.error)).to.deep.equal([undefined, undefined]);
+    await p.settled(['trackEvent']);
+    const s = await states();
+    expect(s['msg-1'].state).to.equal('completed');
+    expect(s['msg-2'].state).to.equal('failed');
+    expect(s['msg-2'].reason).to.match(/^The item is 40\d\d\d bytes; Customer.io accepts at most 32768 bytes per item/);
+    expect(p.standIn.items().map((i) => i.name)).to.deep.equal(['Event 1']);
+  });
+
+  it('the producer refuses an event over 32 KB and queues nothing for it', async () => {
+    p = await startPipeline({ subscriptionSpecs: TRACK_ONLY });
+    const results = await p.producer.publish([trackEvent(1, { properties: { blob: 'x'.repeat(33_000) } })]);
+    expect(results[0].error).to.match(/^event 0 is \d+ bytes; an event may be at most 32768 bytes$/);
+    expect(await p.queues.trackEvent.count()).to.equal(0);
+  });
+
+  it('createUpdateObject: identify and identify_anonymous items go in one request, each with its own outcome (P05, D6)', async () => {
+    p = await startPipeline();
+    const probe = loadVectors<any[]>('edge-probes.json').find((x) => x.name.startsWith('P05'));
+    await p.producer.publish(probe.events);
+    await p.settled(['createUpdateObject']);
+    expect(p.standIn.requests).to.have.length(1);
+    const sent = p.standIn.requests[0].body.batch;
+    const expected = probe.expected_requests.flatMap((r: any) => r.body.batch);
+    expect(sortBy(sent, (i) => i.identifiers.object_id)).to.deep.equal(sortBy(expected, (i) => i.identifiers.object_id));
+    const jobs = await p.jobs('createUpdateObject');
+    expect(await Promise.all(jobs.map((j) => j.getState()))).to.deep.equal(['completed', 'completed']);
+  });
+
+  it('reportDeliveryEvent: each metric goes alone to /api/v1/metrics, batching or not (P13, D8)', async () => {
+    p = await startPipeline();
+    const events = [1, 2, 3].map((n) => ({ type: 'track', event: 'Report Delivery Event', userId: 'u', messageId: `d-${n}`, timestamp: '2024-03-15T12:34:56.789Z', properties: { deliveryId: `d${n}`, metric: 'opened' } }));
+    await p.producer.publish(events);
+    await p.settled(['reportDeliveryEvent']);
+    expect(p.standIn.requests.map((r) => r.path)).to.deep.equal(['/api/v1/metrics', '/api/v1/metrics', '/api/v1/metrics']);
+    expect(p.standIn.items().map((i) => i.delivery_id).sort()).to.deep.equal(['d1', 'd2', 'd3']);
+  });
+
+  it('with enable_batching off, each item goes alone to /api/v2/entity', async () => {
+    const spec = [{ ...TRACK_ONLY[0], mapping: { ...TRACK_ONLY[0].mapping, enable_batching: false } }];
+    p = await startPipeline({ subscriptionSpecs: spec });
+    await p.producer.publish([trackEvent(1), trackEvent(2)]);
+    await p.settled(['trackEvent']);
+    expect(p.standIn.requests.map((r) => r.path)).to.deep.equal(['/api/v2/entity', '/api/v2/entity']);
+  });
+});
+
+function sortByName(items: any[]): any[] {
+  return sortBy(items, (i) => String(i.name));
+}
+function sortBy<T>(items: T[], key: (t: T) => string): T[] {
+  return [...items].sort((a, b) => key(a).localeCompare(key(b)));
+}
