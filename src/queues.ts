@@ -57,24 +57,35 @@ export function connectRedis(settings: RedisSettings, role: 'producer' | 'worker
 
 /** Resolves once Redis answers PING; otherwise rejects with a message that says how to get one running. */
 export async function waitForRedis(connection: RedisConnection, where: string, timeoutMs = 5000): Promise<void> {
-  const ping = connection.ping();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-  });
+  let lastError = `no answer within ${timeoutMs} ms`;
+  const onError = (err: Error) => {
+    lastError = err.message || (err as NodeJS.ErrnoException).code || String(err);
+  };
+  connection.on('error', onError);
+  const deadline = Date.now() + timeoutMs;
   try {
-    await Promise.race([ping, timeout]);
-  } catch (err) {
-    throw new Error(
-      [
-        `Cannot reach Redis at ${where} (${(err as Error).message}).`,
-        'Start one with `docker compose up -d redis`, or `redis-server --appendonly yes` on this machine,',
-        'or point REDIS_URL at yours (redis://user:password@host:6379, rediss:// for TLS).',
-      ].join('\n'),
-    );
+    for (;;) {
+      if (connection.status === 'ready') {
+        try {
+          await connection.ping();
+          return;
+        } catch (err) {
+          onError(err as Error);
+        }
+      }
+      if (Date.now() >= deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   } finally {
-    clearTimeout(timer);
+    connection.off('error', onError);
   }
+  throw new Error(
+    [
+      `Cannot reach Redis at ${where} (${lastError}).`,
+      'Start one with `docker compose up -d redis`, or `redis-server --appendonly yes` on this machine,',
+      'or point REDIS_URL at yours (redis://user:password@host:6379, rediss:// for TLS).',
+    ].join('\n'),
+  );
 }
 
 /** Per-queue key prefix: the action in braces is the Redis Cluster hash tag. */

@@ -1,0 +1,131 @@
+// `npm run demo`: the whole service against a built-in Customer.io stand-in. Sends sample events of every
+// kind through the real HTTP API, waits for the workers, and reports what reached "Customer.io" and what
+// was refused, and why. Needs only Redis. `npm run demo -- --keep` leaves it running to explore the
+// dashboard; otherwise it cleans up its queues and exits.
+
+import { ConfigError, loadConfig, type ServiceConfig } from '../config';
+import { CustomerIoStandIn } from '../customerio/stand-in';
+import { createLogger } from '../logger';
+import { startService } from '../service';
+import { ACTION_KEYS } from '../types';
+import { sampleEvents } from './samples';
+
+const DEMO_SITE_ID = 'demo-site';
+const DEMO_API_KEY = 'demo-key';
+
+async function main(): Promise<void> {
+  const keep = process.argv.includes('--keep');
+  const standIn = await CustomerIoStandIn.start({ siteId: DEMO_SITE_ID, apiKey: DEMO_API_KEY });
+  // Customer.io refuses attribute values over 1000 bytes: the stand-in does too, so one sample shows it.
+  standIn.rejectItemsWhere((item) =>
+    Object.entries(item.attributes ?? {}).some(([, v]) => typeof v === 'string' && v.length > 1000)
+      ? { reason: 'invalid', field: 'attributes.bio', message: 'property value cannot be longer than 1000 bytes' }
+      : undefined,
+  );
+
+  let config: ServiceConfig;
+  try {
+    const base = loadConfig({ ...process.env, CUSTOMERIO_SITE_ID: DEMO_SITE_ID, CUSTOMERIO_API_KEY: DEMO_API_KEY });
+    config = {
+      ...base,
+      queuePrefix: process.env.QUEUE_PREFIX ?? 'cio-demo',
+      port: process.env.PORT ? base.port : 3000,
+      flushIntervalMs: Math.min(base.flushIntervalMs, 200),
+      customerio: { ...base.customerio, region: 'US', trackUrl: standIn.url },
+    };
+  } catch (err) {
+    await standIn.close();
+    if (err instanceof ConfigError) return fail(`Configuration error: ${err.message}`);
+    throw err;
+  }
+
+  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
+  let service: Awaited<ReturnType<typeof startService>>;
+  try {
+    service = await startService(config, 'all', logger);
+  } catch (err) {
+    await standIn.close();
+    return fail((err as Error).message);
+  }
+  await Promise.all(ACTION_KEYS.map((a) => service.queues[a].obliterate({ force: true })));
+  out(`cio-relay demo: the service runs at ${service.url}, Customer.io is a stand-in at ${standIn.url}.\n`);
+
+  const events = sampleEvents();
+  const response = await fetch(`${service.url}/v1/batch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: basic(config.writeKeys[0] ?? 'demo') },
+    body: JSON.stringify({ batch: events }),
+  });
+  out(`POST /v1/batch with ${events.length} events of every kind → ${response.status} ${await response.text()}\n`);
+
+  await settled(service.queues, 20_000);
+  await report(service.queues, standIn);
+
+  if (keep) {
+    out(`\nStill running: dashboard ${service.url}/admin/queues, metrics ${service.url}/metrics. Ctrl-C to stop.`);
+    process.once('SIGINT', () => void stop());
+  } else {
+    await stop();
+  }
+
+  async function stop(): Promise<void> {
+    await Promise.all(ACTION_KEYS.map((a) => service.queues[a].obliterate({ force: true }).catch(() => undefined)));
+    await service.close();
+    await standIn.close();
+    process.exit(0);
+  }
+}
+
+async function settled(queues: Awaited<ReturnType<typeof startService>>['queues'], timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const counts = await Promise.all(ACTION_KEYS.map((a) => queues[a].getJobCounts('waiting', 'active', 'delayed', 'prioritized')));
+    if (counts.every((c) => Object.values(c).every((n) => n === 0))) return;
+    if (Date.now() > until) return out('(some jobs are still waiting; the report shows what happened so far)');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function report(queues: Awaited<ReturnType<typeof startService>>['queues'], standIn: CustomerIoStandIn): Promise<void> {
+  out('What arrived at Customer.io:');
+  for (const request of standIn.requests) {
+    const items: any[] = Array.isArray(request.body?.batch) ? request.body.batch : [request.body];
+    const kinds = items.map((i) => (i.type ? `${i.type}/${i.action}` : `metric/${i.metric}`));
+    out(`  POST ${request.path}  ${items.length} item(s): ${summarize(kinds)}`);
+  }
+  out(`  ${standIn.counts.items} item(s) accepted, ${standIn.counts.rejectedItems} refused by Customer.io\n`);
+
+  out('Refused, each with its reason (also in the dashboard under "failed"):');
+  let failures = 0;
+  for (const action of ACTION_KEYS) {
+    for (const job of await queues[action].getFailed()) {
+      failures++;
+      out(`  ${action} (${job.name}), event ${String(job.data.event.messageId)}: ${job.failedReason}`);
+    }
+  }
+  if (failures === 0) out('  nothing');
+}
+
+function summarize(kinds: string[]): string {
+  const counts = new Map<string, number>();
+  for (const k of kinds) counts.set(k, (counts.get(k) ?? 0) + 1);
+  return [...counts].map(([k, n]) => (n > 1 ? `${n}× ${k}` : k)).join(', ');
+}
+
+function basic(writeKey: string): string {
+  return `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`;
+}
+
+function out(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function fail(message: string): void {
+  process.stderr.write(`${message}\n`);
+  process.exitCode = 1;
+}
+
+main().catch((err) => {
+  process.stderr.write(`demo failed: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});
