@@ -5,7 +5,7 @@ import { ACTIONS, buildItem, type BuildResult } from '../actions';
 import { BATCHING_FIELDS, validatePayload } from '../actions/fields';
 import { isActionKey, type ActionKey } from '../types';
 import { isDisabledByIntegrations } from './integrations';
-import { compileMapping, type CompiledMapping } from './mapping';
+import { compileMapping, MappingError, type CompiledMapping } from './mapping';
 import { presetSubscriptions, type SubscriptionSpec } from './presets';
 import { compileTrigger, type CompiledTrigger } from './trigger';
 
@@ -120,5 +120,13 @@ export function matchEvent(subscriptions: readonly Subscription[], event: unknow
 
 /** Map an event with a subscription and build its item: the whole pure transformation. */
 export function transform(subscription: Subscription, event: unknown, now: number): BuildResult {
-  return buildItem(ACTIONS[subscription.action], subscription.mapping(event), { now });
+  let mapped: Record<string, unknown>;
+  try {
+    mapped = subscription.mapping(event);
+  } catch (err) {
+    // A directive that cannot apply to this event (e.g. @json decoding a string that is not JSON).
+    if (err instanceof MappingError) return { ok: false, error: err.message };
+    throw err;
+  }
+  return buildItem(ACTIONS[subscription.action], mapped, { now });
 }
