@@ -109,7 +109,14 @@ export class WorkerPool {
         `The subscription "${job.data.subscription}" is not in this worker's configuration (CIO_CONFIG); restore it and replay the job.`,
       );
     }
-    const built = transform(subscription, job.data.event, this.clock());
+    let built;
+    try {
+      built = transform(subscription, job.data.event, this.clock());
+    } catch (err) {
+      // A bug of ours, not a problem of the event: fail visibly (replay after the fix) rather than retry.
+      this.opts.metrics?.itemsFailed.inc({ action, reason: 'invalid' });
+      throw new UnrecoverableError(`internal error while mapping the event: ${(err as Error).message}`);
+    }
     if (!built.ok) {
       this.opts.metrics?.itemsFailed.inc({ action, reason: 'invalid' });
       throw new UnrecoverableError(built.error);
