@@ -1,0 +1,58 @@
+// Segment's own Node SDK, pointed at the service, works unchanged: every call type reaches Customer.io.
+import { Analytics } from '@segment/analytics-node';
+import { expect } from 'chai';
+import pino from 'pino';
+import { CustomerIoStandIn } from '../../src/customerio/stand-in';
+import { startService, type RunningService } from '../../src/service';
+import { ACTION_KEYS } from '../../src/types';
+import { testConfig } from '../support/pipeline';
+
+describe('@segment/analytics-node against the service', function () {
+  this.timeout(30_000);
+  let standIn: CustomerIoStandIn;
+  let service: RunningService;
+
+  before(async () => {
+    standIn = await CustomerIoStandIn.start({ siteId: 'site', apiKey: 'key' });
+    const base = testConfig({ writeKeys: ['sdk-write-key'] });
+    service = await startService({ ...base, customerio: { ...base.customerio, trackUrl: standIn.url } }, 'all', pino({ level: 'silent' }));
+  });
+
+  after(async () => {
+    await Promise.all(ACTION_KEYS.map((a) => service.queues[a].obliterate({ force: true })));
+    await service.close();
+    await standIn.close();
+  });
+
+  it('delivers identify, track, page, screen, group and alias sent by the SDK', async () => {
+    const errors: unknown[] = [];
+    const analytics = new Analytics({ writeKey: 'sdk-write-key', host: service.url, flushAt: 3, maxRetries: 0 });
+    analytics.on('error', (e) => errors.push(e));
+    analytics.identify({ userId: 'sdk-1', traits: { email: 'sdk@example.com', plan: 'pro' } });
+    analytics.track({ userId: 'sdk-1', event: 'SDK Event', properties: { a: 1 } });
+    analytics.page({ userId: 'sdk-1', name: 'Home', properties: { url: 'https://x.test/' } });
+    analytics.screen({ userId: 'sdk-1', name: 'Main' });
+    analytics.group({ userId: 'sdk-1', groupId: 'g1', traits: { objectAttributes: { seats: 3 } } });
+    analytics.alias({ userId: 'sdk-1', previousId: 'anon-x' });
+    await analytics.closeAndFlush();
+    expect(errors).to.deep.equal([]);
+
+    for (let i = 0; i < 200 && standIn.items().length < 6; i++) await new Promise((r) => setTimeout(r, 50));
+    const got = standIn.items().map((item) => `${item.type}/${item.action}`).sort();
+    expect(got).to.deep.equal(['object/identify', 'person/event', 'person/identify', 'person/merge', 'person/page', 'person/screen']);
+    const event = standIn.items().find((i) => i.action === 'event');
+    expect(event).to.deep.include({ name: 'SDK Event', identifiers: { id: 'sdk-1' } });
+    expect(event.id).to.match(/^node-next-/); // the SDK's messageId, for Customer.io's dedupe
+  });
+
+  it('an SDK with a wrong write key gets 401 and nothing is queued', async () => {
+    const errors: any[] = [];
+    const analytics = new Analytics({ writeKey: 'wrong', host: service.url, maxRetries: 0 });
+    analytics.on('error', (e) => errors.push(e));
+    analytics.track({ userId: 'sdk-2', event: 'Nope' });
+    await analytics.closeAndFlush();
+    expect(errors).to.have.length(1);
+    expect(errors[0].reason.message).to.equal('[401] Unauthorized');
+    expect(await service.queues.trackEvent.count()).to.equal(0);
+  });
+});
