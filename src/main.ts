@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     {
       mode,
       url: service.url,
-      redis: redactUrl(config.redisUrl),
+      redis: config.redisClusterNodes.length ? `cluster ${config.redisClusterNodes.join(',')}` : redactUrl(config.redisUrl),
       region: config.customerio.region,
       trackUrl: config.customerio.trackUrl,
       subscriptions: config.subscriptions.map((s) => `${s.name} → ${s.action}`),
