@@ -21,6 +21,7 @@ export function testPrefix(): string {
 export function testConfig(overrides: Partial<ServiceConfig> & { subscriptionSpecs?: unknown } = {}): ServiceConfig {
   const { subscriptionSpecs, ...rest } = overrides;
   return {
+    ...DEFAULTS,
     redisUrl: REDIS_URL,
     redisClusterNodes: [],
     queuePrefix: testPrefix(),
@@ -28,7 +29,6 @@ export function testConfig(overrides: Partial<ServiceConfig> & { subscriptionSpe
     writeKeys: [],
     port: 0,
     host: '127.0.0.1',
-    ...DEFAULTS,
     flushIntervalMs: 50,
     attempts: 3,
     backoffMs: 20,

@@ -1,0 +1,182 @@
+// `cio-relay check`: what the service understood of its configuration, whether Redis answers, and whether
+// Customer.io takes the credentials in the configured region, each with a verdict that says what to do.
+
+import { readFileSync } from 'node:fs';
+import { missingCredentials, type ServiceConfig } from '../config';
+import { CioTransportError, CustomerIoClient, type CioResponse } from '../customerio/client';
+import { redactSecrets, redactUrl } from '../logger';
+import { trackBaseUrl } from '../settings';
+import { CannotRunError, EXIT, UsageError, defineCommand, table, type CliContext } from './args';
+
+const options = {} as const;
+
+export const checkCommand = defineCommand({
+  name: 'check',
+  summary: 'validate the configuration and the Customer.io credentials',
+  options,
+  help: `Usage: cio-relay check
+
+Loads the configuration as the service would and prints what it accepted: Redis,
+the queue prefix, the Customer.io region and each subscription (name → action,
+trigger, enabled, batch size, mapped fields), so a mapping pasted from Segment
+can be checked against what was understood. Then it pings Redis and asks
+Customer.io which region the workspace is in (GET /api/v1/accounts/region) with
+the credentials, and compares it with CUSTOMERIO_REGION.
+
+Secrets (the API key, write keys, the Redis password) are never printed.
+
+Environment: as for the service: CIO_CONFIG, CUSTOMERIO_SITE_ID,
+CUSTOMERIO_API_KEY, CUSTOMERIO_REGION, CUSTOMERIO_TRACK_URL, REDIS_URL,
+QUEUE_PREFIX, WRITE_KEYS…
+
+Exit codes:
+  0  configuration valid, Redis answers, credentials accepted, region matches
+  1  Customer.io refused the credentials, the region is wrong, or Customer.io
+     or Redis cannot be reached
+  2  the configuration is invalid or the credentials are missing`,
+
+  async run(ctx, { positionals }) {
+    if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+    const config = ctx.config();
+    ctx.out('Configuration: valid');
+    printSettings(ctx, config);
+    printSubscriptions(ctx, config);
+    ctx.out('');
+
+    const redisOk = await checkRedis(ctx, config);
+    const missing = missingCredentials(config);
+    if (missing) {
+      ctx.out(`Customer.io: not checked.\n${missing}`);
+      return EXIT.cannotRun;
+    }
+    const credentialsOk = await checkCredentials(ctx, config);
+    const problems = [!redisOk && 'Redis', !credentialsOk && 'Customer.io'].filter(Boolean);
+    ctx.out('');
+    ctx.out(problems.length === 0 ? 'All checks passed.' : `Check failed: ${problems.join(' and ')} (see above).`);
+    return problems.length === 0 ? EXIT.ok : EXIT.problems;
+  },
+});
+
+function printSettings(ctx: CliContext, config: ServiceConfig): void {
+  const cio = config.customerio;
+  const rows = [
+    ['CIO_CONFIG', ctx.env.CIO_CONFIG || '(not set: the presets apply)'],
+    ['Redis', `${redisWhere(config)}, QUEUE_PREFIX=${config.queuePrefix}`],
+    ['Customer.io site id', cio.siteId || '(not set)'],
+    ['Customer.io API key', cio.apiKey ? 'set (not shown)' : '(not set)'],
+    ['Customer.io region', `${cio.region} (${regionSource(ctx)})`],
+    ['Track API', `${trackBaseUrl(cio.region, cio.trackUrl)}${cio.trackUrl ? ' (CUSTOMERIO_TRACK_URL)' : ''}`],
+    ['Write keys', config.writeKeys.length ? `${config.writeKeys.length} set (not shown)` : 'none: ingestion takes events without a key, on loopback only'],
+  ];
+  for (const line of table(rows, ['left', 'left'])) ctx.out(`  ${line}`);
+}
+
+function printSubscriptions(ctx: CliContext, config: ServiceConfig): void {
+  const subs = config.subscriptions;
+  const fromFile = ctx.env.CIO_CONFIG ? 'from CIO_CONFIG' : 'the presets, with their default mappings (no CIO_CONFIG)';
+  ctx.out(`Subscriptions: ${subs.length}, ${fromFile}; ${subs.filter((s) => s.spec.enabled).length} enabled`);
+  for (const s of subs) {
+    const batching = s.enableBatching ? `batch size ${s.batchSize}` : 'batching off (one request per item)';
+    ctx.out(`  ${JSON.stringify(s.name)} → ${s.action}, ${s.spec.enabled ? 'enabled' : 'disabled'}, ${batching}`);
+    ctx.out(`      trigger: ${s.spec.trigger}`);
+    const fields = Object.keys(s.spec.mapping).filter((k) => k !== 'batch_size' && k !== 'enable_batching');
+    ctx.out(`      mapped fields: ${fields.length ? fields.join(', ') : '(none)'}`);
+  }
+}
+
+async function checkRedis(ctx: CliContext, config: ServiceConfig): Promise<boolean> {
+  try {
+    const open = await ctx.openQueues(config);
+    await open.close();
+    ctx.out(`Redis: OK, ${open.where} answers`);
+    return true;
+  } catch (err) {
+    if (!(err instanceof CannotRunError)) throw err;
+    ctx.out(`Redis: ${err.message}`);
+    return false;
+  }
+}
+
+async function checkCredentials(ctx: CliContext, config: ServiceConfig): Promise<boolean> {
+  const cio = config.customerio;
+  const client = new CustomerIoClient({ ...cio });
+  const secrets = [cio.siteId, cio.apiKey];
+  ctx.out(`Customer.io: GET ${client.baseUrl}/api/v1/accounts/region`);
+  let res: CioResponse;
+  try {
+    res = await client.accountRegion();
+  } catch (err) {
+    const reason = err instanceof CioTransportError ? `${err.code}${err.timeoutMs ? `, ${err.timeoutMs} ms` : ''}` : (err as Error).message;
+    ctx.out(
+      `Customer.io unreachable at ${client.baseUrl} (${redactSecrets(reason, secrets)}): check the network, ` +
+        `${cio.trackUrl ? 'CUSTOMERIO_TRACK_URL' : 'a proxy or firewall'}, and try again`,
+    );
+    return false;
+  } finally {
+    client.close();
+  }
+  return verdict(ctx, config, res, (text) => redactSecrets(text, secrets));
+}
+
+function verdict(ctx: CliContext, config: ServiceConfig, res: CioResponse, redact: (text: string) => string): boolean {
+  const configured = config.customerio.region;
+  const setting = regionSetting(ctx, config);
+  if (res.status === 401 || res.status === 403) {
+    ctx.out(
+      `Customer.io refused the credentials (${res.status}): check CUSTOMERIO_SITE_ID and CUSTOMERIO_API_KEY. ` +
+        'They are the Track API key pair (Settings → Workspace Settings → API and Webhook Credentials → Track API keys), ' +
+        'not an App API key; a key from another workspace is refused too.',
+    );
+    return false;
+  }
+  if (res.status >= 300 && res.status < 400) {
+    ctx.out(`Customer.io answered ${res.status} (a redirect${res.headers.location ? ` to ${res.headers.location}` : ''}): the Track API host looks wrong; check CUSTOMERIO_REGION and CUSTOMERIO_TRACK_URL`);
+    return false;
+  }
+  if (res.status !== 200) {
+    ctx.out(`Customer.io answered ${res.status}, not 200: ${redact(bodyText(res.body))}; try again, and check CUSTOMERIO_TRACK_URL if it is set`);
+    return false;
+  }
+  const region = typeof (res.body as { region?: unknown })?.region === 'string' ? ((res.body as { region: string }).region) : undefined;
+  if (!region) {
+    ctx.out(`credentials OK, but the answer names no region (${redact(bodyText(res.body))}); cannot tell whether ${setting} is right`);
+    return false;
+  }
+  const actual = region.trim().toUpperCase();
+  if (actual === configured) {
+    ctx.out(`credentials OK, workspace region ${region} matches ${setting}`);
+    return true;
+  }
+  ctx.out(`credentials OK but the workspace is in ${actual} while ${setting}: set CUSTOMERIO_REGION=${actual}`);
+  return false;
+}
+
+/** `CUSTOMERIO_REGION=US`, or where else the region came from. */
+function regionSetting(ctx: CliContext, config: ServiceConfig): string {
+  const region = config.customerio.region;
+  if (ctx.env.CUSTOMERIO_REGION) return `CUSTOMERIO_REGION=${region}`;
+  return `the region ${region} (${regionSource(ctx)})`;
+}
+
+function regionSource(ctx: CliContext): string {
+  if (ctx.env.CUSTOMERIO_REGION) return 'CUSTOMERIO_REGION';
+  if (ctx.env.CIO_CONFIG) {
+    // loadConfig has read and checked this file already; only whether it names a region is asked here.
+    try {
+      const file = JSON.parse(readFileSync(ctx.env.CIO_CONFIG, 'utf8')) as { settings?: { accountRegion?: unknown } };
+      if (file.settings?.accountRegion !== undefined) return 'settings.accountRegion in CIO_CONFIG';
+    } catch {
+      // unreadable now: fall through to the default
+    }
+  }
+  return 'the default: CUSTOMERIO_REGION is not set';
+}
+
+function redisWhere(config: ServiceConfig): string {
+  return config.redisClusterNodes.length ? `cluster ${config.redisClusterNodes.join(',')}` : redactUrl(config.redisUrl);
+}
+
+function bodyText(body: unknown): string {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text || '(empty body)';
+}

@@ -1,0 +1,84 @@
+// `cio-relay stats`: job counts by action queue and state, as a table or as JSON.
+
+import { queueDepth } from '../queues';
+import { ACTION_KEYS, type ActionKey } from '../types';
+import { EXIT, UsageError, defineCommand, table } from './args';
+
+/** The columns, in the order a job moves through them; `prioritized` is shown only when in use. */
+const STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'paused'] as const;
+
+const options = { json: 'flag', all: 'flag' } as const;
+
+export const statsCommand = defineCommand({
+  name: 'stats',
+  summary: 'queue depth by action and state',
+  options,
+  help: `Usage: cio-relay stats [--json] [--all]
+
+Prints how many jobs each action queue holds in each state:
+  waiting    queued, not yet taken by a worker
+  active     in a worker's hands (a batch filling or a request in flight)
+  delayed    waiting for a retry after a 5xx or timeout
+  failed     failed for good; see the reason in the dashboard, replay with
+             cio-relay replay once fixed
+  completed  delivered, kept for COMPLETED_RETENTION_SECONDS
+  paused     waiting in a queue the workers paused (a 429, refused credentials)
+A queue marked "(paused)" is paused now.
+
+Options:
+  --all       list every action, not only those with a subscription or jobs
+  --json      one JSON object: {queuePrefix, actions: {action: {state: n,
+              …, queuePaused}}, totals: {state: n}}; always every action
+  -h, --help  this text
+
+Environment: REDIS_URL and QUEUE_PREFIX, as for the service.
+
+Exit codes:
+  0  done
+  2  could not run: bad arguments or configuration, Redis unreachable`,
+
+  async run(ctx, { options: opts, positionals }) {
+    if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+    const config = ctx.config();
+    const open = await ctx.openQueues(config);
+    try {
+      const counts = {} as Record<ActionKey, Record<string, number>>;
+      for (const action of ACTION_KEYS) counts[action] = {};
+      for (const row of await queueDepth(open.queues)) counts[row.action][row.state] = row.count;
+      const paused = new Set<ActionKey>();
+      await Promise.all(ACTION_KEYS.map(async (a) => (await open.queues[a].isPaused()) && paused.add(a)));
+
+      const states: string[] = [...STATES];
+      if (ACTION_KEYS.some((a) => (counts[a].prioritized ?? 0) > 0)) states.splice(1, 0, 'prioritized');
+      const totals: Record<string, number> = {};
+      for (const state of states) totals[state] = ACTION_KEYS.reduce((sum, a) => sum + (counts[a][state] ?? 0), 0);
+
+      if (opts.json) {
+        const actions: Record<string, Record<string, number | boolean>> = {};
+        for (const action of ACTION_KEYS) {
+          actions[action] = Object.fromEntries(states.map((s) => [s, counts[action][s] ?? 0]));
+          actions[action].queuePaused = paused.has(action);
+        }
+        ctx.out(JSON.stringify({ queuePrefix: config.queuePrefix, actions, totals }, null, 2));
+        return EXIT.ok;
+      }
+
+      const subscribed = new Set(config.subscriptions.filter((s) => s.spec.enabled).map((s) => s.action));
+      const shown = ACTION_KEYS.filter(
+        (a) => opts.all || subscribed.has(a) || paused.has(a) || states.some((s) => (counts[a][s] ?? 0) > 0),
+      );
+      const rows = [
+        ['action', ...states],
+        ...shown.map((a) => [paused.has(a) ? `${a} (paused)` : a, ...states.map((s) => String(counts[a][s] ?? 0))]),
+        ['total', ...states.map((s) => String(totals[s]))],
+      ];
+      ctx.out(`Queues under QUEUE_PREFIX=${config.queuePrefix} at ${open.where}:`);
+      for (const line of table(rows)) ctx.out(line);
+      const hidden = ACTION_KEYS.length - shown.length;
+      if (hidden > 0) ctx.out(`(${hidden} other action${hidden === 1 ? '' : 's'} without subscription or jobs: --all lists them)`);
+      return EXIT.ok;
+    } finally {
+      await open.close();
+    }
+  },
+});

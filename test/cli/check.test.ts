@@ -1,0 +1,134 @@
+import { expect } from 'chai';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CustomerIoStandIn } from '../../src/customerio/stand-in';
+import { runCli, transcript, type CliResult } from '../support/cli';
+import { TEST_REDIS_URL, UNREACHABLE_REDIS_URL } from '../support/redis';
+
+const SITE_ID = 'site-1234';
+const API_KEY = 'track-key-s3cr3t-0042';
+const WRITE_KEY = 'write-key-very-secret';
+
+describe('cli: check', function () {
+  this.timeout(60_000);
+  let standIn: CustomerIoStandIn;
+  let dir: string;
+  let configFile: string;
+
+  before(async () => {
+    standIn = await CustomerIoStandIn.start({ siteId: SITE_ID, apiKey: API_KEY });
+    dir = mkdtempSync(path.join(os.tmpdir(), 'cio-check-'));
+    configFile = path.join(dir, 'cio.json');
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        subscriptions: [
+          {
+            name: 'Orders',
+            partnerAction: 'trackEvent',
+            subscribe: 'type = "track" and event = "Order Completed"',
+            mapping: { name: { '@path': '$.event' }, id: { '@path': '$.userId' }, batch_size: 25 },
+            enabled: true,
+          },
+          { name: 'People', action: 'createUpdatePerson', trigger: 'type = "identify"', mapping: { enable_batching: false }, enabled: false },
+        ],
+      }),
+    );
+  });
+
+  afterEach(() => standIn.reset());
+
+  after(async () => {
+    await standIn.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function env(overrides: Record<string, string | undefined> = {}) {
+    return {
+      REDIS_URL: TEST_REDIS_URL,
+      CIO_CONFIG: configFile,
+      CUSTOMERIO_SITE_ID: SITE_ID,
+      CUSTOMERIO_API_KEY: API_KEY,
+      CUSTOMERIO_REGION: 'US',
+      CUSTOMERIO_TRACK_URL: standIn.url,
+      WRITE_KEYS: WRITE_KEY,
+      HOST: '127.0.0.1',
+      ...overrides,
+    };
+  }
+
+  function expectNoSecrets(result: CliResult): void {
+    const all = result.stdout + result.stderr;
+    for (const secret of [API_KEY, WRITE_KEY, 'hunter2', Buffer.from(`${SITE_ID}:${API_KEY}`).toString('base64')]) {
+      expect(all, `printed a secret: ${secret}`).to.not.include(secret);
+    }
+  }
+
+  it('prints what it accepted of each subscription, then "credentials OK" when the region matches (exit 0)', async () => {
+    const result = await runCli(['check'], env());
+
+    expect(result.code, transcript(result)).to.equal(0);
+    expect(result.stdout).to.include('Subscriptions: 2, from CIO_CONFIG; 1 enabled');
+    expect(result.stdout).to.include('"Orders" → trackEvent, enabled, batch size 25');
+    expect(result.stdout).to.include('trigger: type = "track" and event = "Order Completed"');
+    expect(result.stdout).to.include('mapped fields: name, id');
+    expect(result.stdout).to.include('"People" → createUpdatePerson, disabled, batching off (one request per item)');
+    expect(result.stdout).to.include('Redis: OK');
+    expect(result.stdout).to.include('credentials OK, workspace region us matches CUSTOMERIO_REGION=US');
+    expect(result.stdout.trimEnd().split('\n').pop()).to.equal('All checks passed.');
+    const asked = standIn.requests.find((r) => r.path === '/api/v1/accounts/region');
+    expect(asked?.method).to.equal('GET');
+    expectNoSecrets(result);
+  });
+
+  it('says which region to set when the workspace is elsewhere (exit 1)', async () => {
+    standIn.respondNext({ status: 200, body: { url: 'https://track-eu.customer.io', region: 'eu', environment_id: 7 } });
+
+    const result = await runCli(['check'], env());
+
+    expect(result.code, transcript(result)).to.equal(1);
+    expect(result.stdout).to.include('credentials OK but the workspace is in EU while CUSTOMERIO_REGION=US: set CUSTOMERIO_REGION=EU');
+  });
+
+  it('reports refused credentials without printing them (exit 1)', async () => {
+    const result = await runCli(['check'], env({ CUSTOMERIO_API_KEY: 'hunter2' }));
+
+    expect(result.code, transcript(result)).to.equal(1);
+    expect(result.stdout).to.include('Customer.io refused the credentials (401)');
+    expect(result.stdout).to.include('API key  set (not shown)');
+    expectNoSecrets(result);
+  });
+
+  it('reports an unreachable Customer.io and an unreachable Redis, without the Redis password (exit 1)', async () => {
+    const result = await runCli(
+      ['check'],
+      env({ CUSTOMERIO_TRACK_URL: 'http://127.0.0.1:1', REDIS_URL: UNREACHABLE_REDIS_URL.replace('//', '//relay:hunter2@') }),
+    );
+
+    expect(result.code, transcript(result)).to.equal(1);
+    expect(result.stdout).to.include('redis://relay:***@127.0.0.1:1');
+    expect(result.stdout).to.include('Redis: Cannot reach Redis');
+    expect(result.stdout).to.match(/Customer\.io unreachable at http:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\)/);
+    expect(result.stdout).to.include('Check failed: Redis and Customer.io (see above).');
+    expectNoSecrets(result);
+  });
+
+  it('says how to set missing credentials (exit 2)', async () => {
+    const result = await runCli(['check'], env({ CUSTOMERIO_SITE_ID: undefined, CUSTOMERIO_API_KEY: undefined }));
+
+    expect(result.code, transcript(result)).to.equal(2);
+    expect(result.stdout).to.include('Customer.io credentials are missing: set CUSTOMERIO_SITE_ID and CUSTOMERIO_API_KEY');
+    expect(standIn.requests).to.have.length(0);
+  });
+
+  it('prints a configuration error, naming the subscription and the field (exit 2)', async () => {
+    const bad = path.join(dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ subscriptions: [{ name: 'Oops', action: 'trackEvents', trigger: 'type = "track"' }] }));
+
+    const result = await runCli(['check'], env({ CIO_CONFIG: bad }));
+
+    expect(result.code, transcript(result)).to.equal(2);
+    expect(result.stderr).to.match(/^Configuration error: subscription "Oops": action: unknown action "trackEvents"/m);
+  });
+});

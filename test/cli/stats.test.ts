@@ -1,0 +1,70 @@
+import { expect } from 'chai';
+import { queueDepth } from '../../src/queues';
+import { runCli, transcript } from '../support/cli';
+import { openTestQueues, TEST_REDIS_URL, UNREACHABLE_REDIS_URL, type TestQueues } from '../support/redis';
+
+describe('cli: stats', function () {
+  this.timeout(60_000);
+  let q: TestQueues;
+
+  // No workers run: 3 trackEvent jobs wait, 2 createUpdatePerson jobs are delayed.
+  before(async () => {
+    q = await openTestQueues();
+    for (let i = 0; i < 3; i++) await q.queues.trackEvent.add('Track Event', { subscription: 'Track Event', event: { type: 'track' } });
+    for (let i = 0; i < 2; i++) {
+      await q.queues.createUpdatePerson.add('Person', { subscription: 'Person', event: { type: 'identify' } }, { delay: 3_600_000 });
+    }
+  });
+
+  after(async () => {
+    await q.close();
+  });
+
+  const env = () => ({ REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: q.prefix });
+
+  it('prints a table of action × state with totals', async () => {
+    const result = await runCli(['stats'], env());
+
+    expect(result.code, transcript(result)).to.equal(0);
+    const lines = result.stdout.split('\n');
+    expect(lines[0]).to.equal(`Queues under QUEUE_PREFIX=${q.prefix} at ${TEST_REDIS_URL}:`);
+    expect(lines[1].split(/\s+/)).to.deep.equal(['action', 'waiting', 'active', 'delayed', 'failed', 'completed', 'paused']);
+    expect(lines.find((l) => l.startsWith('trackEvent '))?.split(/\s+/)).to.deep.equal(['trackEvent', '3', '0', '0', '0', '0', '0']);
+    expect(lines.find((l) => l.startsWith('createUpdatePerson '))?.split(/\s+/)).to.deep.equal(['createUpdatePerson', '0', '0', '2', '0', '0', '0']);
+    expect(lines.find((l) => l.startsWith('total '))?.split(/\s+/)).to.deep.equal(['total', '3', '0', '2', '0', '0', '0']);
+  });
+
+  it('--json gives every action and the totals, as queueDepth counts them', async () => {
+    const result = await runCli(['stats', '--json'], env());
+
+    expect(result.code, transcript(result)).to.equal(0);
+    const parsed = JSON.parse(result.stdout);
+    expect(parsed.queuePrefix).to.equal(q.prefix);
+    expect(Object.keys(parsed.actions)).to.have.length(15);
+    for (const { action, state, count } of await queueDepth(q.queues)) {
+      if (state in parsed.actions[action]) expect(parsed.actions[action][state], `${action} ${state}`).to.equal(count);
+    }
+    expect(parsed.actions.trackEvent).to.include({ waiting: 3, delayed: 0, queuePaused: false });
+    expect(parsed.totals).to.deep.equal({ waiting: 3, active: 0, delayed: 2, failed: 0, completed: 0, paused: 0 });
+  });
+
+  it('exits 2 with a clear message when Redis is unreachable', async () => {
+    const result = await runCli(['stats'], { REDIS_URL: UNREACHABLE_REDIS_URL, QUEUE_PREFIX: q.prefix });
+
+    expect(result.code, transcript(result)).to.equal(2);
+    expect(result.stderr).to.include('Cannot reach Redis at redis://127.0.0.1:1');
+    expect(result.stdout).to.equal('');
+  });
+});
+
+describe('cli: entry point', () => {
+  it('lists the commands on --help, and refuses an unknown command with exit 2', async () => {
+    const help = await runCli(['--help']);
+    expect(help.code).to.equal(0);
+    for (const command of ['import', 'replay', 'check', 'stats']) expect(help.stdout).to.match(new RegExp(`^  ${command} `, 'm'));
+
+    const unknown = await runCli(['imprt']);
+    expect(unknown.code).to.equal(2);
+    expect(unknown.stderr).to.include('unknown command "imprt"; the commands are import, replay, check, stats');
+  });
+});
