@@ -3,6 +3,7 @@
 // that names the setting and says what is expected.
 
 import { readFileSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
 import { parseRegion } from './settings';
 import { compileSubscriptions, ConfigError, type Subscription } from './subscriptions';
 import type { Region } from './types';
@@ -35,6 +36,8 @@ export const DEFAULTS = {
   /** How often a worker looks for jobs whose worker died (lock expired) and takes them back. */
   stalledIntervalMs: 30_000,
   lockDurationMs: 30_000,
+  /** How many times a job may come back from a dead worker (or a long Redis outage) before it fails. */
+  maxStalledCount: 10,
   shutdownTimeoutMs: 30_000,
 } as const;
 
@@ -61,6 +64,7 @@ export interface ServiceConfig {
   failedRetentionSeconds: number;
   stalledIntervalMs: number;
   lockDurationMs: number;
+  maxStalledCount: number;
   shutdownTimeoutMs: number;
   dashboard: { user?: string; password?: string; readOnly: boolean };
   metricsPort?: number;
@@ -134,6 +138,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     failedRetentionSeconds: int(env, 'FAILED_RETENTION_SECONDS', DEFAULTS.failedRetentionSeconds, 0),
     stalledIntervalMs: int(env, 'STALLED_INTERVAL_MS', DEFAULTS.stalledIntervalMs, 100),
     lockDurationMs: int(env, 'LOCK_DURATION_MS', DEFAULTS.lockDurationMs, 100),
+    maxStalledCount: int(env, 'MAX_STALLED_COUNT', DEFAULTS.maxStalledCount, 1),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', DEFAULTS.shutdownTimeoutMs, 0),
     dashboard,
     metricsPort: env.METRICS_PORT ? int(env, 'METRICS_PORT', 0, 0, 65535) : undefined,
@@ -186,7 +191,7 @@ function regionOf(value: unknown): Region {
 }
 
 function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+  return host === 'localhost' || host === '::1' || (isIPv4(host) && host.startsWith('127.'));
 }
 
 function list(value: string | undefined): string[] {

@@ -7,7 +7,7 @@ import { logger } from './logger';
 /** Label values, for callers that want the compiler to check them. */
 export type ReceivedSource = 'http' | 'publish' | 'import';
 export type FilterReason = 'integrations' | 'no_subscription';
-export type FailReason = 'invalid' | 'rejected' | 'retries_exhausted' | 'too_large' | 'request_rejected';
+export type FailReason = 'invalid' | 'rejected' | 'retries_exhausted' | 'too_large' | 'request_rejected' | 'stalled';
 export type RetryReason = 'transient' | 'rate_limited' | 'auth';
 export type StatusClass = '2xx' | '3xx' | '4xx' | '5xx' | 'error';
 

@@ -123,7 +123,8 @@ export class CustomerIoClient {
       responseType: 'text',
       maxContentLength: CLIENT_DEFAULTS.maxResponseBytes,
       transformRequest: [(data: unknown) => data],
-      transformResponse: [parseBody],
+      // A body that quotes the request (an error page, a proxy) must not carry our credentials onward.
+      transformResponse: [(data: unknown) => parseBody(typeof data === 'string' ? this.redact(data) : data)],
     });
   }
 

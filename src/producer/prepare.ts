@@ -9,6 +9,8 @@ export const EVENT_TYPES = ['identify', 'track', 'page', 'screen', 'group', 'ali
 export const MAX_EVENT_BYTES = 32 * 1024;
 /** Segment's limit for one request (a batch). */
 export const MAX_REQUEST_BYTES = 500 * 1024;
+/** Deeper events are refused: later steps (size, triggers, mappings, timestamp conversion) recurse. */
+export const MAX_EVENT_DEPTH = 64;
 
 export interface Prepared {
   index: number;
@@ -36,7 +38,13 @@ export function envelopeProblem(event: unknown, bytes?: number): string | undefi
   if (messageId !== undefined && messageId !== null && typeof messageId !== 'string' && typeof messageId !== 'number') {
     return '"messageId" must be a string';
   }
-  const size = bytes ?? Buffer.byteLength(JSON.stringify(event));
+  if (bytes === undefined && nestsDeeperThan(event, MAX_EVENT_DEPTH)) return `nests more than ${MAX_EVENT_DEPTH} levels deep`;
+  let size: number;
+  try {
+    size = bytes ?? Buffer.byteLength(JSON.stringify(event));
+  } catch (err) {
+    return `cannot be serialized as JSON (${(err as Error).message.split('\n')[0]})`;
+  }
   if (size > MAX_EVENT_BYTES) return `is ${size} bytes; an event may be at most ${MAX_EVENT_BYTES} bytes`;
   return undefined;
 }
@@ -57,7 +65,24 @@ function correctedTimestamp(event: SegmentEvent, now: number): string | undefine
   const sentAt = typeof event.sentAt === 'string' ? Date.parse(event.sentAt) : NaN;
   const original = typeof event.originalTimestamp === 'string' ? Date.parse(event.originalTimestamp) : NaN;
   if (Number.isNaN(sentAt) || Number.isNaN(original)) return undefined;
-  return new Date(now - (sentAt - original)).toISOString();
+  const corrected = now - (sentAt - original);
+  // Outside Date's range (±8.64e15 ms) there is no such time: keep receivedAt.
+  if (Math.abs(corrected) > 8.64e15) return undefined;
+  return new Date(corrected).toISOString();
+}
+
+/** True when objects or arrays nest deeper than `max`; stops descending there, so cycles end too. */
+function nestsDeeperThan(value: unknown, max: number, depth = 1): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (depth > max) return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (nestsDeeperThan(item, max, depth + 1)) return true;
+    return false;
+  }
+  for (const key in value) {
+    if (nestsDeeperThan((value as Record<string, unknown>)[key], max, depth + 1)) return true;
+  }
+  return false;
 }
 
 export function prepareEvents(

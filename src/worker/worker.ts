@@ -24,6 +24,7 @@ export type WorkerConfig = Pick<
   | 'rateLimitPauseMs'
   | 'stalledIntervalMs'
   | 'lockDurationMs'
+  | 'maxStalledCount'
   | 'subscriptions'
 >;
 
@@ -82,10 +83,16 @@ export class WorkerPool {
         concurrency: this.opts.config.workerConcurrency,
         stalledInterval: this.opts.config.stalledIntervalMs,
         lockDuration: this.opts.config.lockDurationMs,
+        // A job caught by several worker deaths or Redis outages must come back each time, not fail.
+        maxStalledCount: this.opts.config.maxStalledCount,
         // A limiter must be configured for queue.rateLimit() to hold jobs back; the cap itself is never reached.
         limiter: { max: Number.MAX_SAFE_INTEGER, duration: 1000 },
       });
       worker.on('error', (err) => this.opts.logger.error({ action, err: err.message }, 'worker error (it keeps running)'));
+      // Failures decided by BullMQ rather than by process(): a job that stalled too often.
+      worker.on('failed', (job, err) => {
+        if (job && /stalled more than allowable limit/.test(err.message)) this.opts.metrics?.itemsFailed.inc({ action, reason: 'stalled' });
+      });
       this.workers.push(worker);
     }
   }
