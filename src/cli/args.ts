@@ -32,6 +32,11 @@ export class CannotRunError extends Error {
   override name = 'CannotRunError';
 }
 
+/** Why a file operation failed, for a message: the errno code (ENOENT, EACCES…) when there is one. */
+export function fileErrorReason(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+}
+
 export type OptionKind = 'flag' | 'value';
 export type OptionSpec = Record<string, OptionKind>;
 export type ParsedOptions<S extends OptionSpec> = { [K in keyof S]?: S[K] extends 'flag' ? boolean : string };
@@ -81,6 +86,11 @@ export function parseArgs<S extends OptionSpec>(argv: readonly string[], spec: S
     options[name] = value;
   }
   return { options: options as ParsedOptions<S>, positionals };
+}
+
+/** For the commands that take no positional arguments: the first one given is a UsageError. */
+export function refuseArguments(positionals: readonly string[]): void {
+  if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
 }
 
 /** A whole number ≥ min from an option's text, or a UsageError naming the option. */
@@ -144,6 +154,11 @@ export function formatDuration(ms: number, precise = false): string {
   const m = Math.floor(s / 60);
   if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+/** `word`, with an `s` unless there is exactly one: `plural(2, 'job')` is `jobs`. */
+export function plural(count: number, word: string): string {
+  return count === 1 ? word : `${word}s`;
 }
 
 /** Pads cells to a plain-text table; by default the first column is left-aligned and the others right. */

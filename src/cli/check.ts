@@ -4,9 +4,10 @@
 import { readFileSync } from 'node:fs';
 import { missingCredentials, type ServiceConfig } from '../config';
 import { CioTransportError, CustomerIoClient, type CioResponse } from '../customerio/client';
-import { redactSecrets, redactUrl } from '../logger';
+import { redactSecrets } from '../logger';
 import { trackBaseUrl } from '../settings';
-import { CannotRunError, EXIT, UsageError, defineCommand, table, type CliContext } from './args';
+import { CannotRunError, EXIT, defineCommand, refuseArguments, table, type CliContext } from './args';
+import { redisWhere } from './redis';
 
 const options = {} as const;
 
@@ -36,7 +37,7 @@ Exit codes:
   2  the configuration is invalid or the credentials are missing`,
 
   async run(ctx, { positionals }) {
-    if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+    refuseArguments(positionals);
     const config = ctx.config();
     ctx.out('Configuration: valid');
     printSettings(ctx, config);
@@ -170,10 +171,6 @@ function regionSource(ctx: CliContext): string {
     }
   }
   return 'the default: CUSTOMERIO_REGION is not set';
-}
-
-function redisWhere(config: ServiceConfig): string {
-  return config.redisClusterNodes.length ? `cluster ${config.redisClusterNodes.join(',')}` : redactUrl(config.redisUrl);
 }
 
 function bodyText(body: unknown): string {

@@ -8,18 +8,14 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, loadConfig, type ServiceConfig } from '../config';
-import { redactUrl } from '../logger';
-import { closeQueues, connectRedis, createQueues, waitForRedis } from '../queues';
-import { CannotRunError, EXIT, UsageError, parseArgs, signalExitCode, type CliContext, type Command, type OpenQueues } from './args';
+import { CannotRunError, EXIT, UsageError, parseArgs, signalExitCode, type CliContext, type Command } from './args';
 import { checkCommand } from './check';
-import { importCommand } from './import';
+import { importCommand } from './import/command';
+import { openQueues } from './redis';
 import { replayCommand } from './replay';
 import { statsCommand } from './stats';
 
 const COMMANDS: Command<any>[] = [importCommand, replayCommand, checkCommand, statsCommand];
-
-/** How long a command waits for Redis to answer before it gives up with exit 2. */
-const REDIS_WAIT_MS = 3000;
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -107,29 +103,6 @@ function createContext(env: NodeJS.ProcessEnv): CliContext {
     openQueues,
     onInterrupt(handler) {
       interruptHandler = handler;
-    },
-  };
-}
-
-async function openQueues(config: ServiceConfig): Promise<OpenQueues> {
-  const where = config.redisClusterNodes.length ? `cluster ${config.redisClusterNodes.join(',')}` : redactUrl(config.redisUrl);
-  const redis = connectRedis(config, 'producer');
-  redis.on('error', () => undefined); // the wait below reports the problem once, in words
-  try {
-    await waitForRedis(redis, where, REDIS_WAIT_MS);
-  } catch (err) {
-    redis.disconnect();
-    throw new CannotRunError((err as Error).message);
-  }
-  const queues = createQueues(redis, config.queuePrefix);
-  for (const queue of Object.values(queues)) queue.on('error', () => undefined);
-  return {
-    queues,
-    redis,
-    where,
-    async close() {
-      await closeQueues(queues).catch(() => undefined);
-      await redis.quit().catch(() => redis.disconnect());
     },
   };
 }

@@ -7,7 +7,7 @@
 import type { Job } from 'bullmq';
 import type { JobData, Queues } from '../queues';
 import { ACTION_KEYS, isActionKey, type ActionKey } from '../types';
-import { EXIT, UsageError, defineCommand, table } from './args';
+import { EXIT, UsageError, defineCommand, plural, refuseArguments, table } from './args';
 
 const PAGE = 500;
 
@@ -44,7 +44,7 @@ Exit codes:
   2  could not run: bad arguments or configuration, Redis unreachable`,
 
   async run(ctx, { options: opts, positionals }) {
-    if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+    refuseArguments(positionals);
     const actions = opts.action === undefined ? [...ACTION_KEYS] : parseActions(opts.action);
     const sinceMs = opts.since === undefined ? undefined : parseSince(opts.since, Date.now());
     const reason = opts.reason?.toLowerCase();
@@ -76,13 +76,10 @@ Exit codes:
       ctx.out(`${dryRun ? 'Would re-queue' : 'Re-queued'} failed jobs (QUEUE_PREFIX=${config.queuePrefix}${conditions.length ? `, ${conditions.join(', ')}` : ''}):`);
       if (rows.length === 0) ctx.out('  no failed jobs');
       for (const line of table(rows)) ctx.out(`  ${line}`);
-      ctx.out(
-        dryRun
-          ? `total: ${total} failed job${total === 1 ? '' : 's'} would be re-queued (dry run: nothing changed)`
-          : `total: ${total} failed job${total === 1 ? '' : 's'} re-queued`,
-      );
-      if (leftFailed > 0) ctx.out(`${leftFailed} other failed job${leftFailed === 1 ? '' : 's'} did not match --since/--reason and stay failed`);
-      if (vanished > 0) ctx.out(`${vanished} job${vanished === 1 ? '' : 's'} left the failed state while this ran (retried or removed elsewhere) and were skipped`);
+      const totalJobs = `${total} failed ${plural(total, 'job')}`;
+      ctx.out(dryRun ? `total: ${totalJobs} would be re-queued (dry run: nothing changed)` : `total: ${totalJobs} re-queued`);
+      if (leftFailed > 0) ctx.out(`${leftFailed} other failed ${plural(leftFailed, 'job')} did not match --since/--reason and stay failed`);
+      if (vanished > 0) ctx.out(`${vanished} ${plural(vanished, 'job')} left the failed state while this ran (retried or removed elsewhere) and were skipped`);
       for (const action of pausedQueues) {
         ctx.out(`note: the ${action} queue is paused (a 429 or refused credentials); its jobs wait until it resumes`);
       }

@@ -2,7 +2,7 @@
 
 import { queueDepth } from '../queues';
 import { ACTION_KEYS, type ActionKey } from '../types';
-import { EXIT, UsageError, defineCommand, table } from './args';
+import { EXIT, defineCommand, plural, refuseArguments, table } from './args';
 
 /** The columns, in the order a job moves through them; `prioritized` is shown only when in use. */
 const STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'paused'] as const;
@@ -38,7 +38,7 @@ Exit codes:
   2  could not run: bad arguments or configuration, Redis unreachable`,
 
   async run(ctx, { options: opts, positionals }) {
-    if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+    refuseArguments(positionals);
     const config = ctx.config();
     const open = await ctx.openQueues(config);
     try {
@@ -75,7 +75,7 @@ Exit codes:
       ctx.out(`Queues under QUEUE_PREFIX=${config.queuePrefix} at ${open.where}:`);
       for (const line of table(rows)) ctx.out(line);
       const hidden = ACTION_KEYS.length - shown.length;
-      if (hidden > 0) ctx.out(`(${hidden} other action${hidden === 1 ? '' : 's'} without subscription or jobs: --all lists them)`);
+      if (hidden > 0) ctx.out(`(${hidden} other ${plural(hidden, 'action')} without subscription or jobs: --all lists them)`);
       return EXIT.ok;
     } finally {
       await open.close();
