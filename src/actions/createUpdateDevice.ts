@@ -1,4 +1,4 @@
-import { buildPayload, convertsTimestamps, NEEDS_PERSON, withIdentifiers } from './build-payload';
+import { convertsTimestamps, finishEntity, NEEDS_PERSON, withIdentifiers } from './build-payload';
 import { BATCHING_FIELDS, CONVERT_TIMESTAMP_FIELD, path, type Fields } from './fields';
 import { convertAttributeTimestamps, convertIsoString, epochNumber, isPlainObject } from './timestamps';
 import type { ActionDefinition } from './types';
@@ -21,7 +21,7 @@ export const createUpdateDevice: ActionDefinition & { key: 'createUpdateDevice' 
   fields,
   delivery: 'batch',
   build(payload) {
-    const { device_id, app_version, platform, last_used, attributes, ...rest } = payload;
+    const { device_id, app_version, platform, last_used, attributes } = payload;
     const convert = convertsTimestamps(payload);
     let deviceAttributes: Record<string, unknown> = isPlainObject(attributes) ? attributes : {};
     if (app_version) deviceAttributes = { ...deviceAttributes, app_version };
@@ -30,7 +30,9 @@ export const createUpdateDevice: ActionDefinition & { key: 'createUpdateDevice' 
     const device: Record<string, unknown> = { token: device_id, platform };
     if (last_used !== undefined) device.last_used = sendableLastUsed(last_used, convert);
     device.attributes = deviceAttributes;
-    return withIdentifiers(buildPayload({ type: 'person', action: 'add_device', payload: { ...rest, device } }), NEEDS_PERSON);
+    const body = { type: 'person', action: 'add_device', device };
+    // The device's dates were converted above; nothing else of this item is an attribute object.
+    return withIdentifiers(finishEntity(body, { convert: false, person_id: payload.person_id }), NEEDS_PERSON);
   },
 };
 

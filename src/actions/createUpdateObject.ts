@@ -1,4 +1,4 @@
-import { buildPayload, convertsTimestamps, NEEDS_OBJECT, withIdentifiers } from './build-payload';
+import { convertsTimestamps, finishEntity, NEEDS_OBJECT, withIdentifiers } from './build-payload';
 import { BATCHING_FIELDS, CONVERT_TIMESTAMP_FIELD, path, pathOr, type Fields } from './fields';
 import { personIdentifier } from './identifiers';
 import { convertAttributeTimestamps, convertIsoString, epochNumber, isPlainObject } from './timestamps';
@@ -37,11 +37,6 @@ export const createUpdateObject: ActionDefinition & { key: 'createUpdateObject' 
     const { id, created_at, custom_attributes, relationship_attributes, user_id, anonymous_id, object_type_id } =
       payload;
     const convert = convertsTimestamps(payload);
-    const operation: Record<string, unknown> = {};
-    // The reference sends created_at at the root of an object item, not in its attributes.
-    if (created_at) operation.created_at = epochNumber(created_at) ?? (convert ? convertIsoString(created_at) : created_at);
-    if (custom_attributes !== undefined) operation.attributes = objectAttributes(custom_attributes, convert);
-
     // D2: ids are sent exactly as given; only attribute objects and created_at are converted.
     let relationshipAttributes = relationship_attributes;
     if (convert && isPlainObject(relationshipAttributes)) relationshipAttributes = convertAttributeTimestamps(relationshipAttributes);
@@ -49,16 +44,21 @@ export const createUpdateObject: ActionDefinition & { key: 'createUpdateObject' 
       relationshipAttributes ? { identifiers, relationship_attributes: relationshipAttributes } : { identifiers };
 
     let action = 'identify';
+    let relationships: unknown[] | undefined;
     if (user_id) {
-      operation.cio_relationships = [relationship(personIdentifier(String(user_id)))];
+      relationships = [relationship(personIdentifier(String(user_id)))];
     } else if (anonymous_id) {
       action = 'identify_anonymous';
-      operation.cio_relationships = [relationship({ anonymous_id })];
+      relationships = [relationship({ anonymous_id })];
     }
-    operation.anonymous_id = anonymous_id;
-    operation.object_id = id;
-    operation.object_type_id = object_type_id ?? '1';
-    return withIdentifiers(buildPayload({ type: 'object', action, payload: operation }), NEEDS_OBJECT);
+
+    const body: Record<string, unknown> = { type: 'object', action };
+    // The reference sends created_at at the root of an object item, not in its attributes.
+    if (created_at) body.created_at = epochNumber(created_at) ?? (convert ? convertIsoString(created_at) : created_at);
+    if (custom_attributes !== undefined) body.attributes = objectAttributes(custom_attributes, convert);
+    if (relationships) body.cio_relationships = relationships;
+    const steering = { convert: false, anonymous_id, object_id: id, object_type_id: object_type_id ?? '1' };
+    return withIdentifiers(finishEntity(body, steering), NEEDS_OBJECT);
   },
 };
 

@@ -1,4 +1,4 @@
-import { buildPayload, convertsTimestamps, NEEDS_PERSON, withIdentifiers } from './build-payload';
+import { convertsTimestamps, finishEntity, NEEDS_PERSON, withIdentifiers } from './build-payload';
 import { BATCHING_FIELDS, CONVERT_TIMESTAMP_FIELD, path, pathOr, type Fields } from './fields';
 import { convertAttributeTimestamps, epochNumber, isPlainObject } from './timestamps';
 import type { ActionDefinition } from './types';
@@ -35,7 +35,8 @@ export const createUpdatePerson: ActionDefinition & { key: 'createUpdatePerson' 
   fields,
   delivery: 'batch',
   build(payload) {
-    const { id, custom_attributes, relationship_attributes, created_at, group_id, object_type_id, ...rest } = payload;
+    const { custom_attributes, relationship_attributes, created_at, group_id, object_type_id, email } = payload;
+    const convert = convertsTimestamps(payload);
     const attributes: Record<string, unknown> = {};
     if (isPlainObject(custom_attributes)) {
       for (const key of Object.keys(custom_attributes)) {
@@ -44,9 +45,9 @@ export const createUpdatePerson: ActionDefinition & { key: 'createUpdatePerson' 
     }
     // D3: an epoch that arrived as a number or digit string is sent as a number.
     if (created_at) attributes.created_at = epochNumber(created_at) ?? created_at;
-    if (rest.email) attributes.email = rest.email;
+    if (email) attributes.email = email;
 
-    const operation: Record<string, unknown> = { ...rest, person_id: id, attributes };
+    const body: Record<string, unknown> = { type: 'person', action: 'identify', attributes };
     if (group_id) {
       const relationship: Record<string, unknown> = {
         identifiers: { object_type_id: object_type_id ?? '1', object_id: group_id },
@@ -54,12 +55,13 @@ export const createUpdatePerson: ActionDefinition & { key: 'createUpdatePerson' 
       if (relationship_attributes) {
         // D10: relationship attributes are converted like the person's own attributes.
         relationship.relationship_attributes =
-          convertsTimestamps(payload) && isPlainObject(relationship_attributes)
+          convert && isPlainObject(relationship_attributes)
             ? convertAttributeTimestamps(relationship_attributes)
             : relationship_attributes;
       }
-      operation.cio_relationships = [relationship];
+      body.cio_relationships = [relationship];
     }
-    return withIdentifiers(buildPayload({ type: 'person', action: 'identify', payload: operation }), NEEDS_PERSON);
+    const steering = { convert, person_id: payload.id, anonymous_id: payload.anonymous_id, email, timestamp: payload.timestamp };
+    return withIdentifiers(finishEntity(body, steering), NEEDS_PERSON);
   },
 };

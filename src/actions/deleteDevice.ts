@@ -1,4 +1,4 @@
-import { buildPayload, NEEDS_PERSON, withIdentifiers } from './build-payload';
+import { finishEntity, NEEDS_PERSON, withIdentifiers } from './build-payload';
 import { BATCHING_FIELDS, path, type Fields } from './fields';
 import type { ActionDefinition } from './types';
 
@@ -15,8 +15,7 @@ export const deleteDevice: ActionDefinition & { key: 'deleteDevice' } = {
   fields,
   delivery: 'batch',
   build(payload) {
-    const { device_id, ...rest } = payload;
-    const operation = { ...rest, device: { token: device_id } };
-    return withIdentifiers(buildPayload({ type: 'person', action: 'delete_device', payload: operation }), NEEDS_PERSON);
+    const body = { type: 'person', action: 'delete_device', device: { token: payload.device_id } };
+    return withIdentifiers(finishEntity(body, { convert: false, person_id: payload.person_id }), NEEDS_PERSON);
   },
 };

@@ -1,4 +1,4 @@
-import { buildPayload, NEEDS_OBJECT, withIdentifiers } from './build-payload';
+import { finishEntity, NEEDS_OBJECT, withIdentifiers } from './build-payload';
 import { BATCHING_FIELDS, path, pathOr, type Fields } from './fields';
 import type { ActionDefinition } from './types';
 
@@ -19,6 +19,8 @@ export const deleteObject: ActionDefinition & { key: 'deleteObject' } = {
   fields,
   delivery: 'batch',
   build(payload) {
-    return withIdentifiers(buildPayload({ type: 'object', action: 'delete', payload }), NEEDS_OBJECT);
+    const body = { type: 'object', action: 'delete' };
+    const steering = { convert: false, object_id: payload.object_id, object_type_id: payload.object_type_id };
+    return withIdentifiers(finishEntity(body, steering), NEEDS_OBJECT);
   },
 };

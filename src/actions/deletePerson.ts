@@ -1,4 +1,4 @@
-import { buildPayload, NEEDS_PERSON, withIdentifiers } from './build-payload';
+import { finishEntity, NEEDS_PERSON, withIdentifiers } from './build-payload';
 import { BATCHING_FIELDS, path, type Fields } from './fields';
 import type { ActionDefinition } from './types';
 
@@ -14,6 +14,7 @@ export const deletePerson: ActionDefinition & { key: 'deletePerson' } = {
   fields,
   delivery: 'batch',
   build(payload) {
-    return withIdentifiers(buildPayload({ type: 'person', action: 'delete', payload }), NEEDS_PERSON);
+    const body = { type: 'person', action: 'delete' };
+    return withIdentifiers(finishEntity(body, { convert: false, person_id: payload.person_id }), NEEDS_PERSON);
   },
 };

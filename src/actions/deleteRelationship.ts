@@ -1,4 +1,4 @@
-import { buildPayload, NEEDS_OBJECT, withIdentifiers } from './build-payload';
+import { finishEntity, NEEDS_OBJECT, withIdentifiers } from './build-payload';
 import { BATCHING_FIELDS, path, pathOr, type Fields } from './fields';
 import { resolveIdentifiers } from './identifiers';
 import type { ActionDefinition } from './types';
@@ -24,7 +24,8 @@ export const deleteRelationship: ActionDefinition & { key: 'deleteRelationship' 
   build(payload) {
     // The person side of the relationship; the object is the item's own identifier.
     const person = resolveIdentifiers({ person_id: payload.person_id, anonymous_id: payload.anonymous_id });
-    const operation = { ...payload, cio_relationships: [{ identifiers: person }] };
-    return withIdentifiers(buildPayload({ type: 'object', action: 'delete_relationships', payload: operation }), NEEDS_OBJECT);
+    const body = { type: 'object', action: 'delete_relationships', cio_relationships: [{ identifiers: person }] };
+    const { person_id, anonymous_id, object_id, object_type_id } = payload;
+    return withIdentifiers(finishEntity(body, { convert: false, person_id, anonymous_id, object_id, object_type_id }), NEEDS_OBJECT);
   },
 };

@@ -57,42 +57,40 @@ export type Validated = { ok: true; payload: Record<string, unknown> } | { ok: f
  */
 export function validatePayload(fields: Fields, mapped: Record<string, unknown>): Validated {
   const payload: Record<string, unknown> = {};
-  const fieldErrors: string[] = [];
-  for (const key of Object.keys(fields)) {
+  let missing: string[] | undefined;
+  let fieldErrors: string[] | undefined;
+  for (const [key, spec] of entriesOf(fields)) {
     const raw = mapped[key];
-    if (raw === undefined || raw === null || raw === '') continue;
-    const spec = fields[key];
-    const coerced = coerce(spec, raw);
-    if (!coerced.ok) {
-      fieldErrors.push(coerced.error);
+    if (raw === undefined || raw === null || raw === '') {
+      if (spec.required) (missing ??= []).push(`The root value is missing the required field '${key}'.`);
       continue;
     }
-    const problem = checkConstraints(spec, coerced.value);
-    if (problem) fieldErrors.push(problem);
-    payload[key] = coerced.value;
+    const value = coerce(spec.type, raw);
+    if (value === NOT_COERCIBLE) {
+      (fieldErrors ??= []).push(`${spec.label} must be ${typeLabel(spec.type)} but it was ${describeType(raw)}.`);
+      continue;
+    }
+    const problem = checkConstraints(spec, value);
+    if (problem) (fieldErrors ??= []).push(problem);
+    payload[key] = value;
   }
-  const missing = Object.keys(fields)
-    .filter((key) => fields[key].required && payload[key] === undefined && !hasTypeError(fields[key], mapped[key]))
-    .map((key) => `The root value is missing the required field '${key}'.`);
-  const errors = [...missing, ...fieldErrors];
-  return errors.length > 0 ? { ok: false, error: errors.join(' ') } : { ok: true, payload };
+  if (!missing && !fieldErrors) return { ok: true, payload };
+  return { ok: false, error: [...(missing ?? []), ...(fieldErrors ?? [])].join(' ') };
 }
 
-function hasTypeError(spec: FieldSpec, raw: unknown): boolean {
-  return raw !== undefined && raw !== null && raw !== '' && !coerce(spec, raw).ok;
+// Field lists are fixed per action: read each once, not on every event.
+const ENTRIES = new WeakMap<Fields, Array<[string, FieldSpec]>>();
+function entriesOf(fields: Fields): Array<[string, FieldSpec]> {
+  let entries = ENTRIES.get(fields);
+  if (!entries) ENTRIES.set(fields, (entries = Object.entries(fields)));
+  return entries;
 }
 
-type Coerced = { ok: true; value: unknown } | { ok: false; error: string };
-
-function coerce(spec: FieldSpec, raw: unknown): Coerced {
-  const direct = coerceScalar(spec.type, raw);
-  if (direct !== NOT_COERCIBLE) return { ok: true, value: direct };
-  // A one-element array stands for its element.
-  if (Array.isArray(raw) && raw.length === 1) {
-    const inner = coerceScalar(spec.type, raw[0]);
-    if (inner !== NOT_COERCIBLE) return { ok: true, value: inner };
-  }
-  return { ok: false, error: `${spec.label} must be ${typeLabel(spec.type)} but it was ${describeType(raw)}.` };
+/** The value coerced to the field's type, or NOT_COERCIBLE. A one-element array stands for its element. */
+function coerce(type: FieldType, raw: unknown): unknown {
+  const direct = coerceScalar(type, raw);
+  if (direct !== NOT_COERCIBLE || !Array.isArray(raw) || raw.length !== 1) return direct;
+  return coerceScalar(type, raw[0]);
 }
 
 const NOT_COERCIBLE = Symbol('not coercible');

@@ -1,4 +1,3 @@
-import { buildPayload } from './build-payload';
 import { BATCHING_FIELDS, path, type Fields } from './fields';
 import { personIdentifier } from './identifiers';
 import type { ActionDefinition } from './types';
@@ -17,12 +16,12 @@ export const mergePeople: ActionDefinition & { key: 'mergePeople' } = {
   delivery: 'batch',
   build(payload) {
     // Both people are required fields, so a merge always names them; it carries no root identifiers.
-    const { primary, secondary, ...rest } = payload;
-    const operation = {
-      ...rest,
-      primary: personIdentifier(String(primary)),
-      secondary: personIdentifier(String(secondary)),
+    const item = {
+      type: 'person',
+      action: 'merge',
+      primary: personIdentifier(String(payload.primary)),
+      secondary: personIdentifier(String(payload.secondary)),
     };
-    return { ok: true, item: buildPayload({ type: 'person', action: 'merge', payload: operation }) };
+    return { ok: true, item };
   },
 };

@@ -1,4 +1,4 @@
-import { buildPayload, withIdentifiers } from './build-payload';
+import { convertsTimestamps, finishEntity, withIdentifiers } from './build-payload';
 import { BATCHING_FIELDS, CONVERT_TIMESTAMP_FIELD, path, type Fields } from './fields';
 import { isPlainObject } from './timestamps';
 import type { ActionDefinition } from './types';
@@ -25,14 +25,14 @@ export const reportContentEvent: ActionDefinition & { key: 'reportContentEvent' 
   fields,
   delivery: 'batch',
   build(payload) {
-    const { actionType, data, ...rest } = payload;
-    const operation: Record<string, unknown> = { ...rest, name: actionType };
-    if (data !== undefined) {
-      const { actionType: _steering, ...attributes } = isPlainObject(data) ? data : {};
-      operation.attributes = attributes;
+    const p = payload;
+    const body: Record<string, unknown> = { type: 'person', action: p.actionType, name: p.actionType };
+    if (p.data !== undefined) {
+      const { actionType: _steering, ...attributes } = isPlainObject(p.data) ? p.data : {};
+      body.attributes = attributes;
     }
-    const body = buildPayload({ type: 'person', action: String(actionType), payload: operation });
+    const steering = { convert: convertsTimestamps(p), anonymous_id: p.anonymous_id, timestamp: p.timestamp };
     // This action has no person id field: only the anonymous id identifies the person.
-    return withIdentifiers(body, 'anonymous_id (the only identifier this action sends)');
+    return withIdentifiers(finishEntity(body, steering), 'anonymous_id (the only identifier this action sends)');
   },
 };

@@ -1,4 +1,4 @@
-import { buildPayload, NEEDS_PERSON, withIdentifiers } from './build-payload';
+import { finishEntity, NEEDS_PERSON, withIdentifiers } from './build-payload';
 import { BATCHING_FIELDS, path, type Fields } from './fields';
 import type { ActionDefinition } from './types';
 
@@ -14,6 +14,7 @@ export const suppressPerson: ActionDefinition & { key: 'suppressPerson' } = {
   fields,
   delivery: 'batch',
   build(payload) {
-    return withIdentifiers(buildPayload({ type: 'person', action: 'suppress', payload }), NEEDS_PERSON);
+    const body = { type: 'person', action: 'suppress' };
+    return withIdentifiers(finishEntity(body, { convert: false, person_id: payload.person_id }), NEEDS_PERSON);
   },
 };

@@ -1,4 +1,4 @@
-import { buildPayload, NEEDS_PERSON, withIdentifiers } from './build-payload';
+import { convertsTimestamps, finishEntity, NEEDS_PERSON, withIdentifiers } from './build-payload';
 import { BATCHING_FIELDS, CONVERT_TIMESTAMP_FIELD, path, type Fields } from './fields';
 import type { ActionDefinition } from './types';
 
@@ -36,11 +36,12 @@ export const trackEvent: ActionDefinition & { key: 'trackEvent' } = {
   fields,
   delivery: 'batch',
   build(payload) {
-    const { id, event_id, data, ...rest } = payload;
-    const operation: Record<string, unknown> = { ...rest, person_id: id };
+    const p = payload;
+    const body: Record<string, unknown> = { type: 'person', action: 'event', name: p.name };
     // The event id lets Customer.io drop duplicates of a re-sent event.
-    if (event_id !== undefined) operation.id = event_id;
-    if (data !== undefined) operation.attributes = data;
-    return withIdentifiers(buildPayload({ type: 'person', action: 'event', payload: operation }), NEEDS_PERSON);
+    if (p.event_id !== undefined) body.id = p.event_id;
+    if (p.data !== undefined) body.attributes = p.data;
+    const steering = { convert: convertsTimestamps(p), person_id: p.id, anonymous_id: p.anonymous_id, timestamp: p.timestamp };
+    return withIdentifiers(finishEntity(body, steering), NEEDS_PERSON);
   },
 };

@@ -1,4 +1,4 @@
-import { buildPayload, NEEDS_PERSON, withIdentifiers } from './build-payload';
+import { convertsTimestamps, finishEntity, NEEDS_PERSON, withIdentifiers } from './build-payload';
 import { BATCHING_FIELDS, CONVERT_TIMESTAMP_FIELD, path, type Fields } from './fields';
 import type { ActionDefinition } from './types';
 
@@ -20,10 +20,11 @@ export const trackPageView: ActionDefinition & { key: 'trackPageView' } = {
   fields,
   delivery: 'batch',
   build(payload) {
-    const { id, event_id, url, data, ...rest } = payload;
-    const operation: Record<string, unknown> = { ...rest, person_id: id, name: url };
-    if (data !== undefined) operation.attributes = data;
-    if (event_id) operation.id = event_id;
-    return withIdentifiers(buildPayload({ type: 'person', action: 'page', payload: operation }), NEEDS_PERSON);
+    const p = payload;
+    const body: Record<string, unknown> = { type: 'person', action: 'page', name: p.url };
+    if (p.data !== undefined) body.attributes = p.data;
+    if (p.event_id) body.id = p.event_id;
+    const steering = { convert: convertsTimestamps(p), person_id: p.id, anonymous_id: p.anonymous_id, timestamp: p.timestamp };
+    return withIdentifiers(finishEntity(body, steering), NEEDS_PERSON);
   },
 };

@@ -1,4 +1,4 @@
-import { buildPayload, NEEDS_PERSON, withIdentifiers } from './build-payload';
+import { finishEntity, NEEDS_PERSON, withIdentifiers } from './build-payload';
 import { BATCHING_FIELDS, path, type Fields } from './fields';
 import type { ActionDefinition } from './types';
 
@@ -14,6 +14,7 @@ export const unsuppressPerson: ActionDefinition & { key: 'unsuppressPerson' } = 
   fields,
   delivery: 'batch',
   build(payload) {
-    return withIdentifiers(buildPayload({ type: 'person', action: 'unsuppress', payload }), NEEDS_PERSON);
+    const body = { type: 'person', action: 'unsuppress' };
+    return withIdentifiers(finishEntity(body, { convert: false, person_id: payload.person_id }), NEEDS_PERSON);
   },
 };
