@@ -231,20 +231,22 @@ export class CustomerIoStandIn {
     if (bytes > limit) {
       return v1 ? v1Error('request too large') : v2Error(400, 'invalid', path === '/api/v2/batch' ? 'batch' : 'body', 'request too large');
     }
-    if (path === '/api/v2/batch') return this.acceptBatch(body);
+    if (path === '/api/v2/batch') return this.acceptBatch(body, bytes);
     if (path === '/api/v2/entity') return this.acceptSingle(body, (e) => v2Error(400, e.reason, e.field, e.message));
     return this.acceptSingle(body, (e) => v1Error(e.field ? `${e.field}: ${e.message}` : e.message), checkMetric);
   }
 
-  private acceptBatch(body: any): Answer {
+  private acceptBatch(body: any, requestBytes: number): Answer {
     if (!isRecord(body) || !Array.isArray(body.batch)) {
       return v2Error(400, 'required', 'batch', 'batch is required and must be an array');
     }
     // An empty batch is undocumented; refusing it exposes a sender bug instead of hiding it.
     if (body.batch.length === 0) return v2Error(400, 'invalid', 'batch', 'batch must contain at least one item');
     const errors: ItemError[] = [];
+    // No item can be over the item limit when the whole request is not: skip measuring each one.
+    const measure = requestBytes > this.maxItemBytes;
     body.batch.forEach((item: unknown, index: number) => {
-      const problem = checkEntity(item) ?? this.checkSize(item) ?? this.customRejection(item);
+      const problem = checkEntity(item) ?? (measure ? this.checkSize(item) : undefined) ?? this.customRejection(item);
       if (problem) errors.push({ batch_index: index, ...problem });
       else this.accept(item);
     });
