@@ -62,7 +62,7 @@ export function fmtRatio(r: number): string {
 /** A small table with a header row. Columns of figures are right-aligned, columns with text left-aligned. */
 export function table(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  const figure = /^[+-]?[\d.,]+( ?(%|ms|s|MB|GB|kB|bytes))?$|^–?$/;
+  const figure = /^([+\-–\d]|$)/;
   const right = rows[0].map((_, c) => c > 0 && rows.slice(1).every((r) => figure.test(r[c] ?? '')));
   const line = (r: string[]) => r.map((cell = '', c) => (right[c] ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ').trimEnd();
   return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
