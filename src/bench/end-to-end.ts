@@ -17,6 +17,7 @@
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import { Queue, Worker } from 'bullmq';
 import IORedis from 'ioredis';
 import pino from 'pino';
@@ -26,7 +27,7 @@ import { createLogger } from '../logger';
 import { normalize } from '../producer/prepare';
 import type { Producer } from '../producer/publish';
 import { queueDepth, queuePrefix } from '../queues';
-import { startService, type RunningService } from '../service';
+import { startService } from '../service';
 import { ACTION_KEYS } from '../types';
 import { describeMachine, fmtInt, fmtMb, fmtRatio, percentile, syntheticChunk, table } from './shared';
 
@@ -714,7 +715,6 @@ class Orchestrator {
 interface MemoryResult {
   bytesPerEvent: number;
   keyBytesPerEvent?: number;
-  keysPerEvent?: number;
   fill: PhaseResult & { redisCpuMs: number };
   drain: PhaseResult & { redisCpuMs: number };
   afterDrainBytes: number;
@@ -740,6 +740,7 @@ async function orchestrate(opts: Options): Promise<void> {
     console.log(`machine             ${describeMachine()}`);
     console.log(`redis               ${REDIS_URL}, Redis ${server.redis_version}, maxmemory ${mem0.maxmemory === '0' ? 'none' : mem0.maxmemory} (${mem0.maxmemory_policy}), used ${fmtMb(Number(mem0.used_memory))} before the run`);
     console.log(`queue prefix        ${o.base}-*`);
+    console.log(`load average        ${loadAverage()} at the start (1/5/15 min; other processes on these cores or this Redis move the figures)`);
     const defaults = DEFAULT_POLICY;
     const changed = Object.entries(overrides());
     console.log(
@@ -796,9 +797,14 @@ async function orchestrate(opts: Options): Promise<void> {
 
     if (want('backlog') && !opts.skipBacklog) await backlog(o, opts, oursMem);
     if (want('latency')) await latency(o, opts);
+    console.log(`load average        ${loadAverage()} at the end`);
   } finally {
     if (!interrupted) await o.cleanup();
   }
+}
+
+function loadAverage(): string {
+  return os.loadavg().map((l) => l.toFixed(2)).join(' ');
 }
 
 /** The round with the median rate (the lower middle one for an even count). */
@@ -824,7 +830,6 @@ async function queueThenDrain(o: Orchestrator, prefix: string, events: number, b
   return {
     bytesPerEvent: (after - before) / events,
     keyBytesPerEvent: keyBytes ? keyBytes.bytes / events : undefined,
-    keysPerEvent: keyBytes ? keyBytes.keys / events : undefined,
     fill,
     drain,
     afterDrainBytes,
@@ -857,6 +862,11 @@ function printComparison(ours?: PhaseResult & { redisCpuMs: number }, base?: Pha
   console.log('\n' + table(rows));
   const notes = [...(ours?.notes ?? []), ...(base?.notes ?? []), ...(oursMem?.drain.notes ?? []), ...(baseMem?.drain.notes ?? [])];
   if (ours?.standIn && ours.standIn.rejectedItems > 0) notes.push(`the stand-in rejected ${ours.standIn.rejectedItems} items`);
+  for (const [label, mem] of [['ours', oursMem], ['baseline', baseMem]] as const) {
+    const c = mem?.counts;
+    const unfinished = c ? (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) + (c.paused ?? 0) + (c.prioritized ?? 0) : 0;
+    if (c && ((c.failed ?? 0) > 0 || unfinished > 0)) notes.push(`memory run, ${label}: ${c.failed ?? 0} jobs failed, ${unfinished} unfinished after the drain`);
+  }
   for (const note of notes) console.log(`NOTE: ${note}`);
   if (ours && base) {
     const r = rate(ours) / rate(base);
