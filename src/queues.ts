@@ -82,7 +82,7 @@ export async function waitForRedis(connection: RedisConnection, where: string, t
   throw new Error(
     [
       `Cannot reach Redis at ${where} (${lastError}).`,
-      'Start one with `docker compose up -d redis`, or `redis-server --appendonly yes` on this machine,',
+      'Start one with `redis-server --appendonly yes` on this machine, or `docker run -d -p 6379:6379 redis:7-alpine`,',
       'or point REDIS_URL at yours (redis://user:password@host:6379, rediss:// for TLS).',
     ].join('\n'),
   );
