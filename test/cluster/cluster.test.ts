@@ -11,7 +11,7 @@ import { CustomerIoStandIn } from '../../src/customerio/stand-in';
 import { queuePrefix } from '../../src/queues';
 import type { ActionKey } from '../../src/types';
 import { redisClusterUnavailable, startRedisCluster, type LocalRedisCluster } from '../support/redis-cluster';
-import { spawnService, type SpawnedService } from '../support/spawn-service';
+import { startServiceProcess, type ServiceProcess } from '../support/process';
 
 const SITE_ID = 'site-cluster';
 const API_KEY = 'key-cluster';
@@ -34,8 +34,8 @@ describe('on a three-node Redis Cluster, the API and two worker processes', func
   const prefix = `cio-cluster-${randomBytes(4).toString('hex')}`;
   let cluster: LocalRedisCluster | undefined;
   let standIn: CustomerIoStandIn | undefined;
-  let api: SpawnedService | undefined;
-  let workers: SpawnedService[] = [];
+  let api: ServiceProcess | undefined;
+  let workers: ServiceProcess[] = [];
   /** messageId → the item it must become. */
   const expected = new Map<string, string>();
 
@@ -63,9 +63,10 @@ describe('on a three-node Redis Cluster, the API and two worker processes', func
       SHUTDOWN_TIMEOUT_MS: '10000',
     };
     const started = await Promise.allSettled([
-      spawnService('api', { name: 'api', env }),
-      spawnService('worker', { name: 'worker-1', env }),
-      spawnService('worker', { name: 'worker-2', env }),
+      // 30 s: three processes compile through tsx at once.
+      startServiceProcess({ mode: 'api', name: 'api', env, readyTimeoutMs: 30_000 }),
+      startServiceProcess({ mode: 'worker', name: 'worker-1', env, readyTimeoutMs: 30_000 }),
+      startServiceProcess({ mode: 'worker', name: 'worker-2', env, readyTimeoutMs: 30_000 }),
     ]);
     const running = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
     [api] = running.filter((s) => s.mode === 'api');
@@ -75,7 +76,7 @@ describe('on a three-node Redis Cluster, the API and two worker processes', func
   });
 
   after(async () => {
-    await Promise.all([api, ...workers].map((s) => s?.kill()));
+    await Promise.all([api, ...workers].map((s) => s?.stop('SIGKILL')));
     await standIn?.close();
     await cluster?.stop();
   });
@@ -185,7 +186,8 @@ describe('on a three-node Redis Cluster, the API and two worker processes', func
 
   it('stops every process cleanly on SIGTERM, with no error logged', async () => {
     const services = [api!, ...workers];
-    const statuses = await Promise.all(services.map((s) => s.stop()));
+    // SIGTERM, then SIGKILL after 15 s (the status then says so, and the assertion below fails).
+    const statuses = await Promise.all(services.map((s) => s.stop('SIGTERM', 15_000)));
     for (const [i, status] of statuses.entries()) {
       expect(status, `${services[i].name} exit; output:\n${services[i].output()}`).to.deep.equal({ code: 0, signal: null });
       expect(services[i].logs().map((l) => l.msg)).to.include('stopped cleanly');

@@ -1,25 +1,17 @@
 // The service as a user starts it (`node dist/main.js`, here through tsx): clear messages when something
 // is missing, an event sent with curl reaching Customer.io, and a clean stop on SIGTERM.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { expect } from 'chai';
 import { CustomerIoStandIn } from '../../src/customerio/stand-in';
 import { connectRedis, createQueues } from '../../src/queues';
 import { ACTION_KEYS } from '../../src/types';
 import { REDIS_URL, testPrefix } from '../support/pipeline';
+import { runUntilExit, startServiceProcess, type Env, type ServiceProcess } from '../support/process';
 
-const root = resolve(__dirname, '..', '..');
-
-function start(env: Record<string, string>, mode = 'all'): { child: ChildProcess; output: () => string; exit: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'src/main.ts', mode], {
-    cwd: root,
-    env: { PATH: process.env.PATH, REDIS_URL, LOG_LEVEL: 'info', ...env },
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return { child, output: () => out, exit };
+/** Runs the service expecting it to refuse to start; its exit code and its stdout and stderr in one text. */
+async function refusal(env: Env): Promise<{ code: number | null; output: string }> {
+  const exit = await runUntilExit('all', { REDIS_URL, ...env });
+  return { code: exit.code, output: `${exit.stdout}\n${exit.stderr}` };
 }
 
 async function waitFor(cond: () => boolean, ms: number): Promise<void> {
@@ -34,53 +26,60 @@ describe('starting the service', function () {
   this.timeout(40_000);
 
   it('without Customer.io credentials, says how to set them or to run the demo, and exits 2', async () => {
-    const s = start({});
-    expect(await s.exit).to.equal(2);
-    expect(s.output()).to.include('Customer.io credentials are missing: set CUSTOMERIO_SITE_ID and CUSTOMERIO_API_KEY');
-    expect(s.output()).to.include('npm run demo');
+    const s = await refusal({});
+    expect(s.code).to.equal(2);
+    expect(s.output).to.include('Customer.io credentials are missing: set CUSTOMERIO_SITE_ID and CUSTOMERIO_API_KEY');
+    expect(s.output).to.include('npm run demo');
   });
 
   it('without Redis, says so and how to start one, and exits 1', async () => {
-    const s = start({ CUSTOMERIO_SITE_ID: 's', CUSTOMERIO_API_KEY: 'k', REDIS_URL: 'redis://127.0.0.1:1' });
-    expect(await s.exit).to.equal(1);
-    expect(s.output()).to.match(/Cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
-    expect(s.output()).to.include('redis-server --appendonly yes');
+    const s = await refusal({ CUSTOMERIO_SITE_ID: 's', CUSTOMERIO_API_KEY: 'k', REDIS_URL: 'redis://127.0.0.1:1' });
+    expect(s.code).to.equal(1);
+    expect(s.output).to.match(/Cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
+    expect(s.output).to.include('redis-server --appendonly yes');
   });
 
   it('with a bad setting, names it and exits 2', async () => {
-    const s = start({ CUSTOMERIO_SITE_ID: 's', CUSTOMERIO_API_KEY: 'k', FLUSH_INTERVAL_MS: 'soon' });
-    expect(await s.exit).to.equal(2);
-    expect(s.output()).to.include('Configuration error: FLUSH_INTERVAL_MS must be a whole number');
+    const s = await refusal({ CUSTOMERIO_SITE_ID: 's', CUSTOMERIO_API_KEY: 'k', FLUSH_INTERVAL_MS: 'soon' });
+    expect(s.code).to.equal(2);
+    expect(s.output).to.include('Configuration error: FLUSH_INTERVAL_MS must be a whole number');
   });
 
   it('delivers an event sent with curl to Customer.io, and stops cleanly on SIGTERM', async function () {
     if (spawnSync('curl', ['--version']).status !== 0) this.skip(); // curl is on every Debian image we use
     const standIn = await CustomerIoStandIn.start({ siteId: 's', apiKey: 'k' });
     const prefix = testPrefix();
-    const s = start({
-      CUSTOMERIO_SITE_ID: 's',
-      CUSTOMERIO_API_KEY: 'k',
-      CUSTOMERIO_TRACK_URL: standIn.url,
-      QUEUE_PREFIX: prefix,
-      PORT: '0',
-      FLUSH_INTERVAL_MS: '100',
-      WRITE_KEYS: 'wk-test',
-      HOST: '127.0.0.1',
-    });
+    let s: ServiceProcess | undefined;
     try {
-      await waitFor(() => /ready at http:\/\/127\.0\.0\.1:\d+/.test(s.output()), 20_000);
-      const url = /ready at (http:\/\/127\.0\.0\.1:\d+)/.exec(s.output())![1];
+      s = await startServiceProcess({
+        mode: 'all',
+        env: {
+          REDIS_URL,
+          LOG_LEVEL: 'info',
+          CUSTOMERIO_SITE_ID: 's',
+          CUSTOMERIO_API_KEY: 'k',
+          CUSTOMERIO_TRACK_URL: standIn.url,
+          QUEUE_PREFIX: prefix,
+          PORT: '0',
+          FLUSH_INTERVAL_MS: '100',
+          WRITE_KEYS: 'wk-test',
+          HOST: '127.0.0.1',
+        },
+      });
+      const started = s;
+      await waitFor(() => /ready at http:\/\/127\.0\.0\.1:\d+/.test(started.output()), 20_000);
+      const url = /ready at (http:\/\/127\.0\.0\.1:\d+)/.exec(started.output())![1];
       const curl = spawnSync('curl', ['-s', '-w', ' %{http_code}', '-u', 'wk-test:', '-H', 'content-type: application/json',
         '-d', JSON.stringify({ userId: 'curl-user', event: 'Curled', properties: { via: 'curl' } }), `${url}/v1/track`], { encoding: 'utf8' });
       expect(curl.stdout).to.equal('{"success":true} 200');
       await waitFor(() => standIn.items().length > 0, 10_000);
       expect(standIn.items()[0]).to.deep.include({ type: 'person', action: 'event', name: 'Curled', identifiers: { id: 'curl-user' } });
 
-      s.child.kill('SIGTERM');
-      expect(await s.exit).to.equal(0);
-      expect(s.output()).to.include('stopped cleanly');
+      // SIGTERM, and no SIGKILL before the test's own timeout: the exit must be the service's.
+      expect((await started.stop('SIGTERM', 40_000)).code).to.equal(0);
+      expect(started.output()).to.include('stopped cleanly');
     } finally {
-      s.child.kill('SIGKILL');
+      await s?.stop('SIGKILL');
       await standIn.close();
       const redis = connectRedis({ redisUrl: REDIS_URL }, 'worker');
       const queues = createQueues(redis, prefix);

@@ -1,6 +1,9 @@
 // The service as a real process, the way `npm start`, `npm run api` and `npm run worker` run it: spawned
-// from src/main.ts through tsx, with the environment it is given and nothing else inherited, its stdout and
-// stderr captured line by line, and stopped with whatever signal the test chooses (SIGKILL for a crash).
+// from src/main.ts through tsx, with the environment it is given and nothing else inherited (so no setting
+// of the test's own environment, REDIS_URL or QUEUE_PREFIX say, leaks into it), its stdout and stderr
+// captured line by line, and stopped with whatever signal the test chooses (SIGKILL for a crash). The URL
+// comes from its "cio-relay <mode> ready at http://…" log line (so PORT=0 works), then /health must say 200.
+// This is the one helper every test that runs the service as a process uses.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -43,6 +46,7 @@ export interface StartOptions {
   env: Env;
   /** A label for messages. */
   name?: string;
+  /** Until the ready line, and again until /health says 200. Default 20 s. */
   readyTimeoutMs?: number;
 }
 
@@ -217,3 +221,15 @@ export async function waitForHealth(baseUrl: string, status: number, timeoutMs: 
 export async function stopAllServiceProcesses(): Promise<void> {
   await Promise.all([...running].map((p) => p.stop('SIGKILL')));
 }
+
+// A test run that ends without its teardown (mocha --exit, a crash) leaves no service running.
+process.once('exit', () => {
+  for (const p of running) {
+    if (!p.isRunning()) continue;
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
