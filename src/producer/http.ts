@@ -180,10 +180,13 @@ async function eventRoutes(api: FastifyInstance, opts: ApiOptions, log: pino.Log
   };
 
   for (const type of EVENT_TYPES) {
-    api.post(`/v1/${type}`, async (request, reply) => {
+    const one = async (request: FastifyRequest, reply: FastifyReply) => {
       const body = authorizedBody(request, writeKeys);
       return accept(request, reply, [withPathType(body, type)]);
-    });
+    };
+    api.post(`/v1/${type}`, one);
+    // analytics.js (the browser SDK) posts to the one-letter forms: /v1/t, /v1/i, /v1/p, /v1/s, /v1/g, /v1/a
+    api.post(`/v1/${type[0]}`, one);
   }
   const batch = async (request: FastifyRequest, reply: FastifyReply) => {
     const body = authorizedBody(request, writeKeys);
@@ -191,6 +194,7 @@ async function eventRoutes(api: FastifyInstance, opts: ApiOptions, log: pino.Log
   };
   api.post('/v1/batch', batch);
   api.post('/v1/import', batch); // Segment's older name for the same endpoint
+  api.post('/v1/b', batch); // analytics.js with batching on
 }
 
 /** The body as an object without its `writeKey`, once the request's key checks out. */

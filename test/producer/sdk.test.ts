@@ -45,6 +45,24 @@ describe('@segment/analytics-node against the service', function () {
     expect(event.id).to.match(/^node-next-/); // the SDK's messageId, for Customer.io's dedupe
   });
 
+  it('accepts the one-letter paths analytics.js (the browser SDK) posts to, with the write key in the body', async () => {
+    const post = (path: string, body: unknown) =>
+      fetch(`${service.url}${path}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify(body) });
+    const at = '2024-03-15T12:34:56.789Z';
+    const sent = [
+      await post('/v1/t', { writeKey: 'sdk-write-key', userId: 'web-1', event: 'Clicked', messageId: 'ajs-t', timestamp: at }),
+      await post('/v1/i', { writeKey: 'sdk-write-key', userId: 'web-1', traits: { plan: 'pro' }, messageId: 'ajs-i', timestamp: at }),
+      await post('/v1/p', { writeKey: 'sdk-write-key', userId: 'web-1', properties: { url: 'https://x.test/a' }, messageId: 'ajs-p', timestamp: at }),
+      await post('/v1/b', { writeKey: 'sdk-write-key', batch: [{ type: 'screen', userId: 'web-1', name: 'Main', messageId: 'ajs-s', timestamp: at }] }),
+    ];
+    expect(sent.map((r) => r.status)).to.deep.equal([200, 200, 200, 200]);
+    for (let i = 0; i < 200 && standIn.items().filter((x) => String(x.identifiers?.id) === 'web-1').length < 4; i++) await new Promise((r) => setTimeout(r, 50));
+    const web = standIn.items().filter((x) => String(x.identifiers?.id) === 'web-1').map((x) => x.action).sort();
+    expect(web).to.deep.equal(['event', 'identify', 'page', 'screen']);
+    const refused = await post('/v1/t', { writeKey: 'wrong', userId: 'web-2', event: 'Nope' });
+    expect(refused.status).to.equal(401);
+  });
+
   it('an SDK with a wrong write key gets 401 and nothing is queued', async () => {
     const errors: any[] = [];
     const analytics = new Analytics({ writeKey: 'wrong', host: service.url, maxRetries: 0 });
