@@ -80,8 +80,8 @@ const AGENTS = [
   'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148',
 ];
 
-/** Mulberry32: a tiny seeded PRNG. */
-function prng(seed: number): () => number {
+/** Mulberry32: small, fast and good enough to make a benchmark, fuzz or chaos run replayable from its seed. */
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -104,7 +104,7 @@ export interface TrafficOptions {
  * identify fires "Create or Update Person"; both build a valid item (they carry a userId).
  */
 export function syntheticEvent(i: number, opts: TrafficOptions): SegmentEvent {
-  const rand = prng(i * 2654435761 + 17);
+  const rand = seededRandom(i * 2654435761 + 17);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)];
   const user = Math.floor(rand() * 100_000);
   const ts = new Date(Date.UTC(2024, 2, 15, 12, 0, 0) + i * 37).toISOString();

@@ -5,6 +5,7 @@
 // is no response at all (timeout, refused or reset connection, DNS, TLS) are thrown, as a
 // CioTransportError that carries no request headers, so it is safe to log.
 
+import { trackBaseUrl } from '../settings';
 import http from 'node:http';
 import https from 'node:https';
 import axios, { AxiosInstance, AxiosRequestConfig } from 'axios';
@@ -33,10 +34,6 @@ export interface CioResponse {
   requestBytes: number;
 }
 
-export const TRACK_HOSTS: Readonly<Record<Region, string>> = {
-  US: 'https://track.customer.io',
-  EU: 'https://track-eu.customer.io',
-};
 
 export const CLIENT_DEFAULTS = {
   timeoutMs: 10_000,
@@ -89,7 +86,7 @@ export class CustomerIoClient {
   private readonly axios: AxiosInstance;
 
   constructor(opts: CioClientOptions) {
-    this.baseUrl = (opts.trackUrl || TRACK_HOSTS[opts.region] || TRACK_HOSTS.US).replace(/\/+$/, '');
+    this.baseUrl = trackBaseUrl(opts.region, opts.trackUrl);
     this.safeBaseUrl = withoutUserInfo(this.baseUrl);
     this.timeoutMs = opts.timeoutMs ?? CLIENT_DEFAULTS.timeoutMs;
 

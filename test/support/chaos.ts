@@ -48,17 +48,8 @@ export async function waitUntil(check: () => boolean | Promise<boolean>, timeout
 // ---------------------------------------------------------------------------------------------------
 // Seeded randomness
 
-/** mulberry32: small, fast and good enough to make a fuzz or chaos run replayable from its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The benchmarks' seeded generator: a fuzz or chaos run replays from its seed. */
+export { seededRandom } from '../../src/bench/shared';
 
 /** The seed from the environment variable `name` (to replay a run), else a fresh one; printed either way. */
 export function seedFor(label: string, name = 'CHAOS_SEED'): number {
