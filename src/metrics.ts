@@ -1,8 +1,15 @@
 // The Prometheus metrics of the contract (GET /metrics). Each createMetrics() call builds its own
 // registry, so tests and several workers in one process never collide on prom-client's global one.
+//
+// The cio_* counters are totals for the whole deployment, kept in a CounterStore (Redis in the
+// service, see queues.ts), so every process's /metrics shows the same figures and a worker killed
+// with SIGKILL takes none of its counts with it. A worker waits for an item's count to be stored
+// before it moves the item's job to its final state; a job that comes back after a crash is then
+// counted once, not twice (the `once` mark). The histograms stay per process.
 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { logger } from './logger';
+import { memoryCounterStore, Tally, type CounterStore, type OnceMark } from './tally';
 
 /** Label values, for callers that want the compiler to check them. */
 export type ReceivedSource = 'http' | 'publish' | 'import';
@@ -18,26 +25,33 @@ export interface QueueDepth {
   count: number;
 }
 
+/** A counter of the deployment: inc() resolves once the increment is stored (it never rejects). */
+export interface SharedCounter {
+  inc(labels: Record<string, string>, value?: number, once?: OnceMark): Promise<void>;
+}
+
 export interface Metrics {
   registry: Registry;
   /** cio_events_received_total{source}: Segment events accepted by the producer. */
-  eventsReceived: Counter<string>;
+  eventsReceived: SharedCounter;
   /** cio_events_filtered_total{reason}: events that produced no job. */
-  eventsFiltered: Counter<string>;
+  eventsFiltered: SharedCounter;
   /** cio_items_enqueued_total{action}: jobs added (one event × one subscription). */
-  itemsEnqueued: Counter<string>;
+  itemsEnqueued: SharedCounter;
   /** cio_items_delivered_total{action}: items Customer.io accepted. */
-  itemsDelivered: Counter<string>;
+  itemsDelivered: SharedCounter;
   /** cio_items_failed_total{action,reason}: items whose job failed for good. */
-  itemsFailed: Counter<string>;
+  itemsFailed: SharedCounter;
   /** cio_items_retried_total{action,reason}: items sent back to wait; no attempt used for rate_limited/auth. */
-  itemsRetried: Counter<string>;
+  itemsRetried: SharedCounter;
   /** cio_batch_size{action}: items per request sent. */
   batchSize: Histogram<string>;
   /** cio_request_duration_seconds{action,status_class}: Customer.io request time. */
   requestDuration: Histogram<string>;
   /** cio_queue_jobs{action,state}: read from the queues at scrape time. */
   queueJobs: Gauge<string>;
+  /** Stores the counts still in hand (before shutdown). */
+  flush(): Promise<void>;
 }
 
 export interface MetricsOptions {
@@ -49,6 +63,8 @@ export interface MetricsOptions {
   onCollectError?: (err: unknown) => void;
   /** Also expose Node's process metrics (CPU, memory, event loop, GC). Default false. */
   defaultMetrics?: boolean;
+  /** Where the counters are kept. Default: this process's memory (tests, tools without Redis). */
+  counterStore?: CounterStore;
 }
 
 const RECEIVED_SOURCES: readonly ReceivedSource[] = ['http', 'publish', 'import'];
@@ -68,42 +84,38 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     opts.onCollectError ??
     ((err: unknown) => logger.warn({ err }, 'could not read queue depth; cio_queue_jobs is left out of this scrape'));
 
-  const eventsReceived = new Counter({
-    name: 'cio_events_received_total',
-    help: 'Segment events received, by source (http, publish, import).',
-    labelNames: ['source'],
-    registers,
+  const tally = new Tally(opts.counterStore ?? memoryCounterStore(), {
+    onError: (err) => logger.warn({ err }, 'could not store counts in Redis; they are kept and stored later'),
   });
-  const eventsFiltered = new Counter({
-    name: 'cio_events_filtered_total',
-    help: 'Events that produced no job, by reason (integrations: the event opted out of this destination; no_subscription: no trigger matched).',
-    labelNames: ['reason'],
-    registers,
-  });
-  const itemsEnqueued = new Counter({
-    name: 'cio_items_enqueued_total',
-    help: 'Items (one event for one subscription) added to the queues, by action.',
-    labelNames: ['action'],
-    registers,
-  });
-  const itemsDelivered = new Counter({
-    name: 'cio_items_delivered_total',
-    help: 'Items Customer.io accepted, by action.',
-    labelNames: ['action'],
-    registers,
-  });
-  const itemsFailed = new Counter({
-    name: 'cio_items_failed_total',
-    help: 'Items that failed for good, by action and reason (invalid, rejected, retries_exhausted, too_large, request_rejected).',
-    labelNames: ['action', 'reason'],
-    registers,
-  });
-  const itemsRetried = new Counter({
-    name: 'cio_items_retried_total',
-    help: 'Items put back to be sent again, by action and reason (transient, rate_limited, auth).',
-    labelNames: ['action', 'reason'],
-    registers,
-  });
+  const shared = (name: string, help: string, labelNames: string[]) =>
+    sharedCounter(tally, { name, help, labelNames, registers, collectTimeoutMs, onCollectError });
+
+  const eventsReceived = shared(
+    'cio_events_received_total',
+    'Segment events received, by source (http, publish, import).',
+    ['source'],
+  );
+  const eventsFiltered = shared(
+    'cio_events_filtered_total',
+    'Events that produced no job, by reason (integrations: the event opted out of this destination; no_subscription: no trigger matched).',
+    ['reason'],
+  );
+  const itemsEnqueued = shared(
+    'cio_items_enqueued_total',
+    'Items (one event for one subscription) added to the queues, by action.',
+    ['action'],
+  );
+  const itemsDelivered = shared('cio_items_delivered_total', 'Items Customer.io accepted, by action.', ['action']);
+  const itemsFailed = shared(
+    'cio_items_failed_total',
+    'Items that failed for good, by action and reason (invalid, rejected, retries_exhausted, too_large, request_rejected, stalled).',
+    ['action', 'reason'],
+  );
+  const itemsRetried = shared(
+    'cio_items_retried_total',
+    'Items put back to be sent again, by action and reason (transient, rate_limited, auth).',
+    ['action', 'reason'],
+  );
   const batchSize = new Histogram({
     name: 'cio_batch_size',
     help: 'Items per request sent to Customer.io, by action.',
@@ -141,8 +153,8 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   });
 
   // Series with a fixed set of label values start at 0, so rate() and alerts work before the first event.
-  for (const source of RECEIVED_SOURCES) eventsReceived.inc({ source }, 0);
-  for (const reason of FILTER_REASONS) eventsFiltered.inc({ reason }, 0);
+  tally.declare('cio_events_received_total', RECEIVED_SOURCES.map((source) => ({ source })));
+  tally.declare('cio_events_filtered_total', FILTER_REASONS.map((reason) => ({ reason })));
 
   if (opts.defaultMetrics) collectDefaultMetrics({ register: registry });
 
@@ -157,6 +169,50 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     batchSize,
     requestDuration,
     queueJobs,
+    flush: () => tally.flush(),
+  };
+}
+
+interface SharedCounterOptions {
+  name: string;
+  help: string;
+  labelNames: string[];
+  registers: Registry[];
+  collectTimeoutMs: number;
+  onCollectError: (err: unknown) => void;
+}
+
+/**
+ * A prom-client counter whose value is read from the tally at scrape time; increments go to the
+ * tally (and from there to the store), never to prom-client.
+ */
+function sharedCounter(tally: Tally, opts: SharedCounterOptions): SharedCounter {
+  const { name, labelNames } = opts;
+  new Counter({
+    name,
+    help: opts.help,
+    labelNames,
+    registers: opts.registers,
+    async collect() {
+      let rows;
+      try {
+        rows = await withTimeout(tally.totals(), opts.collectTimeoutMs);
+      } catch (err) {
+        opts.onCollectError(err);
+        rows = tally.lastTotals();
+      }
+      this.reset();
+      for (const row of rows) if (row.name === name) this.inc(row.labels, row.value);
+    },
+  });
+  return {
+    inc(labels, value = 1, once) {
+      for (const key of Object.keys(labels)) {
+        if (!labelNames.includes(key)) throw new Error(`${name} has no label "${key}" (its labels: ${labelNames.join(', ')})`);
+      }
+      if (!Number.isFinite(value) || value < 0) throw new Error(`${name} can only go up: inc(${value}) refused`);
+      return tally.record({ name, labels, value }, once);
+    },
   };
 }
 

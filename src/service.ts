@@ -8,7 +8,7 @@ import type { ServiceConfig } from './config';
 import { createMetrics, type Metrics } from './metrics';
 import { buildApi } from './producer/http';
 import { Producer } from './producer/publish';
-import { closeQueues, connectRedis, createQueues, createRequestLimiter, queueDepth, waitForRedis, type Queues, type RedisConnection } from './queues';
+import { closeQueues, connectRedis, createQueues, createRequestLimiter, queueDepth, redisCounterStore, waitForRedis, type Queues, type RedisConnection } from './queues';
 import { WorkerPool } from './worker/worker';
 import { redactUrl } from './logger';
 
@@ -35,13 +35,22 @@ export async function startService(config: ServiceConfig, mode: ServiceMode, log
     throw err;
   }
   const queues = createQueues(producerRedis, config.queuePrefix);
-  const metrics = createMetrics({ collectQueueDepth: () => queueDepth(queues), defaultMetrics: true });
 
+  // Workers store their counts over the connection that waits out a Redis outage, so a job never
+  // moves on before its count is stored; the API's counts retry on their own (tally.ts).
   let workerRedis: RedisConnection | undefined;
-  let pool: WorkerPool | undefined;
   if (mode !== 'api') {
     workerRedis = connectRedis(config, 'worker');
     workerRedis.on('error', () => undefined);
+  }
+  const metrics = createMetrics({
+    collectQueueDepth: () => queueDepth(queues),
+    defaultMetrics: true,
+    counterStore: redisCounterStore(workerRedis ?? producerRedis, config.queuePrefix),
+  });
+
+  let pool: WorkerPool | undefined;
+  if (workerRedis) {
     const limiter = config.maxRequestsPerSecond > 0 ? createRequestLimiter(workerRedis, config.queuePrefix, config.maxRequestsPerSecond) : undefined;
     pool = new WorkerPool({ config, connection: workerRedis, queues, logger, metrics, acquireRequestSlot: limiter });
     pool.start();
@@ -73,6 +82,7 @@ export async function startService(config: ServiceConfig, mode: ServiceMode, log
       closing ??= (async () => {
         await closeServer();
         if (pool) await pool.close();
+        await metrics.flush();
         await closeQueues(queues);
         producerRedis.disconnect();
         workerRedis?.disconnect();

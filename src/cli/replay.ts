@@ -5,7 +5,7 @@
 // the end of the set and is recognised by its id, so it is not replayed twice in one run.
 
 import type { Job } from 'bullmq';
-import type { JobData, Queues } from '../queues';
+import { forgetCounted, type JobData, type Queues, type RedisConnection } from '../queues';
 import { ACTION_KEYS, isActionKey, type ActionKey } from '../types';
 import { EXIT, UsageError, defineCommand, plural, refuseArguments, table } from './args';
 
@@ -61,7 +61,7 @@ Exit codes:
       let vanished = 0;
       const pausedQueues: string[] = [];
       for (const action of actions) {
-        const result = await replayQueue(open.queues, action, filter, dryRun);
+        const result = await replayQueue(open.redis, open.queues, action, filter, dryRun);
         total += result.matched;
         leftFailed += result.unmatched;
         vanished += result.vanished;
@@ -103,7 +103,7 @@ interface QueueResult {
   vanished: number;
 }
 
-async function replayQueue(queues: Queues, action: ActionKey, filter: Filter, dryRun: boolean): Promise<QueueResult> {
+async function replayQueue(redis: RedisConnection, queues: Queues, action: ActionKey, filter: Filter, dryRun: boolean): Promise<QueueResult> {
   const queue = queues[action];
   const result: QueueResult = { matched: 0, unmatched: 0, vanished: 0 };
   const seen = new Set<string>();
@@ -130,7 +130,8 @@ async function replayQueue(queues: Queues, action: ActionKey, filter: Filter, dr
       }
       try {
         // A fresh set of attempts: the fix is new, and a job that used up its attempts on an outage
-        // would otherwise fail again after a single try.
+        // would otherwise fail again after a single try. Its first attempt then counts again (metrics).
+        await forgetCounted(redis, job);
         await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
         result.matched++;
       } catch {

@@ -7,7 +7,7 @@ import type pino from 'pino';
 import type { ServiceConfig } from '../config';
 import { CustomerIoClient } from '../customerio/client';
 import type { Metrics } from '../metrics';
-import { queuePrefix, type JobData, type Queues, type RedisConnection } from '../queues';
+import { countAttemptOnce, countFinalOnce, queuePrefix, type JobData, type Queues, type RedisConnection } from '../queues';
 import { transform, type Subscription } from '../subscriptions';
 import { ACTION_KEYS, type ActionKey } from '../types';
 import { Delivery, type Outcome } from './delivery';
@@ -91,7 +91,7 @@ export class WorkerPool {
       worker.on('error', (err) => this.opts.logger.error({ action, err: err.message }, 'worker error (it keeps running)'));
       // Failures decided by BullMQ rather than by process(): a job that stalled too often.
       worker.on('failed', (job, err) => {
-        if (job && /stalled more than allowable limit/.test(err.message)) this.opts.metrics?.itemsFailed.inc({ action, reason: 'stalled' });
+        if (job && /stalled more than allowable limit/.test(err.message)) void this.opts.metrics?.itemsFailed.inc({ action, reason: 'stalled' });
       });
       this.workers.push(worker);
     }
@@ -121,39 +121,42 @@ export class WorkerPool {
       built = transform(subscription, job.data.event, this.clock());
     } catch (err) {
       // A bug of ours, not a problem of the event: fail visibly (replay after the fix) rather than retry.
-      this.opts.metrics?.itemsFailed.inc({ action, reason: 'invalid' });
+      await this.opts.metrics?.itemsFailed.inc({ action, reason: 'invalid' }, 1, countFinalOnce(job));
       throw new UnrecoverableError(`internal error while mapping the event: ${(err as Error).message}`);
     }
     if (!built.ok) {
-      this.opts.metrics?.itemsFailed.inc({ action, reason: 'invalid' });
+      await this.opts.metrics?.itemsFailed.inc({ action, reason: 'invalid' }, 1, countFinalOnce(job));
       throw new UnrecoverableError(built.error);
     }
     const outcome = await this.delivery.submit(subscription, built.item);
     return this.settle(action, job, outcome);
   }
 
+  // Each count is stored before the job moves on (the awaits), with a mark on the job, so a worker
+  // killed in between neither loses the count nor, when the job runs again, doubles it (tally.ts).
   private async settle(action: ActionKey, job: Job<JobData, DeliveredResult>, outcome: Outcome): Promise<DeliveredResult> {
     const m = this.opts.metrics;
     switch (outcome.kind) {
       case 'delivered':
-        m?.itemsDelivered.inc({ action });
+        await m?.itemsDelivered.inc({ action }, 1, countFinalOnce(job));
         return { delivered: true, status: outcome.status };
       case 'failed':
-        m?.itemsFailed.inc({ action, reason: outcome.metric });
+        await m?.itemsFailed.inc({ action, reason: outcome.metric }, 1, countFinalOnce(job));
         throw new UnrecoverableError(outcome.reason);
       case 'retry': {
         const attempts = job.opts.attempts ?? 1;
         const attempt = job.attemptsMade + 1;
         if (attempt >= attempts) {
-          m?.itemsFailed.inc({ action, reason: 'retries_exhausted' });
+          await m?.itemsFailed.inc({ action, reason: 'retries_exhausted' }, 1, countFinalOnce(job));
           throw new Error(`${outcome.reason}; gave up after ${attempt} attempts (retry it from the dashboard or with replay)`);
         }
-        m?.itemsRetried.inc({ action, reason: 'transient' });
+        await m?.itemsRetried.inc({ action, reason: 'transient' }, 1, countAttemptOnce(job));
         throw new Error(`${outcome.reason}; attempt ${attempt} of ${attempts}, will retry`);
       }
       case 'wait':
         // The pause is set before the job goes back to waiting, so no worker picks it up early.
-        m?.itemsRetried.inc({ action, reason: outcome.why });
+        // No mark: the attempt is not used up, so the job may wait again in this same attempt.
+        await m?.itemsRetried.inc({ action, reason: outcome.why });
         await this.opts.queues[action].rateLimit(outcome.ms);
         throw Worker.RateLimitError();
     }

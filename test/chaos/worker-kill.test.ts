@@ -10,7 +10,9 @@ import { CustomerIoStandIn } from '../../src/customerio/stand-in';
 import {
   chaosPrefix,
   inspectQueues,
+  metricValue,
   postJson,
+  request,
   scale,
   SHARED_REDIS_URL,
   sleep,
@@ -163,6 +165,11 @@ describe('chaos: a worker killed with SIGKILL mid-flush', function () {
       expect((first as { id: string }).id).to.equal(id);
       for (const again of rest) expect(again).to.deep.equal(first);
     }
+
+    // The counters count each job once, although the killed workers took their memory with them and
+    // some items went out twice: the API (which delivers nothing) serves the deployment's totals.
+    const metrics = (await request(`${api.url}/metrics`)).text;
+    expect(metricValue(metrics, 'cio_items_delivered_total', { action: 'trackEvent' }), 'delivered, on the API /metrics').to.equal(total);
 
     // The API stayed up throughout (every request above got its 200).
     expect(api.isRunning()).to.equal(true);

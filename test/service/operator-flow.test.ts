@@ -70,8 +70,10 @@ describe('operator round trip: backfill, failure, fix, replay', function () {
     const queue = board.queues.find((q: any) => q.name === 'trackEvent');
     expect(queue.counts.failed).to.equal(3);
     expect(queue.jobs.map((j: any) => j.failedReason)).to.deep.equal(Array(3).fill("The root value is missing the required field 'name'."));
-    // and /metrics counts them
-    expect(await (await fetch(`${svc.url}/metrics`)).text()).to.include('cio_items_failed_total{action="trackEvent",reason="invalid"} 3');
+    // and /metrics counts them, and the import that queued them (the CLI's counts join the deployment's)
+    const counted = await (await fetch(`${svc.url}/metrics`)).text();
+    expect(counted).to.include('cio_items_failed_total{action="trackEvent",reason="invalid"} 3');
+    expect(counted).to.include('cio_events_received_total{source="import"} 3');
 
     // fix the mapping, restart, replay
     await svc.close();

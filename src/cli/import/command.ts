@@ -11,6 +11,8 @@ import type { ServiceConfig } from '../../config';
 import { CannotRunError, UsageError, defineCommand, fileErrorReason, wholeNumber, type CliContext, type OpenQueues } from '../args';
 import { checkpointPathFor, resumableCheckpoint, type Checkpoint } from './checkpoint';
 import { countLines } from './lines';
+import { createMetrics } from '../../metrics';
+import { redisCounterStore } from '../../queues';
 import { ImportRun } from './run';
 
 const options = { restart: 'flag', rate: 'value' } as const;
@@ -68,6 +70,7 @@ Exit codes:
     const checkpointFile = checkpointPathFor(file);
     const resumeFrom = resumableCheckpoint(ctx, checkpointFile, stat, config.queuePrefix, opts.restart === true);
     const open = await openQueuesKeepingCheckpoint(ctx, config, resumeFrom);
+    const metrics = createMetrics({ counterStore: redisCounterStore(open.redis, config.queuePrefix) });
     try {
       const totalLines = resumeFrom?.totalLines ?? (await countLines(file));
       const run = new ImportRun(ctx, config, open.queues, {
@@ -78,9 +81,11 @@ Exit codes:
         queuePrefix: config.queuePrefix,
         rate,
         resumeFrom,
+        metrics,
       });
       return await run.execute();
     } finally {
+      await metrics.flush();
       await open.close();
     }
   },

@@ -5,6 +5,7 @@
 import type { Stats } from 'node:fs';
 import type { ServiceConfig } from '../../config';
 import { Producer, type PublishResult } from '../../producer/publish';
+import type { Metrics } from '../../metrics';
 import type { Queues } from '../../queues';
 import { EXIT, signalExitCode, type CliContext } from '../args';
 import { removeCheckpoint, writeCheckpoint, type Checkpoint, type CheckpointSubject } from './checkpoint';
@@ -24,6 +25,8 @@ export interface RunOptions {
   queuePrefix: string;
   rate?: number;
   resumeFrom?: Checkpoint;
+  /** Counts what is queued in the deployment's cio_* counters (source="import"). */
+  metrics?: Metrics;
 }
 
 export class ImportRun {
@@ -47,7 +50,7 @@ export class ImportRun {
     queues: Queues,
     private readonly opts: RunOptions,
   ) {
-    this.producer = new Producer({ queues, subscriptions: config.subscriptions, policy: config });
+    this.producer = new Producer({ queues, subscriptions: config.subscriptions, policy: config, metrics: opts.metrics });
     this.actionOf = new Map(config.subscriptions.map((s) => [s.name, s.action]));
     const { file, stat, totalLines, queuePrefix } = opts;
     this.checkpointSubject = { file, size: stat.size, mtimeMs: stat.mtimeMs, totalLines, queuePrefix };
