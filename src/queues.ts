@@ -5,7 +5,7 @@
 // different queues spread over the cluster.
 
 import { createHash } from 'node:crypto';
-import { Queue, type Job, type JobsOptions } from 'bullmq';
+import { Queue, type Job, type JobsOptions, type WorkerOptions } from 'bullmq';
 import IORedis, { Cluster, type RedisOptions } from 'ioredis';
 import { parseSeriesKey, PartialWriteError, seriesKey, type CounterStore, type CountIncrement, type CountTotal, type OnceIncrement, type OnceMark } from './tally';
 import { ACTION_KEYS, type ActionKey, type SegmentEvent } from './types';
@@ -125,13 +125,25 @@ export interface JobPolicy {
   failedRetentionSeconds: number;
 }
 
+/**
+ * What each job carries: attempts, backoff and how long it stays once failed. How long it stays once
+ * completed is set on the workers (completedRetention), so the record of every job is smaller to write
+ * and read; a failed job keeps its own, because BullMQ also fails jobs outside a worker's hands (one
+ * that stalled too often) and then reads only the job's options.
+ */
 export function jobOptions(policy: JobPolicy): JobsOptions {
   return {
     attempts: policy.attempts,
     backoff: { type: 'exponential', delay: policy.backoffMs, jitter: 0.5 },
-    removeOnComplete: { age: policy.completedRetentionSeconds, count: policy.completedRetentionCount },
     removeOnFail: { age: policy.failedRetentionSeconds },
   };
+}
+
+/** How long completed jobs stay in Redis (the dashboard, and dedupe by job id): a worker option. */
+export function completedRetention(
+  policy: Pick<JobPolicy, 'completedRetentionSeconds' | 'completedRetentionCount'>,
+): Pick<WorkerOptions, 'removeOnComplete'> {
+  return { removeOnComplete: { age: policy.completedRetentionSeconds, count: policy.completedRetentionCount } };
 }
 
 export const JOB_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed', 'paused', 'prioritized'] as const;

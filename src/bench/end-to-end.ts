@@ -745,7 +745,7 @@ async function orchestrate(opts: Options): Promise<void> {
     const changed = Object.entries(overrides());
     console.log(
       `settings            ${changed.length ? `NOT the defaults: ${changed.map(([k, v]) => `${k}=${v}`).join(' ')}; ` : 'defaults: '}FLUSH_INTERVAL_MS ${defaults.flushIntervalMs}, WORKER_CONCURRENCY ${defaults.workerConcurrency}, the ${defaults.subscriptions.length} preset subscriptions (batch size 50), ` +
-        `removeOnComplete {age ${defaults.completedRetentionSeconds}s, count ${defaults.completedRetentionCount}} in both ours and the baseline`,
+        `removeOnComplete {age ${defaults.completedRetentionSeconds}s, count ${defaults.completedRetentionCount}} in both ours (on the workers) and the baseline (on each job)`,
     );
     const sample = syntheticChunk(0, 1000, { runId: o.base });
     const meanBytes = sample.reduce((n, e) => n + Buffer.byteLength(JSON.stringify(e)), 0) / sample.length;

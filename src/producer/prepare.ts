@@ -38,12 +38,17 @@ export function envelopeProblem(event: unknown, bytes?: number): string | undefi
   if (messageId !== undefined && messageId !== null && typeof messageId !== 'string' && typeof messageId !== 'number') {
     return '"messageId" must be a string';
   }
-  if (bytes === undefined && nestsDeeperThan(event, MAX_EVENT_DEPTH)) return `nests more than ${MAX_EVENT_DEPTH} levels deep`;
-  let size: number;
-  try {
-    size = bytes ?? Buffer.byteLength(JSON.stringify(event));
-  } catch (err) {
-    return `cannot be serialized as JSON (${(err as Error).message.split('\n')[0]})`;
+  let size = bytes;
+  if (size === undefined) {
+    const bound = jsonBytesAtMost(event, MAX_EVENT_DEPTH);
+    if (bound === TOO_DEEP) return `nests more than ${MAX_EVENT_DEPTH} levels deep`;
+    // Most events are far below the limit; only those that might not be are serialized to measure them.
+    if (bound <= MAX_EVENT_BYTES) return undefined;
+    try {
+      size = Buffer.byteLength(JSON.stringify(event));
+    } catch (err) {
+      return `cannot be serialized as JSON (${(err as Error).message.split('\n')[0]})`;
+    }
   }
   if (size > MAX_EVENT_BYTES) return `is ${size} bytes; an event may be at most ${MAX_EVENT_BYTES} bytes`;
   return undefined;
@@ -71,18 +76,54 @@ function correctedTimestamp(event: SegmentEvent, now: number): string | undefine
   return new Date(corrected).toISOString();
 }
 
-/** True when objects or arrays nest deeper than `max`; stops descending there, so cycles end too. */
-function nestsDeeperThan(value: unknown, max: number, depth = 1): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  if (depth > max) return true;
+const TOO_DEEP = -1;
+/** Longest JSON text of a number: `-1.2345678901234567e-300`. */
+const MAX_NUMBER_CHARS = 24;
+/** Characters that JSON.stringify writes as themselves, one byte each. */
+const PLAIN_ASCII = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/**
+ * An upper bound of the bytes of JSON.stringify(value), without building the text: cheap enough to run on
+ * every event, so the exact (and costly) measurement is left to the few that may be near the limit.
+ * TOO_DEEP when objects or arrays nest deeper than `max` (it stops descending there, so cycles end too);
+ * Infinity when there is no cheap bound (a toJSON method, a bigint): the caller then measures.
+ */
+function jsonBytesAtMost(value: unknown, max: number, depth = 1): number {
+  switch (typeof value) {
+    case 'string':
+      // Escapes (\uXXXX) are at most 6 bytes per UTF-16 unit, as are the UTF-8 bytes of any unit.
+      return PLAIN_ASCII.test(value) ? value.length + 2 : value.length * 6 + 2;
+    case 'number':
+      return MAX_NUMBER_CHARS;
+    case 'boolean':
+      return 5;
+    case 'object':
+      break;
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return 4; // left out of objects, `null` in arrays
+    default:
+      return Infinity;
+  }
+  if (value === null) return 4;
+  if (depth > max) return TOO_DEEP;
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return Infinity;
+  let total = 2;
   if (Array.isArray(value)) {
-    for (const item of value) if (nestsDeeperThan(item, max, depth + 1)) return true;
-    return false;
+    for (const item of value) {
+      const bytes = jsonBytesAtMost(item, max, depth + 1);
+      if (bytes === TOO_DEEP) return TOO_DEEP;
+      total += bytes + 1;
+    }
+    return total;
   }
   for (const key in value) {
-    if (nestsDeeperThan((value as Record<string, unknown>)[key], max, depth + 1)) return true;
+    const bytes = jsonBytesAtMost((value as Record<string, unknown>)[key], max, depth + 1);
+    if (bytes === TOO_DEEP) return TOO_DEEP;
+    total += jsonBytesAtMost(key, max) + bytes + 2;
   }
-  return false;
+  return total;
 }
 
 export function prepareEvents(

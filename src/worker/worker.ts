@@ -7,7 +7,7 @@ import type pino from 'pino';
 import type { ServiceConfig } from '../config';
 import { CustomerIoClient } from '../customerio/client';
 import type { Metrics } from '../metrics';
-import { countAttemptOnce, countFinalOnce, queuePrefix, type JobData, type Queues, type RedisConnection } from '../queues';
+import { countAttemptOnce, countFinalOnce, queuePrefix, completedRetention, type JobData, type Queues, type RedisConnection } from '../queues';
 import { transform, type Subscription } from '../subscriptions';
 import { ACTION_KEYS, type ActionKey } from '../types';
 import { Delivery, type Outcome } from './delivery';
@@ -26,6 +26,8 @@ export type WorkerConfig = Pick<
   | 'lockDurationMs'
   | 'maxStalledCount'
   | 'subscriptions'
+  | 'completedRetentionSeconds'
+  | 'completedRetentionCount'
 >;
 
 export interface WorkerPoolOptions {
@@ -87,6 +89,7 @@ export class WorkerPool {
         maxStalledCount: this.opts.config.maxStalledCount,
         // A limiter must be configured for queue.rateLimit() to hold jobs back; the cap itself is never reached.
         limiter: { max: Number.MAX_SAFE_INTEGER, duration: 1000 },
+        ...completedRetention(this.opts.config),
       });
       worker.on('error', (err) => this.opts.logger.error({ action, err: err.message }, 'worker error (it keeps running)'));
       // Failures decided by BullMQ rather than by process(): a job that stalled too often.
