@@ -191,31 +191,28 @@ const COUNT_SCRIPT = `
 local counts = KEYS[1]
 local onceCount = tonumber(ARGV[1])
 local arg = 2
+local sums = {}
 for k = 1, onceCount do
   local jobKey = KEYS[k + 1]
-  local series, kind, value = ARGV[arg], ARGV[arg + 1], tonumber(ARGV[arg + 2])
+  local series, kind, value = ARGV[arg], ARGV[arg + 1], ARGV[arg + 2]
   arg = arg + 3
-  if redis.call('EXISTS', jobKey) == 0 then
-    redis.call('HINCRBY', counts, series, 1)
-  else
+  local count = true
+  if redis.call('EXISTS', jobKey) == 1 then
     local field = 'cioCounted.' .. kind
-    local previous = tonumber(redis.call('HGET', jobKey, field))
-    local count
-    if previous == nil then
-      count = true
-    elseif kind == 'final' then
-      count = value <= previous
-    else
-      count = value ~= previous
+    -- The usual case, a first mark, costs one command.
+    if redis.call('HSETNX', jobKey, field, value) == 0 then
+      local previous = tonumber(redis.call('HGET', jobKey, field))
+      if kind == 'final' then count = tonumber(value) <= previous else count = tonumber(value) ~= previous end
+      redis.call('HSET', jobKey, field, value)
     end
-    redis.call('HSET', jobKey, field, value)
-    if count then redis.call('HINCRBY', counts, series, 1) end
   end
+  if count then sums[series] = (sums[series] or 0) + 1 end
 end
 while arg < #ARGV do
-  redis.call('HINCRBY', counts, ARGV[arg], ARGV[arg + 1])
+  sums[ARGV[arg]] = (sums[ARGV[arg]] or 0) + tonumber(ARGV[arg + 1])
   arg = arg + 2
 end
+for series, n in pairs(sums) do redis.call('HINCRBY', counts, series, n) end
 return 1
 `;
 

@@ -108,7 +108,7 @@ export function memoryCounterStore(): CounterStore {
 }
 
 export interface TallyOptions {
-  /** Called when the store refuses a write; the increments are kept and written again. */
+  /** Called when the store refuses a write after a good one (once per outage, not once per retry); the increments are kept and written again. */
   onError?: (err: unknown) => void;
   /** Wait before writing again after a refused write. Default 1000 ms. */
   retryMs?: number;
@@ -124,6 +124,8 @@ export class Tally {
   private reading?: Promise<CountTotal[]>;
   private readonly declared = new Map<string, CountIncrement>();
   private last: CountTotal[] = [];
+  /** A write was refused and none has succeeded since. */
+  private failing = false;
 
   constructor(
     private readonly store: CounterStore,
@@ -220,12 +222,14 @@ export class Tally {
     this.waiters = [];
     try {
       await this.store.add([...sums.values()], onces);
+      this.failing = false;
     } catch (err) {
       // Keep what was not stored, to be written again (the `once` marks make a repeat harmless for those).
       const unstored = err instanceof PartialWriteError ? err : { plain: [...sums.values()], once: onces };
       for (const inc of unstored.plain) this.addToSums(inc);
       this.onces.unshift(...unstored.once);
-      this.opts.onError?.(err instanceof PartialWriteError ? err.cause : err);
+      if (!this.failing) this.opts.onError?.(err instanceof PartialWriteError ? err.cause : err);
+      this.failing = true;
       this.retryLater();
     }
     this.resolveWaiters(waiters);

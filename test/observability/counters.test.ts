@@ -61,11 +61,15 @@ describe('observability: shared counters', () => {
       expect((errors[0] as Error).message).to.equal('Redis is away');
       expect(valueOf(tally.lastTotals(), 'cio_items_delivered_total', { action: 'trackEvent' }), 'in hand').to.equal(3);
 
+      await tally.record({ name: 'cio_items_delivered_total', labels: { action: 'trackEvent' }, value: 1 });
+      expect(errors, 'reported once per outage, not once per write').to.have.length(1);
+      expect(valueOf(tally.lastTotals(), 'cio_items_delivered_total', { action: 'trackEvent' }), 'in hand').to.equal(4);
+
       refuseWith(undefined);
       await new Promise((resolve) => setTimeout(resolve, 60)); // the retry timer
       expect(writes.length).to.be.at.least(2);
-      expect(await store.read()).to.deep.equal([{ name: 'cio_items_delivered_total', labels: { action: 'trackEvent' }, value: 3 }]);
-      expect(valueOf(await tally.totals(), 'cio_items_delivered_total', { action: 'trackEvent' })).to.equal(3);
+      expect(await store.read()).to.deep.equal([{ name: 'cio_items_delivered_total', labels: { action: 'trackEvent' }, value: 4 }]);
+      expect(valueOf(await tally.totals(), 'cio_items_delivered_total', { action: 'trackEvent' })).to.equal(4);
     });
 
     it('after a partial write, writes again only what was not stored (nothing is counted twice)', async () => {
