@@ -9,10 +9,8 @@
 // so "no job failed" is asserted too, and every item is accepted by the stand-in exactly once (a failed or
 // unanswered request accepts nothing).
 import { expect } from 'chai';
-import { CustomerIoStandIn } from '../../src/customerio/stand-in';
 import {
   chaosPrefix,
-  inspectQueues,
   metricValue,
   postJson,
   request,
@@ -24,10 +22,9 @@ import {
   trackEvent,
   trackOnly,
   waitUntil,
-  writeConfigFile,
-  type QueueInspector,
 } from '../support/chaos';
-import { startServiceProcess, stopAllServiceProcesses } from '../support/process';
+import { useChaosRun } from '../support/chaos-run';
+import { startServiceProcess } from '../support/process';
 
 const RATES = { timeoutRate: 0.03, rateLimitRate: 0.05, serverErrorRate: 0.15 };
 type Fate = 'hang' | '429' | '500' | 'ok';
@@ -42,25 +39,17 @@ function fateOf(r: number): Fate {
 
 describe('chaos: Customer.io answers 15% 5xx, 5% 429 and 3% never', function () {
   this.timeout(scale(60_000, 600_000));
-  let standIn: CustomerIoStandIn | undefined;
-  let inspect: QueueInspector | undefined;
-  let config: ReturnType<typeof writeConfigFile> | undefined;
 
-  afterEach(async () => {
-    await stopAllServiceProcesses();
-    await standIn?.close();
-    await inspect?.destroy();
-    config?.remove();
-  });
+  const run = useChaosRun();
 
   it('delivers everything, each item once, and no 429 uses up an attempt', async () => {
     const total = scale(400, 5000);
     const seed = seedFor('Customer.io faults');
     const draw = seededRandom(seed);
     const prefix = chaosPrefix('faults');
-    config = writeConfigFile(trackOnly(5));
-    inspect = await inspectQueues(SHARED_REDIS_URL, prefix);
-    standIn = await CustomerIoStandIn.start({ siteId: 'site', apiKey: 'key' });
+    const config = run.config(trackOnly(5));
+    const inspect = await run.inspect(SHARED_REDIS_URL, prefix);
+    const standIn = await run.standIn({ siteId: 'site', apiKey: 'key' });
 
     // The first three requests get one fault of each kind, so every run exercises all three; the rest
     // are drawn. Each request's fate is recorded: the stand-in pushes the request, then draws for it.
@@ -104,7 +93,7 @@ describe('chaos: Customer.io answers 15% 5xx, 5% 429 and 3% never', function () 
       expect(res.status, res.text).to.equal(200);
       await sleep(20);
     }
-    await waitUntil(async () => (await inspect!.unfinished('trackEvent')) === 0, scale(50_000, 550_000), 'every job to finish', () => inspect!.counts('trackEvent'));
+    await waitUntil(async () => (await inspect.unfinished('trackEvent')) === 0, scale(50_000, 550_000), 'every job to finish', () => inspect.counts('trackEvent'));
 
     // What each item went through, from the requests that carried it.
     const seen = new Map<string, Record<Fate, number>>();

@@ -2,10 +2,8 @@
 // by batch_index": failed at once, no retry, reason = Customer.io's reason, field and message), checked on
 // the running service: the job states in Redis and the counters on GET /metrics.
 import { expect } from 'chai';
-import { CustomerIoStandIn } from '../../src/customerio/stand-in';
 import {
   chaosPrefix,
-  inspectQueues,
   metricValue,
   postJson,
   request,
@@ -14,32 +12,23 @@ import {
   trackEvent,
   trackOnly,
   waitUntil,
-  writeConfigFile,
-  type QueueInspector,
 } from '../support/chaos';
-import { startServiceProcess, stopAllServiceProcesses } from '../support/process';
+import { useChaosRun } from '../support/chaos-run';
+import { startServiceProcess } from '../support/process';
 
 const REASON = 'Customer.io rejected the item: invalid attributes.plan: property value cannot be longer than 1000 bytes';
 
 describe('a 207 naming some items, on the running service', function () {
   this.timeout(scale(30_000, 120_000));
-  let standIn: CustomerIoStandIn | undefined;
-  let inspect: QueueInspector | undefined;
-  let config: ReturnType<typeof writeConfigFile> | undefined;
 
-  afterEach(async () => {
-    await stopAllServiceProcesses();
-    await standIn?.close();
-    await inspect?.destroy();
-    config?.remove();
-  });
+  const run = useChaosRun();
 
   it('fails exactly the named items’ jobs with Customer.io’s reason, and counts them as rejected on /metrics', async () => {
     const total = scale(300, 3000);
     const prefix = chaosPrefix('207');
-    config = writeConfigFile(trackOnly(25));
-    inspect = await inspectQueues(SHARED_REDIS_URL, prefix);
-    standIn = await CustomerIoStandIn.start({ siteId: 'site', apiKey: 'key' });
+    const config = run.config(trackOnly(25));
+    const inspect = await run.inspect(SHARED_REDIS_URL, prefix);
+    const standIn = await run.standIn({ siteId: 'site', apiKey: 'key' });
     // Every 7th event's item is listed in errors[] (the stand-in answers 207 for a batch that holds one).
     const rejected = (n: number) => n % 7 === 3;
     standIn.rejectItemsWhere((item) =>
@@ -63,7 +52,7 @@ describe('a 207 naming some items, on the running service', function () {
       const res = await postJson(service.url, '/v1/batch', { batch: ids.slice(from, from + 100).map((id, k) => trackEvent(id, from + k)) });
       expect(res.status, res.text).to.equal(200);
     }
-    await waitUntil(async () => (await inspect!.unfinished('trackEvent')) === 0, 20_000, 'every job to finish', () => inspect!.counts('trackEvent'));
+    await waitUntil(async () => (await inspect.unfinished('trackEvent')) === 0, 20_000, 'every job to finish', () => inspect.counts('trackEvent'));
 
     const expectedFailed = ids.filter((_, n) => rejected(n)).sort();
     const failed: string[] = [];

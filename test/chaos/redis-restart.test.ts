@@ -6,10 +6,8 @@
 //
 // This uses a redis-server of its own (the shared one must never be stopped).
 import { expect } from 'chai';
-import { CustomerIoStandIn } from '../../src/customerio/stand-in';
 import {
   chaosPrefix,
-  inspectQueues,
   postJson,
   redisServerAvailable,
   REDIS_SERVER_BIN,
@@ -20,18 +18,12 @@ import {
   trackEvent,
   trackOnly,
   waitUntil,
-  writeConfigFile,
-  type PrivateRedis,
-  type QueueInspector,
 } from '../support/chaos';
-import { startServiceProcess, stopAllServiceProcesses, waitForHealth, type Env } from '../support/process';
+import { useChaosRun } from '../support/chaos-run';
+import { startServiceProcess, waitForHealth, type Env } from '../support/process';
 
 describe('chaos: Redis stopped and restarted during ingestion', function () {
   this.timeout(scale(60_000, 300_000));
-  let redis: PrivateRedis | undefined;
-  let standIn: CustomerIoStandIn | undefined;
-  let inspect: QueueInspector | undefined;
-  let config: ReturnType<typeof writeConfigFile> | undefined;
 
   before(function () {
     if (!redisServerAvailable()) {
@@ -41,23 +33,17 @@ describe('chaos: Redis stopped and restarted during ingestion', function () {
     }
   });
 
-  afterEach(async () => {
-    await stopAllServiceProcesses();
-    await standIn?.close();
-    // The private Redis goes away as a whole; the inspector only has to let go of it.
-    inspect?.redis.disconnect();
-    await redis?.destroy();
-    config?.remove();
-  });
+  const run = useChaosRun();
 
   it('answers 503 while Redis is down, delivers every event that got a 200, and resumes by itself', async () => {
     const outages = scale(1, 3);
     const downMs = scale(2000, 5000);
     const perRequest = 10;
-    redis = await startPrivateRedis();
+    const redis = await startPrivateRedis();
+    run.onCleanup(() => redis.destroy());
     const prefix = chaosPrefix('redis');
-    config = writeConfigFile(trackOnly(20));
-    standIn = await CustomerIoStandIn.start({ siteId: 'site', apiKey: 'key' });
+    const config = run.config(trackOnly(20));
+    const standIn = await run.standIn({ siteId: 'site', apiKey: 'key' });
     const env: Env = {
       REDIS_URL: redis.url,
       QUEUE_PREFIX: prefix,
@@ -137,15 +123,15 @@ describe('chaos: Redis stopped and restarted during ingestion', function () {
     await clients;
 
     // Every event that got a 200 reaches Customer.io, sent by the same worker process.
-    const delivered = () => new Set(standIn!.items().map((i) => String(i.id)));
+    const delivered = () => new Set(standIn.items().map((i) => String(i.id)));
     await waitUntil(
       () => [...acked].every((id) => delivered().has(id)),
       scale(30_000, 120_000),
       'every acknowledged event to be delivered',
       () => ({ acked: acked.size, missing: [...acked].filter((id) => !delivered().has(id)).slice(0, 10) }),
     );
-    inspect = await inspectQueues(redis.url, prefix);
-    await waitUntil(async () => (await inspect!.unfinished('trackEvent')) === 0, 20_000, 'the queue to drain', () => inspect!.counts('trackEvent'));
+    const inspect = await run.inspect(redis.url, prefix, { keepQueues: true });
+    await waitUntil(async () => (await inspect.unfinished('trackEvent')) === 0, 20_000, 'the queue to drain', () => inspect.counts('trackEvent'));
     const counts = await inspect.counts('trackEvent');
     expect((await inspect.failures('trackEvent')).slice(0, 10), `${counts.failed} failed jobs`).to.deep.equal([]);
     // Each acknowledged event is one job; the 503-refused probes were never queued.

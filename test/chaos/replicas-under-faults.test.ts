@@ -4,10 +4,8 @@
 // cio_items_failed_total{reason="rejected"} once, each delivered job in cio_items_delivered_total once,
 // although the killed worker took its memory with it (the counts are kept in Redis: queues.ts).
 import { expect } from 'chai';
-import { CustomerIoStandIn } from '../../src/customerio/stand-in';
 import {
   chaosPrefix,
-  inspectQueues,
   metricValue,
   postJson,
   request,
@@ -19,10 +17,9 @@ import {
   trackEvent,
   trackOnly,
   waitUntil,
-  writeConfigFile,
-  type QueueInspector,
 } from '../support/chaos';
-import { startServiceProcess, stopAllServiceProcesses, type Env, type ServiceProcess } from '../support/process';
+import { useChaosRun } from '../support/chaos-run';
+import { startServiceProcess, type Env, type ServiceProcess } from '../support/process';
 
 const SITE_ID = 'replica-site';
 const API_KEY = 'replica-key';
@@ -31,24 +28,16 @@ const REASON = 'Customer.io rejected the item: invalid attributes.plan: property
 describe('chaos: two worker replicas, one killed, under 5xx, 429 and per-item rejections', function () {
   this.timeout(scale(90_000, 600_000));
 
-  let standIn: CustomerIoStandIn | undefined;
-  let inspect: QueueInspector | undefined;
-  let config: ReturnType<typeof writeConfigFile> | undefined;
 
-  afterEach(async () => {
-    await stopAllServiceProcesses();
-    await standIn?.close();
-    await inspect?.destroy();
-    config?.remove();
-  });
+  const run = useChaosRun();
 
   it('loses nothing, fails exactly the rejected items with their reason, and every process counts each item once', async () => {
     const total = scale(1200, 12_000);
     const prefix = chaosPrefix('replicas');
     const draw = seededRandom(seedFor('replicas under faults'));
-    config = writeConfigFile(trackOnly(25));
-    inspect = await inspectQueues(SHARED_REDIS_URL, prefix);
-    standIn = await CustomerIoStandIn.start({ siteId: SITE_ID, apiKey: API_KEY, latencyMs: 150 });
+    const config = run.config(trackOnly(25));
+    const inspect = await run.inspect(SHARED_REDIS_URL, prefix);
+    const standIn = await run.standIn({ siteId: SITE_ID, apiKey: API_KEY, latencyMs: 150 });
     standIn.setFaults({ serverErrorRate: 0.15, rateLimitRate: 0.05, retryAfterSeconds: 1, random: draw });
     const rejected = (n: number) => n % 11 === 4;
     standIn.rejectItemsWhere((item) =>
@@ -82,14 +71,14 @@ describe('chaos: two worker replicas, one killed, under 5xx, 429 and per-item re
     sending.catch(() => undefined); // awaited below
 
     // Kill a replica while requests are in flight, once a good part of the traffic has gone through.
-    await waitUntil(() => standIn!.requests.length >= 10, 30_000, 'requests at the stand-in');
+    await waitUntil(() => standIn.requests.length >= 10, 30_000, 'requests at the stand-in');
     const victim = workers.shift()!;
     await victim.stop('SIGKILL');
     expect((await victim.exited).signal).to.equal('SIGKILL');
     workers.push(await startWorker('worker-c'));
     await sending;
 
-    await waitUntil(async () => (await inspect!.unfinished('trackEvent')) === 0, scale(60_000, 500_000), 'every job to finish', () => inspect!.counts('trackEvent'));
+    await waitUntil(async () => (await inspect.unfinished('trackEvent')) === 0, scale(60_000, 500_000), 'every job to finish', () => inspect.counts('trackEvent'));
 
     // The job states: exactly the rejected items failed, each with Customer.io's reason; the rest completed.
     const failed: string[] = [];

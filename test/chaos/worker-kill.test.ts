@@ -6,10 +6,9 @@
 // killed worker's stand-in received and whose job was not completed when the worker died was "in flight",
 // and only those may reach Customer.io a second time.
 import { expect } from 'chai';
-import { CustomerIoStandIn } from '../../src/customerio/stand-in';
+import type { CustomerIoStandIn } from '../../src/customerio/stand-in';
 import {
   chaosPrefix,
-  inspectQueues,
   metricValue,
   postJson,
   request,
@@ -19,10 +18,10 @@ import {
   trackEvent,
   trackOnly,
   waitUntil,
-  writeConfigFile,
   type QueueInspector,
 } from '../support/chaos';
-import { startServiceProcess, stopAllServiceProcesses, type Env, type ServiceProcess } from '../support/process';
+import { useChaosRun } from '../support/chaos-run';
+import { startServiceProcess, type Env, type ServiceProcess } from '../support/process';
 
 const SITE_ID = 'chaos-site';
 const API_KEY = 'chaos-key';
@@ -32,16 +31,14 @@ const LATENCY_MS = 400;
 describe('chaos: a worker killed with SIGKILL mid-flush', function () {
   this.timeout(scale(60_000, 300_000));
 
-  const standIns: CustomerIoStandIn[] = [];
+  const run = useChaosRun();
+  // Set by each test, read by the helpers below.
+  let config: { path: string } | undefined;
   let inspect: QueueInspector | undefined;
-  let config: ReturnType<typeof writeConfigFile> | undefined;
-
-  afterEach(async () => {
-    await stopAllServiceProcesses();
-    await Promise.all(standIns.splice(0).map((s) => s.close()));
-    await inspect?.destroy();
-    inspect = undefined;
-    config?.remove();
+  /** Each worker's stand-in, in the order the workers started. */
+  let standIns: CustomerIoStandIn[] = [];
+  beforeEach(() => {
+    standIns = [];
   });
 
   function baseEnv(prefix: string): Env {
@@ -49,7 +46,7 @@ describe('chaos: a worker killed with SIGKILL mid-flush', function () {
   }
 
   async function startWorker(prefix: string, name: string): Promise<{ worker: ServiceProcess; standIn: CustomerIoStandIn }> {
-    const standIn = await CustomerIoStandIn.start({ siteId: SITE_ID, apiKey: API_KEY, latencyMs: LATENCY_MS });
+    const standIn = await run.standIn({ siteId: SITE_ID, apiKey: API_KEY, latencyMs: LATENCY_MS });
     standIns.push(standIn);
     const worker = await startServiceProcess({
       mode: 'worker',
@@ -93,8 +90,8 @@ describe('chaos: a worker killed with SIGKILL mid-flush', function () {
     const perRequest = 20;
     const pauseMs = scale(120, 60);
     const prefix = chaosPrefix('kill');
-    config = writeConfigFile(trackOnly(20));
-    inspect = await inspectQueues(SHARED_REDIS_URL, prefix);
+    config = run.config(trackOnly(20));
+    inspect = await run.inspect(SHARED_REDIS_URL, prefix);
 
     const api = await startServiceProcess({ mode: 'api', name: 'api', env: baseEnv(prefix) });
     let current = await startWorker(prefix, 'worker-0');
@@ -138,8 +135,8 @@ describe('chaos: a worker killed with SIGKILL mid-flush', function () {
       () => inspect!.counts('trackEvent'),
     );
 
-    const counts = await inspect.counts('trackEvent');
-    expect((await inspect.failures('trackEvent')).slice(0, 10), `${counts.failed} failed jobs`).to.deep.equal([]);
+    const counts = await inspect!.counts('trackEvent');
+    expect((await inspect!.failures('trackEvent')).slice(0, 10), `${counts.failed} failed jobs`).to.deep.equal([]);
     expect(counts.completed, 'completed jobs').to.equal(total);
 
     // Every event reached Customer.io at least once: nothing acknowledged is lost.
@@ -179,8 +176,8 @@ describe('chaos: a worker killed with SIGKILL mid-flush', function () {
 
   it('a job caught in flight by two kills in a row still completes (it is not failed as "stalled")', async () => {
     const prefix = chaosPrefix('kill2');
-    config = writeConfigFile(trackOnly(20));
-    inspect = await inspectQueues(SHARED_REDIS_URL, prefix);
+    config = run.config(trackOnly(20));
+    inspect = await run.inspect(SHARED_REDIS_URL, prefix);
     const api = await startServiceProcess({ mode: 'api', name: 'api', env: baseEnv(prefix) });
     const ids = Array.from({ length: 10 }, (_, n) => `twice-${prefix}-${n}`);
     let current = await startWorker(prefix, 'worker-0');
@@ -201,7 +198,7 @@ describe('chaos: a worker killed with SIGKILL mid-flush', function () {
     }
     await waitUntil(async () => (await inspect!.unfinished('trackEvent')) === 0, 20_000, 'every job to finish', () => inspect!.counts('trackEvent'));
 
-    const jobs = await inspect.jobs('trackEvent');
+    const jobs = await inspect!.jobs('trackEvent');
     const states = await Promise.all(jobs.map(async (j) => `${j.data.event.messageId}: ${await j.getState()}${j.failedReason ? ` (${j.failedReason})` : ''}`));
     expect(states.sort()).to.deep.equal(ids.map((id) => `${id}: completed`).sort());
     for (const id of ids) expect(idsAt(current.standIn), `${id} at the third worker's stand-in`).to.include(id);
