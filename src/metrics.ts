@@ -87,8 +87,15 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   const tally = new Tally(opts.counterStore ?? memoryCounterStore(), {
     onError: (err) => logger.warn({ err }, 'could not store counts in Redis; they are kept and stored later'),
   });
+  // The six counters read the store together on each scrape: one warning for the lot, not six.
+  let countsWarnedAt = -Infinity;
+  const onCountsError = (err: unknown) => {
+    if (Date.now() - countsWarnedAt < 10_000) return;
+    countsWarnedAt = Date.now();
+    logger.warn({ err }, 'could not read the counts from Redis; the scrape shows the last ones read');
+  };
   const shared = (name: string, help: string, labelNames: string[]) =>
-    sharedCounter(tally, { name, help, labelNames, registers, collectTimeoutMs, onCollectError });
+    sharedCounter(tally, { name, help, labelNames, registers, collectTimeoutMs, onCollectError: onCountsError });
 
   const eventsReceived = shared(
     'cio_events_received_total',

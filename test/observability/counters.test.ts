@@ -97,6 +97,21 @@ describe('observability: shared counters', () => {
       expect(valueOf(rows, 'cio_items_delivered_total', { action: 'trackEvent' })).to.equal(4);
       expect(valueOf(rows, 'cio_items_delivered_total', { action: 'createUpdatePerson' })).to.equal(5);
     });
+    it('while the store cannot be read, a scrape shows the last totals read plus what is in hand', async () => {
+      const inner = memoryCounterStore();
+      let readable = true;
+      const store: CounterStore = {
+        add: (plain, once) => inner.add(plain, once),
+        read: () => (readable ? inner.read() : Promise.reject(new Error('Redis is away'))),
+      };
+      const m = createMetrics({ counterStore: store });
+      await m.itemsDelivered.inc({ action: 'trackEvent' }, 5);
+      expect(metricValue(await m.registry.metrics(), 'cio_items_delivered_total', { action: 'trackEvent' })).to.equal(5);
+      readable = false;
+      const text = await m.registry.metrics();
+      expect(metricValue(text, 'cio_items_delivered_total', { action: 'trackEvent' })).to.equal(5);
+      expect(metricValue(text, 'cio_events_received_total', { source: 'http' }), 'declared series').to.equal(0);
+    });
   });
 
   describe('the once-per-job rule', () => {
