@@ -59,7 +59,11 @@ export interface MetricsOptions {
   collectQueueDepth?: () => Promise<QueueDepth[]>;
   /** A scrape waits at most this long for collectQueueDepth (Redis may be unreachable). Default 2000. */
   collectTimeoutMs?: number;
-  /** Called when collectQueueDepth fails or times out; the scrape then goes on without cio_queue_jobs. Default: a warning in the log. */
+  /**
+   * Called when collectQueueDepth fails or times out (the scrape then goes on without cio_queue_jobs), or
+   * when the counts cannot be read (it shows the last ones read; reported at most every 10 s). Default: a
+   * warning in the log.
+   */
   onCollectError?: (err: unknown) => void;
   /** Also expose Node's process metrics (CPU, memory, event loop, GC). Default false. */
   defaultMetrics?: boolean;
@@ -92,7 +96,8 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   const onCountsError = (err: unknown) => {
     if (Date.now() - countsWarnedAt < 10_000) return;
     countsWarnedAt = Date.now();
-    logger.warn({ err }, 'could not read the counts from Redis; the scrape shows the last ones read');
+    if (opts.onCollectError) opts.onCollectError(err);
+    else logger.warn({ err }, 'could not read the counts from Redis; the scrape shows the last ones read');
   };
   const shared = (name: string, help: string, labelNames: string[]) =>
     sharedCounter(tally, { name, help, labelNames, registers, collectTimeoutMs, onCollectError: onCountsError });

@@ -104,13 +104,15 @@ describe('observability: shared counters', () => {
         add: (plain, once) => inner.add(plain, once),
         read: () => (readable ? inner.read() : Promise.reject(new Error('Redis is away'))),
       };
-      const m = createMetrics({ counterStore: store });
+      const errors: unknown[] = [];
+      const m = createMetrics({ counterStore: store, onCollectError: (err) => errors.push(err) });
       await m.itemsDelivered.inc({ action: 'trackEvent' }, 5);
       expect(metricValue(await m.registry.metrics(), 'cio_items_delivered_total', { action: 'trackEvent' })).to.equal(5);
       readable = false;
       const text = await m.registry.metrics();
       expect(metricValue(text, 'cio_items_delivered_total', { action: 'trackEvent' })).to.equal(5);
       expect(metricValue(text, 'cio_events_received_total', { source: 'http' }), 'declared series').to.equal(0);
+      expect(errors.map((e) => (e as Error).message), 'one report for the six counters').to.deep.equal(['Redis is away']);
     });
   });
 
