@@ -48,6 +48,8 @@ export interface ServiceConfig {
   queuePrefix: string;
   customerio: { siteId: string; apiKey: string; region: Region; trackUrl?: string; timeoutMs: number };
   writeKeys: string[];
+  /** Origins whose pages may post events from a browser (analytics.js); ['*'] = any. */
+  corsOrigins: string[];
   port: number;
   host: string;
   flushIntervalMs: number;
@@ -106,6 +108,12 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
   if (trackUrl && !/^https?:\/\/[^\s/]+/.test(trackUrl)) {
     throw new ConfigError(`CUSTOMERIO_TRACK_URL must be an http(s) URL such as https://track.customer.io, got ${JSON.stringify(trackUrl)}`);
   }
+  const corsOrigins = env.CORS_ORIGINS === undefined ? ['*'] : list(env.CORS_ORIGINS);
+  for (const origin of corsOrigins) {
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+      throw new ConfigError(`CORS_ORIGINS holds origins such as https://www.example.com (no path), or *; got ${JSON.stringify(origin)}`);
+    }
+  }
   const redisUrl = env.REDIS_URL || DEFAULTS.redisUrl;
   if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got ${JSON.stringify(redisUrl.replace(/:[^:@/]*@/, ':***@'))}`);
   const queuePrefix = env.QUEUE_PREFIX || DEFAULTS.queuePrefix;
@@ -123,6 +131,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
       timeoutMs: int(env, 'CUSTOMERIO_TIMEOUT_MS', DEFAULTS.requestTimeoutMs, 100),
     },
     writeKeys,
+    corsOrigins,
     port: int(env, 'PORT', DEFAULTS.port, 0, 65535),
     host,
     flushIntervalMs: int(env, 'FLUSH_INTERVAL_MS', DEFAULTS.flushIntervalMs, 1, 60_000),

@@ -33,7 +33,7 @@ import { EVENT_TYPES, MAX_REQUEST_BYTES, prepareEvents, type Refused } from './p
 import { QueueUnavailableError, type Producer } from './publish';
 
 export interface ApiOptions {
-  config: Pick<ServiceConfig, 'writeKeys' | 'dashboard'>;
+  config: Pick<ServiceConfig, 'writeKeys' | 'dashboard'> & Partial<Pick<ServiceConfig, 'corsOrigins'>>;
   producer: Producer;
   subscriptions: readonly Subscription[];
   metrics: Metrics;
@@ -140,6 +140,24 @@ async function eventRoutes(api: FastifyInstance, opts: ApiOptions, log: pino.Log
     return parseBody(text, parseJson, request);
   });
 
+  // Browsers (analytics.js) post from the site's own origin. The answer carries the CORS header, refusals
+  // too, so the page can read it; without it the SDK would take every event as failed and send it again.
+  // Like Segment's API, any origin is allowed by default: the write key decides, not the origin.
+  const cors = corsPolicy(opts.config.corsOrigins ?? ['*']);
+  api.addHook('onRequest', async (request, reply) => {
+    const allowed = cors(request.headers.origin);
+    if (allowed) reply.header('access-control-allow-origin', allowed).header('vary', 'Origin');
+  });
+  api.options('/v1/*', async (request, reply) => {
+    if (!cors(request.headers.origin)) return reply.code(403).send({ error: 'this origin may not post events here (CORS_ORIGINS)' });
+    return reply
+      .code(204)
+      .header('access-control-allow-methods', 'POST, OPTIONS')
+      .header('access-control-allow-headers', request.headers['access-control-request-headers'] ?? 'content-type, authorization')
+      .header('access-control-max-age', '86400')
+      .send();
+  });
+
   // Refusals at debug level: enough to tell why a client's events are missing, never headers or bodies.
   api.addHook('onResponse', async (request, reply) => {
     if (reply.statusCode >= 400) log.debug({ method: request.method, url: request.url, statusCode: reply.statusCode }, 'request refused');
@@ -195,6 +213,17 @@ async function eventRoutes(api: FastifyInstance, opts: ApiOptions, log: pino.Log
   api.post('/v1/batch', batch);
   api.post('/v1/import', batch); // Segment's older name for the same endpoint
   api.post('/v1/b', batch); // analytics.js with batching on
+}
+
+/** The Access-Control-Allow-Origin value for a request's Origin, or undefined (no header). */
+function corsPolicy(origins: string[]): (origin: string | undefined) => string | undefined {
+  const any = origins.includes('*');
+  const allowed = new Set(origins.map((o) => o.toLowerCase()));
+  return (origin) => {
+    if (origin === undefined) return undefined;
+    if (any) return '*';
+    return allowed.has(origin.toLowerCase()) ? origin : undefined;
+  };
 }
 
 /** The body as an object without its `writeKey`, once the request's key checks out. */

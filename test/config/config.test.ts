@@ -83,6 +83,15 @@ describe('configuration', () => {
     expect(loadConfig({ WRITE_KEYS: 'k', DASHBOARD_USER: 'a', DASHBOARD_PASSWORD: 'b' }).host).to.equal('0.0.0.0');
   });
 
+  it('allows browsers of any origin by default, or of the origins in CORS_ORIGINS, and refuses a malformed one', () => {
+    expect(loadConfig({}).corsOrigins).to.deep.equal(['*']);
+    expect(loadConfig({ CORS_ORIGINS: 'https://shop.example, http://localhost:8080' }).corsOrigins).to.deep.equal(['https://shop.example', 'http://localhost:8080']);
+    expect(loadConfig({ CORS_ORIGINS: '' }).corsOrigins, 'empty: no browser').to.deep.equal([]);
+    expect(refusal({ CORS_ORIGINS: 'https://shop.example/checkout' })).to.equal(
+      'CORS_ORIGINS holds origins such as https://www.example.com (no path), or *; got "https://shop.example/checkout"',
+    );
+  });
+
   it('accepts the regions as Segment spells them', () => {
     expect(loadConfig({ CUSTOMERIO_REGION: 'EU 🇪🇺' }).customerio.region).to.equal('EU');
     expect(loadConfig({ CUSTOMERIO_REGION: 'eu' }).customerio.region).to.equal('EU');

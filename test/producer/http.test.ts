@@ -52,13 +52,13 @@ describe('HTTP tracking API', function () {
   const started: Api[] = [];
 
   async function startApi(
-    opts: { writeKeys?: string[]; dashboard?: ServiceConfig['dashboard']; queues?: Queues; connection?: RedisConnection } = {},
+    opts: { writeKeys?: string[]; corsOrigins?: string[]; dashboard?: ServiceConfig['dashboard']; queues?: Queues; connection?: RedisConnection } = {},
   ): Promise<Api> {
     const queues = opts.queues ?? redis.queues;
     const metrics = createMetrics();
     const producer = new Producer({ queues, subscriptions: SUBSCRIPTIONS, policy: DEFAULTS, metrics });
     const app = await buildApi({
-      config: { writeKeys: opts.writeKeys ?? [], dashboard: opts.dashboard ?? { readOnly: false } },
+      config: { writeKeys: opts.writeKeys ?? [], corsOrigins: opts.corsOrigins, dashboard: opts.dashboard ?? { readOnly: false } },
       producer,
       subscriptions: SUBSCRIPTIONS,
       metrics,
@@ -355,6 +355,56 @@ describe('HTTP tracking API', function () {
       expect(log).to.not.include(WRITE_KEY); // …but not the keys
       expect(log).to.not.include('a-wrong-key');
       expect(log).to.not.include(Buffer.from(`${WRITE_KEY}:`).toString('base64'));
+    });
+  });
+
+  describe('browsers (CORS), as analytics.js posts from a site', () => {
+    const preflight = (api: Api, path: string, origin: string) =>
+      fetch(`${api.url}${path}`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+      });
+
+    it('answers a text/plain post with the write key in the body, and lets the page read the answer', async () => {
+      const keyed = await startApi({ writeKeys: [WRITE_KEY] });
+      const res = await post(keyed, '/v1/t', JSON.stringify({ ...track(1), writeKey: WRITE_KEY }), {
+        'content-type': 'text/plain',
+        origin: 'https://shop.example',
+      });
+      expect(res.status, res.text).to.equal(200);
+      expect(res.headers.get('access-control-allow-origin')).to.equal('*');
+      expect(await waiting('trackEvent')).to.have.length(1);
+      // A refusal carries the header too, so the SDK sees the 401 rather than a network error.
+      const refused = await post(keyed, '/v1/t', JSON.stringify({ ...track(2), writeKey: 'wrong' }), { origin: 'https://shop.example' });
+      expect(refused.status).to.equal(401);
+      expect(refused.headers.get('access-control-allow-origin')).to.equal('*');
+    });
+
+    it('answers a preflight with the methods and headers a browser asks for', async () => {
+      const res = await preflight(open, '/v1/batch', 'https://shop.example');
+      expect(res.status).to.equal(204);
+      expect(res.headers.get('access-control-allow-origin')).to.equal('*');
+      expect(res.headers.get('access-control-allow-methods')).to.equal('POST, OPTIONS');
+      expect(res.headers.get('access-control-allow-headers')).to.equal('content-type');
+      expect(res.headers.get('access-control-max-age')).to.equal('86400');
+    });
+
+    it('with CORS_ORIGINS set, answers only those origins', async () => {
+      const api = await startApi({ corsOrigins: ['https://shop.example'] });
+      const allowed = await post(api, '/v1/track', track(3), { origin: 'https://shop.example' });
+      expect(allowed.status).to.equal(200);
+      expect(allowed.headers.get('access-control-allow-origin')).to.equal('https://shop.example');
+      expect(allowed.headers.get('vary')).to.match(/origin/i);
+      const other = await post(api, '/v1/track', track(4), { origin: 'https://elsewhere.example' });
+      expect(other.headers.get('access-control-allow-origin')).to.equal(null);
+      expect((await preflight(api, '/v1/track', 'https://elsewhere.example')).status).to.equal(403);
+      expect((await preflight(api, '/v1/track', 'https://shop.example')).status).to.equal(204);
+    });
+
+    it('sends no CORS header to a server-side client (no Origin)', async () => {
+      const res = await post(open, '/v1/track', track(5));
+      expect(res.status).to.equal(200);
+      expect(res.headers.get('access-control-allow-origin')).to.equal(null);
     });
   });
 
