@@ -1,4 +1,5 @@
-// @json: encode a value to a JSON string, or decode a JSON string from the event.
+// @json: encode a value to a JSON string, or decode a JSON string from the event (a string that is not
+// JSON is left as it is).
 
 import { compileNode } from '../compile';
 import { MappingError } from '../errors';
@@ -24,13 +25,14 @@ export function compileJson(arg: unknown, where: string): CompiledValue {
       }
     };
   }
+  // As mapping-kit: a string that is not JSON, and any other value, comes through unchanged.
   return (event) => {
     const v = valueOf(event);
     if (typeof v !== 'string') return v;
     try {
       return JSON.parse(v);
-    } catch (err) {
-      throw new MappingError(`${where}: the value is not valid JSON (${(err as Error).message})`);
+    } catch {
+      return v;
     }
   };
 }
