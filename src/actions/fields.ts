@@ -65,17 +65,49 @@ export function validatePayload(fields: Fields, mapped: Record<string, unknown>)
       if (spec.required) (missing ??= []).push(`The root value is missing the required field '${key}'.`);
       continue;
     }
-    const value = coerce(spec.type, raw);
-    if (value === NOT_COERCIBLE) {
-      (fieldErrors ??= []).push(`${spec.label} must be ${typeLabel(spec.type)} but it was ${describeType(raw)}.`);
-      continue;
+    const problems = fieldProblems(spec, raw);
+    if (problems.value === NOT_COERCIBLE || problems.errors.length > 0) {
+      (fieldErrors ??= []).push(...problems.errors);
+      if (problems.value === NOT_COERCIBLE) continue;
     }
-    const problem = checkConstraints(spec, value);
-    if (problem) (fieldErrors ??= []).push(problem);
-    payload[key] = value;
+    payload[key] = problems.value;
   }
   if (!missing && !fieldErrors) return { ok: true, payload };
   return { ok: false, error: [...(missing ?? []), ...(fieldErrors ?? [])].join(' ') };
+}
+
+/**
+ * The field's value after coercion (or NOT_COERCIBLE) and the schema step's errors for it, in its order:
+ * a type error, then the choices and bounds, then the date check. A value of the wrong type for a field
+ * with choices gets both the type and the choices error, as the schema step checks each keyword.
+ */
+function fieldProblems(spec: FieldSpec, raw: unknown): { value: unknown; errors: string[] } {
+  if (spec.type === 'datetime' && Array.isArray(raw) && raw.length === 1) return dateInArray(spec, raw[0]);
+  const value = coerce(spec.type, raw);
+  if (value === NOT_COERCIBLE) {
+    // The schema step unwraps a one-element array before it gives up, and names what it unwrapped.
+    const seen = spec.type !== 'object' && Array.isArray(raw) && raw.length === 1 ? raw[0] : raw;
+    const errors = [`${spec.label} must be ${typeLabel(spec.type)} but it was ${describeType(seen)}.`];
+    if (spec.choices) errors.push(choicesError(spec.choices, spec));
+    return { value, errors };
+  }
+  const problem = checkConstraints(spec, value);
+  return { value, errors: problem ? [problem] : [] };
+}
+
+/**
+ * A date field (string or number) given a one-element array, as the schema step treats it: a number,
+ * boolean or null inside becomes text and is checked as a date; a string inside is refused as the
+ * wrong type (and checked as a date too); anything else is refused as the wrong type.
+ */
+function dateInArray(spec: FieldSpec, element: unknown): { value: unknown; errors: string[] } {
+  if (typeof element === 'number' || typeof element === 'boolean' || element === null) {
+    const text = element === null ? '' : String(element);
+    return { value: text, errors: isDateLike(text) ? [] : [dateError(spec)] };
+  }
+  const errors = [`${spec.label} must be ${typeLabel('datetime')} but it was ${describeType(element)}.`];
+  if (typeof element === 'string' && !isDateLike(element)) errors.push(dateError(spec));
+  return { value: NOT_COERCIBLE, errors };
 }
 
 // Field lists are fixed per action: read each once, not on every event.
@@ -86,10 +118,10 @@ function entriesOf(fields: Fields): Array<[string, FieldSpec]> {
   return entries;
 }
 
-/** The value coerced to the field's type, or NOT_COERCIBLE. A one-element array stands for its element. */
+/** The value coerced to the field's type, or NOT_COERCIBLE. For a scalar type, a one-element array stands for its element. */
 function coerce(type: FieldType, raw: unknown): unknown {
   const direct = coerceScalar(type, raw);
-  if (direct !== NOT_COERCIBLE || !Array.isArray(raw) || raw.length !== 1) return direct;
+  if (direct !== NOT_COERCIBLE || type === 'object' || !Array.isArray(raw) || raw.length !== 1) return direct;
   return coerceScalar(type, raw[0]);
 }
 
@@ -103,13 +135,15 @@ function coerceScalar(type: FieldType, value: unknown): unknown {
       if (value === null) return '';
       return NOT_COERCIBLE;
     case 'datetime':
-      // string or number; a boolean becomes its text, as the string branch would make it
+      // string or number; a boolean (or null) becomes text, as the string branch would make it
       if (typeof value === 'string' || typeof value === 'number') return value;
       if (typeof value === 'boolean') return String(value);
+      if (value === null) return '';
       return NOT_COERCIBLE;
     case 'number':
       if (typeof value === 'number') return value;
       if (typeof value === 'boolean') return value ? 1 : 0;
+      if (value === null) return 0;
       if (typeof value === 'string' && value !== '' && Number(value) === Number(value)) return Number(value);
       return NOT_COERCIBLE;
     case 'boolean':
@@ -123,9 +157,7 @@ function coerceScalar(type: FieldType, value: unknown): unknown {
 }
 
 function checkConstraints(spec: FieldSpec, value: unknown): string | undefined {
-  if (spec.choices && !spec.choices.includes(value as string)) {
-    return `${spec.label} must be one of: ${humanList(spec.choices.map((c) => JSON.stringify(c)), 'or')}.`;
-  }
+  if (spec.choices && !spec.choices.includes(value as string)) return choicesError(spec.choices, spec);
   if (typeof value === 'number') {
     if (spec.minimum !== undefined && value < spec.minimum) {
       return `${spec.label} must be equal to or greater than ${spec.minimum}.`;
@@ -134,15 +166,26 @@ function checkConstraints(spec: FieldSpec, value: unknown): string | undefined {
       return `${spec.label} must be equal to or less than ${spec.maximum}.`;
     }
   }
-  if (spec.type === 'datetime' && typeof value === 'string' && !isDateLike(value)) {
-    return `${spec.label} must be a valid date-like string but it was not.`;
-  }
+  if (spec.type === 'datetime' && typeof value === 'string' && !isDateLike(value)) return dateError(spec);
   return undefined;
 }
 
-// "date-like": something a date library can read, or a number of seconds.
+function choicesError(choices: readonly string[], spec: FieldSpec): string {
+  return `${spec.label} must be one of: ${humanList(choices.map((c) => JSON.stringify(c)), 'or')}.`;
+}
+
+function dateError(spec: FieldSpec): string {
+  return `${spec.label} must be a valid date-like string but it was not.`;
+}
+
+/**
+ * "date-like", as the schema step's format: a string that is a number written plainly ("1700000000",
+ * not "1e9" or "0x10") is a count of seconds, valid while it is a representable date; anything else
+ * must be readable as a date.
+ */
 function isDateLike(value: string): boolean {
-  if (Number(value)) return true;
+  const n = Number(value);
+  if (String(n) === value) return Number.isFinite(n) && Math.abs(n * 1000) <= 8.64e15;
   return !Number.isNaN(parseDateUtc(value));
 }
 
