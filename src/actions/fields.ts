@@ -65,34 +65,34 @@ export function validatePayload(fields: Fields, mapped: Record<string, unknown>)
       if (spec.required) (missing ??= []).push(`The root value is missing the required field '${key}'.`);
       continue;
     }
-    const problems = fieldProblems(spec, raw);
-    if (problems.value === NOT_COERCIBLE || problems.errors.length > 0) {
-      (fieldErrors ??= []).push(...problems.errors);
-      if (problems.value === NOT_COERCIBLE) continue;
+    // The usual case, a value of the right type, allocates nothing beyond the payload.
+    const value = coerce(spec.type, raw);
+    if (value !== NOT_COERCIBLE && !(spec.type === 'datetime' && Array.isArray(raw))) {
+      const problem = checkConstraints(spec, value);
+      if (problem) (fieldErrors ??= []).push(problem);
+      payload[key] = value;
+      continue;
     }
-    payload[key] = problems.value;
+    const odd = oddValue(spec, raw);
+    if (odd.errors.length > 0) (fieldErrors ??= []).push(...odd.errors);
+    if (odd.value !== NOT_COERCIBLE) payload[key] = odd.value;
   }
   if (!missing && !fieldErrors) return { ok: true, payload };
   return { ok: false, error: [...(missing ?? []), ...(fieldErrors ?? [])].join(' ') };
 }
 
 /**
- * The field's value after coercion (or NOT_COERCIBLE) and the schema step's errors for it, in its order:
- * a type error, then the choices and bounds, then the date check. A value of the wrong type for a field
- * with choices gets both the type and the choices error, as the schema step checks each keyword.
+ * A value that does not coerce to the field's type, or an array for a date field: the schema step's errors
+ * for it, in its order, and the value it ends with (NOT_COERCIBLE when none). A value of the wrong type
+ * for a field with choices gets both the type and the choices error, as each keyword is checked.
  */
-function fieldProblems(spec: FieldSpec, raw: unknown): { value: unknown; errors: string[] } {
+function oddValue(spec: FieldSpec, raw: unknown): { value: unknown; errors: string[] } {
   if (spec.type === 'datetime' && Array.isArray(raw) && raw.length === 1) return dateInArray(spec, raw[0]);
-  const value = coerce(spec.type, raw);
-  if (value === NOT_COERCIBLE) {
-    // The schema step unwraps a one-element array before it gives up, and names what it unwrapped.
-    const seen = spec.type !== 'object' && Array.isArray(raw) && raw.length === 1 ? raw[0] : raw;
-    const errors = [`${spec.label} must be ${typeLabel(spec.type)} but it was ${describeType(seen)}.`];
-    if (spec.choices) errors.push(choicesError(spec.choices, spec));
-    return { value, errors };
-  }
-  const problem = checkConstraints(spec, value);
-  return { value, errors: problem ? [problem] : [] };
+  // The schema step unwraps a one-element array before it gives up, and names what it unwrapped.
+  const seen = spec.type !== 'object' && Array.isArray(raw) && raw.length === 1 ? raw[0] : raw;
+  const errors = [`${spec.label} must be ${typeLabel(spec.type)} but it was ${describeType(seen)}.`];
+  if (spec.choices) errors.push(choicesError(spec.choices, spec));
+  return { value: NOT_COERCIBLE, errors };
 }
 
 /**
