@@ -205,7 +205,8 @@ export class Tally {
 
   /** One write at a time, in order; each takes everything in hand when its turn comes. */
   private writeNow(): Promise<void> {
-    this.writing = this.writing.then(() => this.writeOnce());
+    // A write that went wrong in an unforeseen way must not stop the ones after it.
+    this.writing = this.writing.then(() => this.writeOnce()).catch(() => undefined);
     return this.writing;
   }
 
@@ -228,11 +229,14 @@ export class Tally {
       const unstored = err instanceof PartialWriteError ? err : { plain: [...sums.values()], once: onces };
       for (const inc of unstored.plain) this.addToSums(inc);
       this.onces.unshift(...unstored.once);
-      if (!this.failing) this.opts.onError?.(err instanceof PartialWriteError ? err.cause : err);
-      this.failing = true;
       this.retryLater();
+      const wasFailing = this.failing;
+      this.failing = true;
+      if (!wasFailing) this.opts.onError?.(err instanceof PartialWriteError ? err.cause : err);
+    } finally {
+      // Whatever happened, nobody waits for longer than this one write.
+      this.resolveWaiters(waiters);
     }
-    this.resolveWaiters(waiters);
   }
 
   private retryLater(): void {
