@@ -27,7 +27,9 @@ async function main(): Promise<void> {
   try {
     service = await startService(config, mode, logger);
   } catch (err) {
-    return fatal((err as Error).message, 1);
+    fatal((err as Error).message, 1);
+    // Nothing of the service is left running, but a connection closing may still hold the loop open.
+    process.exit(1);
   }
   logger.info(
     {

@@ -53,23 +53,37 @@ export async function startService(config: ServiceConfig, mode: ServiceMode, log
   if (workerRedis) {
     const limiter = config.maxRequestsPerSecond > 0 ? createRequestLimiter(workerRedis, config.queuePrefix, config.maxRequestsPerSecond) : undefined;
     pool = new WorkerPool({ config, connection: workerRedis, queues, logger, metrics, acquireRequestSlot: limiter });
-    pool.start();
   }
 
+  // The HTTP side listens first: if its port is taken, nothing has started taking jobs, and all that was
+  // opened is closed again, so the process ends with the message instead of working half set up.
   let producer: Producer | undefined;
   let closeServer: () => Promise<void>;
   let url: string;
-  if (mode !== 'worker') {
-    producer = new Producer({ queues, subscriptions: config.subscriptions, policy: config, metrics });
-    const app = await buildApi({ config, producer, subscriptions: config.subscriptions, metrics, logger, queues, redis: producerRedis });
-    url = await app.listen({ port: config.port, host: config.host });
-    closeServer = () => app.close();
-  } else {
-    const server = await serveWorkerEndpoints(metrics, producerRedis, config.metricsPort ?? config.port, config.host);
-    const { port } = server.address() as AddressInfo;
-    url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-    closeServer = () => new Promise((resolve) => server.close(() => resolve()));
+  try {
+    if (mode !== 'worker') {
+      producer = new Producer({ queues, subscriptions: config.subscriptions, policy: config, metrics });
+      const app = await buildApi({ config, producer, subscriptions: config.subscriptions, metrics, logger, queues, redis: producerRedis });
+      try {
+        url = await app.listen({ port: config.port, host: config.host });
+      } catch (err) {
+        await app.close();
+        throw portError(err, config.port, config.host, 'PORT');
+      }
+      closeServer = () => app.close();
+    } else {
+      const server = await serveWorkerEndpoints(metrics, producerRedis, config, logger);
+      const { port } = server.address() as AddressInfo;
+      url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+      closeServer = () => new Promise((resolve) => server.close(() => resolve()));
+    }
+  } catch (err) {
+    await closeQueues(queues).catch(() => undefined);
+    producerRedis.disconnect();
+    workerRedis?.disconnect();
+    throw err;
   }
+  pool?.start();
 
   let closing: Promise<void> | undefined;
   return {
@@ -92,8 +106,9 @@ export async function startService(config: ServiceConfig, mode: ServiceMode, log
   };
 }
 
-// A worker-only process still serves its own /metrics and /health.
-async function serveWorkerEndpoints(metrics: Metrics, redis: RedisConnection, port: number, host: string): Promise<http.Server> {
+// A worker-only process still serves its own /metrics and /health: on METRICS_PORT when set, else on
+// PORT, or, when PORT is taken (the API on the same host, another worker), on a free port it logs.
+async function serveWorkerEndpoints(metrics: Metrics, redis: RedisConnection, config: ServiceConfig, logger: pino.Logger): Promise<http.Server> {
   const server = http.createServer(async (req, res) => {
     try {
       if (req.method === 'GET' && req.url === '/metrics') {
@@ -109,9 +124,43 @@ async function serveWorkerEndpoints(metrics: Metrics, redis: RedisConnection, po
       res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: (err as Error).message }));
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
+  if (config.metricsPort !== undefined) {
+    try {
+      await listen(server, config.metricsPort, config.host);
+    } catch (err) {
+      throw portError(err, config.metricsPort, config.host, 'METRICS_PORT');
+    }
+    return server;
+  }
+  try {
+    await listen(server, config.port, config.host);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw portError(err, config.port, config.host, 'PORT');
+    await listen(server, 0, config.host);
+    const { port } = server.address() as AddressInfo;
+    logger.warn(
+      { port, taken: config.port },
+      `port ${config.port} is taken (the API or another worker on this host?): this worker serves /metrics and /health on port ${port}; set METRICS_PORT to choose one`,
+    );
+  }
   return server;
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** A listen failure in words that say what to change. */
+function portError(err: unknown, port: number, host: string, variable: string): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') return new Error(`Port ${port} on ${host} is already in use: stop what listens there, or set ${variable} to a free port.`);
+  if (code === 'EACCES') return new Error(`Port ${port} on ${host} needs privileges this process does not have: set ${variable} to a port above 1023.`);
+  if (code === 'EADDRNOTAVAIL') return new Error(`HOST=${host} is not an address of this machine: set HOST to one of its addresses (or 0.0.0.0).`);
+  return err instanceof Error ? err : new Error(String(err));
 }

@@ -1,6 +1,8 @@
 // The service as a user starts it (`node dist/main.js`, here through tsx): clear messages when something
 // is missing, an event sent with curl reaching Customer.io, and a clean stop on SIGTERM.
 import { spawnSync } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { CustomerIoStandIn } from '../../src/customerio/stand-in';
 import { connectRedis, createQueues } from '../../src/queues';
@@ -43,6 +45,56 @@ describe('starting the service', function () {
     const s = await refusal({ CUSTOMERIO_SITE_ID: 's', CUSTOMERIO_API_KEY: 'k', FLUSH_INTERVAL_MS: 'soon' });
     expect(s.code).to.equal(2);
     expect(s.output).to.include('Configuration error: FLUSH_INTERVAL_MS must be a whole number');
+  });
+
+  describe('when a port is taken', () => {
+    let taken: http.Server;
+    let port: number;
+    before(async () => {
+      taken = http.createServer((_req, res) => res.end('someone else'));
+      await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', () => resolve()));
+      port = (taken.address() as AddressInfo).port;
+    });
+    after(() => new Promise((resolve) => taken.close(resolve)));
+    const credentials = { CUSTOMERIO_SITE_ID: 's', CUSTOMERIO_API_KEY: 'k', CUSTOMERIO_TRACK_URL: 'http://127.0.0.1:9' };
+
+    it('the API says which port and what to set, and exits 1', async () => {
+      const exit = await runUntilExit('api', { REDIS_URL, QUEUE_PREFIX: testPrefix(), PORT: String(port) });
+      expect(exit.code).to.equal(1);
+      expect(exit.stderr).to.include(`Port ${port} on 127.0.0.1 is already in use: stop what listens there, or set PORT to a free port.`);
+    });
+
+    it('a worker with METRICS_PORT taken says so and exits 1, having taken no job', async () => {
+      const prefix = testPrefix();
+      const redis = connectRedis({ redisUrl: REDIS_URL }, 'worker');
+      const queues = createQueues(redis, prefix);
+      try {
+        await queues.trackEvent.add('Track Event', { subscription: 'Track Event', event: { type: 'track', event: 'E', userId: 'u', messageId: 'm1' } });
+        const exit = await runUntilExit('worker', { REDIS_URL, QUEUE_PREFIX: prefix, METRICS_PORT: String(port), ...credentials });
+        expect(exit.code).to.equal(1);
+        expect(exit.stderr).to.include(`Port ${port} on 127.0.0.1 is already in use: stop what listens there, or set METRICS_PORT to a free port.`);
+        const counts = await queues.trackEvent.getJobCounts('waiting', 'active', 'completed', 'failed');
+        expect(counts).to.include({ waiting: 1, active: 0, completed: 0, failed: 0 });
+      } finally {
+        await Promise.all(ACTION_KEYS.map((a) => queues[a].obliterate({ force: true })));
+        await Promise.all(ACTION_KEYS.map((a) => queues[a].close()));
+        redis.disconnect();
+      }
+    });
+
+    it('a second worker on the same host (PORT taken, no METRICS_PORT) serves /metrics on a free port and says where', async () => {
+      const worker = await startServiceProcess({ mode: 'worker', env: { REDIS_URL, QUEUE_PREFIX: testPrefix(), PORT: String(port), ...credentials } });
+      try {
+        expect(new URL(worker.url).port).not.to.equal(String(port));
+        const warning = worker.logs().find((l) => l.level === 40 || l.level === 'warn');
+        expect(warning?.msg).to.equal(
+          `port ${port} is taken (the API or another worker on this host?): this worker serves /metrics and /health on port ${new URL(worker.url).port}; set METRICS_PORT to choose one`,
+        );
+        expect((await fetch(`${worker.url}/metrics`)).status).to.equal(200);
+      } finally {
+        await worker.stop('SIGTERM');
+      }
+    });
   });
 
   it('delivers an event sent with curl to Customer.io, and stops cleanly on SIGTERM', async function () {
