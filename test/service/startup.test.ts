@@ -8,6 +8,7 @@ import { CustomerIoStandIn } from '../../src/customerio/stand-in';
 import { connectRedis, createQueues } from '../../src/queues';
 import { ACTION_KEYS } from '../../src/types';
 import { REDIS_URL, testPrefix } from '../support/pipeline';
+import { removeKeysUnder } from '../support/redis';
 import { runUntilExit, startServiceProcess, type Env, type ServiceProcess } from '../support/process';
 
 /** Runs the service expecting it to refuse to start; its exit code and its stdout and stderr in one text. */
@@ -50,40 +51,48 @@ describe('starting the service', function () {
   describe('when a port is taken', () => {
     let taken: http.Server;
     let port: number;
+    // The processes below write their queues' meta keys; each test's prefix is removed afterwards.
+    const prefixes: string[] = [];
+    const prefix = () => {
+      prefixes.push(testPrefix());
+      return prefixes[prefixes.length - 1];
+    };
     before(async () => {
       taken = http.createServer((_req, res) => res.end('someone else'));
       await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', () => resolve()));
       port = (taken.address() as AddressInfo).port;
     });
+    afterEach(async () => {
+      for (const p of prefixes.splice(0)) await removeKeysUnder(p);
+    });
     after(() => new Promise((resolve) => taken.close(resolve)));
     const credentials = { CUSTOMERIO_SITE_ID: 's', CUSTOMERIO_API_KEY: 'k', CUSTOMERIO_TRACK_URL: 'http://127.0.0.1:9' };
 
     it('the API says which port and what to set, and exits 1', async () => {
-      const exit = await runUntilExit('api', { REDIS_URL, QUEUE_PREFIX: testPrefix(), PORT: String(port) });
+      const exit = await runUntilExit('api', { REDIS_URL, QUEUE_PREFIX: prefix(), PORT: String(port) });
       expect(exit.code).to.equal(1);
       expect(exit.stderr).to.include(`Port ${port} on 127.0.0.1 is already in use: stop what listens there, or set PORT to a free port.`);
     });
 
     it('a worker with METRICS_PORT taken says so and exits 1, having taken no job', async () => {
-      const prefix = testPrefix();
+      const own = prefix();
       const redis = connectRedis({ redisUrl: REDIS_URL }, 'worker');
-      const queues = createQueues(redis, prefix);
+      const queues = createQueues(redis, own);
       try {
         await queues.trackEvent.add('Track Event', { subscription: 'Track Event', event: { type: 'track', event: 'E', userId: 'u', messageId: 'm1' } });
-        const exit = await runUntilExit('worker', { REDIS_URL, QUEUE_PREFIX: prefix, METRICS_PORT: String(port), ...credentials });
+        const exit = await runUntilExit('worker', { REDIS_URL, QUEUE_PREFIX: own, METRICS_PORT: String(port), ...credentials });
         expect(exit.code).to.equal(1);
         expect(exit.stderr).to.include(`Port ${port} on 127.0.0.1 is already in use: stop what listens there, or set METRICS_PORT to a free port.`);
         const counts = await queues.trackEvent.getJobCounts('waiting', 'active', 'completed', 'failed');
         expect(counts).to.include({ waiting: 1, active: 0, completed: 0, failed: 0 });
       } finally {
-        await Promise.all(ACTION_KEYS.map((a) => queues[a].obliterate({ force: true })));
         await Promise.all(ACTION_KEYS.map((a) => queues[a].close()));
         redis.disconnect();
       }
     });
 
     it('a second worker on the same host (PORT taken, no METRICS_PORT) serves /metrics on a free port and says where', async () => {
-      const worker = await startServiceProcess({ mode: 'worker', env: { REDIS_URL, QUEUE_PREFIX: testPrefix(), PORT: String(port), ...credentials } });
+      const worker = await startServiceProcess({ mode: 'worker', env: { REDIS_URL, QUEUE_PREFIX: prefix(), PORT: String(port), ...credentials } });
       try {
         expect(new URL(worker.url).port).not.to.equal(String(port));
         const warning = worker.logs().find((l) => l.level === 40 || l.level === 'warn');

@@ -74,3 +74,18 @@ async function untilReady(redis: RedisConnection, timeoutMs = 5000): Promise<voi
   }
   await waitForRedis(redis, TEST_REDIS_URL, timeoutMs);
 }
+
+/** Removes every key under a queue prefix: for tests whose service processes wrote queue keys (meta, stalled-check) outside any job. */
+export async function removeKeysUnder(prefix: string): Promise<void> {
+  const redis = connectRedis({ redisUrl: TEST_REDIS_URL }, 'worker');
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await (redis as import('ioredis').Redis).scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
