@@ -230,6 +230,11 @@ function jobKeyOf(job: Job): string {
   return `${job.queueQualifiedName}:${job.id}`;
 }
 
+/** Every counts hash under a prefix: one per action queue, and the one for counts without an action. */
+function allCountsKeys(basePrefix: string): string[] {
+  return [...ACTION_KEYS.map((action) => countsKey(basePrefix, action)), countsKey(basePrefix, undefined)];
+}
+
 /** The mark that counts this run's outcome of the job once (tally.ts, OnceMark). */
 export function countFinalOnce(job: Job): OnceMark {
   return { jobKey: jobKeyOf(job), kind: 'final', value: job.stalledCounter ?? 0 };
@@ -280,7 +285,7 @@ export function redisCounterStore(connection: RedisConnection, basePrefix: strin
     },
 
     async read() {
-      const keys = [...ACTION_KEYS.map((action) => countsKey(basePrefix, action)), countsKey(basePrefix, undefined)];
+      const keys = allCountsKeys(basePrefix);
       const hashes = await Promise.all(keys.map((key) => connection.hgetall(key)));
       const totals: CountTotal[] = [];
       for (const hash of hashes) {
@@ -296,6 +301,6 @@ export function redisCounterStore(connection: RedisConnection, basePrefix: strin
 
 /** Removes the counts kept under a prefix (tests, the benchmark, the demo: what obliterate does not remove). */
 export async function removeCounts(connection: RedisConnection, basePrefix: string): Promise<void> {
-  const keys = [...ACTION_KEYS.map((action) => countsKey(basePrefix, action)), countsKey(basePrefix, undefined)];
+  const keys = allCountsKeys(basePrefix);
   await Promise.all(keys.map((key) => connection.del(key)));
 }

@@ -80,16 +80,19 @@ export function parseSeriesKey(key: string): { name: string; labels: Labels } | 
   }
 }
 
+/** Adds an increment to its series' row in `rows` (a new row holds its own copy of the labels). */
+function addToSeries(rows: Map<string, CountTotal>, inc: CountIncrement): void {
+  const key = seriesKey(inc.name, inc.labels);
+  const row = rows.get(key);
+  if (row) row.value += inc.value;
+  else rows.set(key, { name: inc.name, labels: { ...inc.labels }, value: inc.value });
+}
+
 /** Counts in this process's memory: for tests and for tools that run without Redis. */
 export function memoryCounterStore(): CounterStore {
   const totals = new Map<string, CountTotal>();
   const marks = new Map<string, number>();
-  const add = (inc: CountIncrement) => {
-    const key = seriesKey(inc.name, inc.labels);
-    const row = totals.get(key);
-    if (row) row.value += inc.value;
-    else totals.set(key, { name: inc.name, labels: { ...inc.labels }, value: inc.value });
-  };
+  const add = (inc: CountIncrement) => addToSeries(totals, inc);
   return {
     async add(plain, once) {
       plain.forEach(add);
@@ -175,12 +178,7 @@ export class Tally {
   private merge(stored: CountTotal[]): CountTotal[] {
     const rows = new Map<string, CountTotal>();
     for (const [key, row] of this.declared) rows.set(key, { ...row });
-    const add = (inc: CountIncrement) => {
-      const key = seriesKey(inc.name, inc.labels);
-      const row = rows.get(key);
-      if (row) row.value += inc.value;
-      else rows.set(key, { name: inc.name, labels: inc.labels, value: inc.value });
-    };
+    const add = (inc: CountIncrement) => addToSeries(rows, inc);
     stored.forEach(add);
     this.sums.forEach(add);
     this.onces.forEach(add);
@@ -188,10 +186,7 @@ export class Tally {
   }
 
   private addToSums(inc: CountIncrement): void {
-    const key = seriesKey(inc.name, inc.labels);
-    const row = this.sums.get(key);
-    if (row) row.value += inc.value;
-    else this.sums.set(key, { name: inc.name, labels: { ...inc.labels }, value: inc.value });
+    addToSeries(this.sums, inc);
   }
 
   private schedule(): void {

@@ -840,9 +840,14 @@ async function queueThenDrain(o: Orchestrator, prefix: string, events: number, b
   };
 }
 
-/** CPU of the measured process, Redis and the stand-in, per event, in µs. */
+/** CPU of the measured process, Redis and the stand-in together, in ms. */
+function cpuMsOfAll(p: PhaseResult & { redisCpuMs: number }): number {
+  return p.cpuMs + p.redisCpuMs + (p.standIn?.cpuMs ?? 0);
+}
+
+/** The same, per event, in µs. */
 function cpuPerEvent(p: PhaseResult & { redisCpuMs: number }): number {
-  return ((p.cpuMs + p.redisCpuMs + (p.standIn?.cpuMs ?? 0)) * 1000) / p.events;
+  return (cpuMsOfAll(p) * 1000) / p.events;
 }
 
 function printComparison(ours?: PhaseResult & { redisCpuMs: number }, base?: PhaseResult & { redisCpuMs: number }, oursMem?: MemoryResult, baseMem?: MemoryResult): void {
@@ -881,7 +886,7 @@ function printComparison(ours?: PhaseResult & { redisCpuMs: number }, base?: Pha
     const r = rate(ours) / rate(base);
     console.log(`\nratio ours / baseline: ${fmtRatio(r)}   goal >= 0.80: ${r >= 0.8 ? 'met' : 'NOT met'}`);
     const cores = os.cpus().length;
-    const busy = (p: PhaseResult & { redisCpuMs: number }) => (p.cpuMs + p.redisCpuMs + (p.standIn?.cpuMs ?? 0)) / p.elapsedMs / cores;
+    const busy = (p: PhaseResult & { redisCpuMs: number }) => cpuMsOfAll(p) / p.elapsedMs / cores;
     console.log(
       `cores busy         ours ${(100 * busy(ours)).toFixed(0)} %, baseline ${(100 * busy(base)).toFixed(0)} % of ${cores}: ` +
         `when both are near 100 %, the ratio follows the CPU per event ratio above`,

@@ -2,6 +2,7 @@
 // and removed afterwards.
 
 import { randomBytes } from 'node:crypto';
+import type IORedis from 'ioredis';
 import { connectRedis, createQueues, waitForRedis, type Queues, type RedisConnection } from '../../src/queues';
 
 export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -79,13 +80,18 @@ async function untilReady(redis: RedisConnection, timeoutMs = 5000): Promise<voi
 export async function removeKeysUnder(prefix: string): Promise<void> {
   const redis = connectRedis({ redisUrl: TEST_REDIS_URL }, 'worker');
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await (redis as import('ioredis').Redis).scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
+    await deleteKeysMatching(redis as IORedis, `${prefix}:*`);
   } finally {
     redis.disconnect();
   }
+}
+
+/** Deletes the keys matching a SCAN pattern, a page at a time. */
+export async function deleteKeysMatching(redis: IORedis, pattern: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
 }

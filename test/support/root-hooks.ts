@@ -3,7 +3,7 @@
 // BullMQ's obliterate, and the prefixes are made up inside the tests, so they are found by pattern.
 
 import IORedis from 'ioredis';
-import { TEST_REDIS_URL } from './redis';
+import { deleteKeysMatching, TEST_REDIS_URL } from './redis';
 
 const TEST_COUNT_KEYS = ['cio-*:{*}:counts', 'cio-*:{counts}'];
 
@@ -14,14 +14,7 @@ export const mochaHooks = {
     redis.on('error', () => undefined);
     try {
       await redis.connect();
-      for (const pattern of TEST_COUNT_KEYS) {
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-          cursor = next;
-          if (keys.length > 0) await redis.del(...keys);
-        } while (cursor !== '0');
-      }
+      for (const pattern of TEST_COUNT_KEYS) await deleteKeysMatching(redis, pattern);
     } catch {
       // No Redis: nothing was stored either.
     } finally {
