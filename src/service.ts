@@ -20,6 +20,8 @@ export interface RunningService {
   producer?: Producer;
   pool?: WorkerPool;
   queues: Queues;
+  /** The connection the queues use (tools that clean up after themselves: the demo). */
+  redis: RedisConnection;
   metrics: Metrics;
   /** Graceful stop: no new events or jobs, what is in hand is sent, then connections close. */
   close(): Promise<void>;
@@ -91,6 +93,7 @@ export async function startService(config: ServiceConfig, mode: ServiceMode, log
     producer,
     pool,
     queues,
+    redis: producerRedis,
     metrics,
     close() {
       closing ??= (async () => {

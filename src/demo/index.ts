@@ -6,6 +6,7 @@
 import { ConfigError, loadConfig, type ServiceConfig } from '../config';
 import { CustomerIoStandIn } from '../customerio/stand-in';
 import { createLogger } from '../logger';
+import { removeCounts } from '../queues';
 import { startService } from '../service';
 import { ACTION_KEYS } from '../types';
 import { sampleEvents } from './samples';
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
     await standIn.close();
     return fail((err as Error).message);
   }
-  await Promise.all(ACTION_KEYS.map((a) => service.queues[a].obliterate({ force: true })));
+  await clearDemoData(service, config.queuePrefix);
   out(`cio-relay demo: the service runs at ${service.url}, Customer.io is a stand-in at ${standIn.url}.\n`);
 
   const events = sampleEvents();
@@ -69,11 +70,17 @@ async function main(): Promise<void> {
   }
 
   async function stop(): Promise<void> {
-    await Promise.all(ACTION_KEYS.map((a) => service.queues[a].obliterate({ force: true }).catch(() => undefined)));
+    await clearDemoData(service, config.queuePrefix).catch(() => undefined);
     await service.close();
     await standIn.close();
     process.exit(0);
   }
+}
+
+/** The demo's queues and counts (a run starts from zero and leaves nothing behind). */
+async function clearDemoData(service: Awaited<ReturnType<typeof startService>>, prefix: string): Promise<void> {
+  await Promise.all(ACTION_KEYS.map((a) => service.queues[a].obliterate({ force: true })));
+  await removeCounts(service.redis, prefix);
 }
 
 async function settled(queues: Awaited<ReturnType<typeof startService>>['queues'], timeoutMs: number): Promise<void> {
