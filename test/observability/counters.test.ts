@@ -72,6 +72,17 @@ describe('observability: shared counters', () => {
       expect(valueOf(await tally.totals(), 'cio_items_delivered_total', { action: 'trackEvent' })).to.equal(4);
     });
 
+    it('a write that goes wrong in an unforeseen way leaves nobody waiting and does not stop the next writes', async () => {
+      const { store, refuseWith } = recordingStore();
+      // The error report itself throws: the write fails in a way the tally does not handle.
+      const tally = new Tally(store, { onError: () => { throw new Error('a broken logger'); }, retryMs: 10 });
+      refuseWith(() => new Error('Redis is away'));
+      await tally.record({ name: 'cio_items_delivered_total', labels: { action: 'trackEvent' }, value: 1 });
+      refuseWith(undefined);
+      await tally.record({ name: 'cio_items_delivered_total', labels: { action: 'trackEvent' }, value: 2 });
+      expect(await store.read()).to.deep.equal([{ name: 'cio_items_delivered_total', labels: { action: 'trackEvent' }, value: 3 }]);
+    });
+
     it('after a partial write, writes again only what was not stored (nothing is counted twice)', async () => {
       const inner = memoryCounterStore();
       let calls = 0;
