@@ -19,7 +19,7 @@ const VERSION = args.get('version') ?? '3.170.0';
 const SEED = Number(args.get('seed') ?? 1);
 const MAPPINGS = Number(args.get('mappings') ?? 2000);
 const PAYLOADS = Number(args.get('payloads') ?? 1500);
-const VECTORS = process.env.CIO_VECTORS_DIR ?? path.resolve(__dirname, '../../shared/vectors');
+const VECTORS = path.resolve(__dirname, '../vectors');
 
 interface Framework {
   transform(mapping: unknown, data: unknown): Record<string, unknown>;

@@ -1,5 +1,5 @@
 // `npm run bench:actions`: the cost of the pure transformation (trigger + mapping + item building) for the
-// preset subscriptions over ../shared/vectors/preset-events.json, next to the cost of one
+// preset subscriptions over vectors/preset-events.json, next to the cost of one
 // JSON.parse(JSON.stringify(event)) of the same events, measured in the same process, in alternating
 // rounds. Goal (issue 2): ratio >= 1.0, i.e. the whole transformation costs no more than one JSON round
 // trip of the event.
@@ -109,7 +109,7 @@ function main(): void {
   if (values.only && values.only !== 'transform' && values.only !== 'json') throw new Error('--only must be transform or json');
 
   const file = path.join(vectorsDir(), 'preset-events.json');
-  if (!existsSync(file)) throw new Error(`${file} not found: the vectors live in ../shared/vectors beside the checkout, or set CIO_VECTORS_DIR`);
+  if (!existsSync(file)) throw new Error(`${file} not found: the reference vectors belong in vectors/ at the repository's root`);
   const cases = JSON.parse(readFileSync(file, 'utf8')) as Array<{ event: Record<string, unknown> }>;
   const events = cases.map((c) => c.event);
   const presets = compileSubscriptions(undefined);

@@ -28,9 +28,9 @@ export function describeMachine(m: Machine = machine()): string {
   return `${m.cpu}, ${m.cores} cores, ${m.ramGb} GB RAM, Node ${m.node}, ${m.os}`;
 }
 
-/** Where ../shared/vectors is: beside the checkout, seen from dist/bench (or src/bench), unless CIO_VECTORS_DIR says. */
+/** The repository's copy of the reference vectors (vectors/ at the root), seen from dist/bench or src/bench. */
 export function vectorsDir(): string {
-  return process.env.CIO_VECTORS_DIR ?? path.resolve(__dirname, '../../../shared/vectors');
+  return path.resolve(__dirname, '../../vectors');
 }
 
 export function median(values: readonly number[]): number {

@@ -1,4 +1,4 @@
-// ../shared/vectors/edge-probes.json: further scenarios run against the reference. Each probe's items (or
+// vectors/edge-probes.json: further scenarios run against the reference. Each probe's items (or
 // errors) are checked here; what the service then does with Customer.io's answers (P01–P05, P13) is checked
 // end to end in test/worker/outcomes.test.ts. Probes named in deviations.md assert our behaviour instead.
 import { expect } from 'chai';
@@ -97,7 +97,7 @@ const NOT_ITEMS: Record<string, string> = {
   P19: 'A capture of the reference’s multistatus without its input events; which events fire the Track Event preset is checked by preset-events.test.ts and the trigger tests.',
 };
 
-describe('edge probes (../shared/vectors/edge-probes.json)', () => {
+describe('edge probes (vectors/edge-probes.json)', () => {
   it('has all 32 probes', () => expect(probes).to.have.length(32));
 
   for (const probe of probes) {

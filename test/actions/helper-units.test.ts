@@ -1,4 +1,4 @@
-// ../shared/vectors/helper-units.json: input/output pairs for the reference's shared helpers.
+// vectors/helper-units.json: input/output pairs for the reference's shared helpers.
 import { expect } from 'chai';
 import { buildPayload } from '../../src/actions/build-payload';
 import { resolveIdentifiers } from '../../src/actions/identifiers';
@@ -23,7 +23,7 @@ const run: Record<Unit['function'], (input: any) => unknown> = {
   buildPayload: (input) => buildPayload(input),
 };
 
-describe('shared helpers (../shared/vectors/helper-units.json)', () => {
+describe('shared helpers (vectors/helper-units.json)', () => {
   it('has all 78 units', () => expect(units).to.have.length(78));
 
   for (const unit of units) {

@@ -1,4 +1,4 @@
-// ../shared/vectors/preset-events.json: 400 generated events of every kind. For each, the presets that fire
+// vectors/preset-events.json: 400 generated events of every kind. For each, the presets that fire
 // must be the reference's, and each one's item (or error) must equal the reference's, except where a
 // deviation applies.
 import { expect } from 'chai';
@@ -65,7 +65,7 @@ function missingIdentifierError(action: string): string {
   return 'The item has no person identifier (a userId, an email or an anonymousId), so Customer.io would refuse it; it was not sent.';
 }
 
-describe('preset events (../shared/vectors/preset-events.json)', () => {
+describe('preset events (vectors/preset-events.json)', () => {
   it('has all 400 events', () => expect(cases).to.have.length(400));
 
   cases.forEach((c, index) => {

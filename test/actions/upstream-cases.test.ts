@@ -1,4 +1,4 @@
-// Every case of ../shared/vectors/upstream-cases.json: the reference's own tests, run on the batch and the
+// Every case of vectors/upstream-cases.json: the reference's own tests, run on the batch and the
 // single path, US and EU. The item we build (or the error we give) must equal the reference's, except where
 // deviations.md says we do better; those cases assert our documented behaviour and name the deviation.
 import { expect } from 'chai';
@@ -32,7 +32,7 @@ for (const mode of ['batch', 'single']) {
   }
 }
 
-describe('upstream cases (../shared/vectors/upstream-cases.json)', () => {
+describe('upstream cases (vectors/upstream-cases.json)', () => {
   it('has all 309 cases', () => expect(cases).to.have.length(309));
 
   for (const c of cases) {

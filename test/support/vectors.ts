@@ -1,9 +1,8 @@
-// Loads the reference's captured behaviour from ../shared/vectors (beside the checkout). The files are
-// read where they are, never copied into this repository.
+// Loads the reference's captured behaviour from the repository's vectors/ folder (see vectors/README.md).
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
-export const VECTORS_DIR = process.env.CIO_VECTORS_DIR ?? resolve(__dirname, '..', '..', '..', 'shared', 'vectors');
+export const VECTORS_DIR = resolve(__dirname, '..', '..', 'vectors');
 
 export function loadVectors<T = any>(file: string): T {
   return JSON.parse(readFileSync(resolve(VECTORS_DIR, file), 'utf8')) as T;
