@@ -20,7 +20,7 @@ export type StatusClass = '2xx' | '3xx' | '4xx' | '5xx' | 'error';
 
 export interface QueueDepth {
   action: string;
-  /** A BullMQ job state: waiting, active, delayed, failed, paused, … */
+  /** A BullMQ job state: waiting, active, delayed, failed, … */
   state: string;
   count: number;
 }

@@ -146,7 +146,8 @@ export function completedRetention(
   return { removeOnComplete: { age: policy.completedRetentionSeconds, count: policy.completedRetentionCount } };
 }
 
-export const JOB_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed', 'paused', 'prioritized'] as const;
+// BullMQ 6 counts the jobs of a paused queue as waiting; it has no 'paused' state any more.
+export const JOB_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized'] as const;
 
 /** Job counts by action and state, for metrics and `stats`. */
 export async function queueDepth(queues: Queues): Promise<Array<{ action: ActionKey; state: string; count: number }>> {

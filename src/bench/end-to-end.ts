@@ -668,7 +668,7 @@ class Orchestrator {
     const total: Record<string, number> = {};
     for (const [name, p] of names) {
       const q = new Queue(name, { connection: this.redis, prefix: p });
-      const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'paused', 'prioritized');
+      const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized');
       for (const [k, v] of Object.entries(counts)) total[k] = (total[k] ?? 0) + v;
       await q.close();
     }
@@ -878,7 +878,7 @@ function printComparison(ours?: PhaseResult & { redisCpuMs: number }, base?: Pha
   if (ours?.standIn && ours.standIn.rejectedItems > 0) notes.push(`the stand-in rejected ${ours.standIn.rejectedItems} items`);
   for (const [label, mem] of [['ours', oursMem], ['baseline', baseMem]] as const) {
     const c = mem?.counts;
-    const unfinished = c ? (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) + (c.paused ?? 0) + (c.prioritized ?? 0) : 0;
+    const unfinished = c ? (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0) : 0;
     if (c && ((c.failed ?? 0) > 0 || unfinished > 0)) notes.push(`memory run, ${label}: ${c.failed ?? 0} jobs failed, ${unfinished} unfinished after the drain`);
   }
   for (const note of notes) console.log(`NOTE: ${note}`);
@@ -920,7 +920,7 @@ async function backlog(o: Orchestrator, opts: Options, estimate?: MemoryResult):
   const after = await o.usedMemory();
   const counts = await o.jobCounts(prefix, false);
   const delivered = drain.standIn?.items ?? 0;
-  const unfinished = (counts.waiting ?? 0) + (counts.active ?? 0) + (counts.delayed ?? 0) + (counts.paused ?? 0) + (counts.prioritized ?? 0);
+  const unfinished = (counts.waiting ?? 0) + (counts.active ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0);
   const lost = n - delivered;
   console.log('\n' + table([
     ['backlog', ''],
