@@ -39,6 +39,12 @@ export const DEFAULTS = {
   /** How many times a job may come back from a dead worker (or a long Redis outage) before it fails. */
   maxStalledCount: 10,
   shutdownTimeoutMs: 30_000,
+  /** Longest a request waits for others to share its write to Redis (group commit). */
+  groupCommitWindowMs: 2,
+  /** Events per job, at most. */
+  groupMaxEvents: 100,
+  /** Bytes of events (JSON, before compression) per job, at most; a single larger event is its own job. */
+  groupMaxBytes: 256 * 1024,
 } as const;
 
 export interface ServiceConfig {
@@ -68,6 +74,9 @@ export interface ServiceConfig {
   lockDurationMs: number;
   maxStalledCount: number;
   shutdownTimeoutMs: number;
+  groupCommitWindowMs: number;
+  groupMaxEvents: number;
+  groupMaxBytes: number;
   dashboard: { user?: string; password?: string; readOnly: boolean };
   metricsPort?: number;
   subscriptions: Subscription[];
@@ -149,6 +158,9 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     lockDurationMs: int(env, 'LOCK_DURATION_MS', DEFAULTS.lockDurationMs, 100),
     maxStalledCount: int(env, 'MAX_STALLED_COUNT', DEFAULTS.maxStalledCount, 1),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', DEFAULTS.shutdownTimeoutMs, 0),
+    groupCommitWindowMs: int(env, 'GROUP_COMMIT_WINDOW_MS', DEFAULTS.groupCommitWindowMs, 0, 100),
+    groupMaxEvents: int(env, 'GROUP_MAX_EVENTS', DEFAULTS.groupMaxEvents, 1, 1000),
+    groupMaxBytes: int(env, 'GROUP_MAX_BYTES', DEFAULTS.groupMaxBytes, 32 * 1024, 16 * 1024 * 1024),
     dashboard,
     metricsPort: env.METRICS_PORT ? int(env, 'METRICS_PORT', 0, 0, 65535) : undefined,
     subscriptions: compileSubscriptions(file.subscriptions),

@@ -14,7 +14,7 @@ import { memoryCounterStore, Tally, type CounterStore, type OnceMark } from './t
 /** Label values, for callers that want the compiler to check them. */
 export type ReceivedSource = 'http' | 'publish' | 'import';
 export type FilterReason = 'integrations' | 'no_subscription';
-export type FailReason = 'invalid' | 'rejected' | 'retries_exhausted' | 'too_large' | 'request_rejected' | 'stalled';
+export type FailReason = 'invalid' | 'rejected' | 'retries_exhausted' | 'too_large' | 'request_rejected' | 'stalled' | 'internal';
 export type RetryReason = 'transient' | 'rate_limited' | 'auth';
 export type StatusClass = '2xx' | '3xx' | '4xx' | '5xx' | 'error';
 
@@ -36,8 +36,10 @@ export interface Metrics {
   eventsReceived: SharedCounter;
   /** cio_events_filtered_total{reason}: events that produced no job. */
   eventsFiltered: SharedCounter;
-  /** cio_items_enqueued_total{action}: jobs added (one event × one subscription). */
+  /** cio_items_enqueued_total{action}: items queued (one event × one subscription); re-sends are not counted. */
   itemsEnqueued: SharedCounter;
+  /** cio_events_deduplicated_total{action}: re-sent events (same messageId and subscription) queued once. */
+  eventsDeduplicated: SharedCounter;
   /** cio_items_delivered_total{action}: items Customer.io accepted. */
   itemsDelivered: SharedCounter;
   /** cio_items_failed_total{action,reason}: items whose job failed for good. */
@@ -114,13 +116,18 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   );
   const itemsEnqueued = shared(
     'cio_items_enqueued_total',
-    'Items (one event for one subscription) added to the queues, by action.',
+    'Items (one event for one subscription) added to the queues, by action. A re-sent event is not counted again.',
+    ['action'],
+  );
+  const eventsDeduplicated = shared(
+    'cio_events_deduplicated_total',
+    'Re-sent events (same messageId, same subscription, within the dedupe window) that were queued once, by action.',
     ['action'],
   );
   const itemsDelivered = shared('cio_items_delivered_total', 'Items Customer.io accepted, by action.', ['action']);
   const itemsFailed = shared(
     'cio_items_failed_total',
-    'Items that failed for good, by action and reason (invalid, rejected, retries_exhausted, too_large, request_rejected, stalled).',
+    'Items that failed for good, by action and reason (invalid, rejected, retries_exhausted, too_large, request_rejected, stalled, internal).',
     ['action', 'reason'],
   );
   const itemsRetried = shared(
@@ -175,6 +182,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     eventsReceived,
     eventsFiltered,
     itemsEnqueued,
+    eventsDeduplicated,
     itemsDelivered,
     itemsFailed,
     itemsRetried,

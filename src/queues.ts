@@ -4,19 +4,16 @@
 // (`cio:{trackEvent}:trackEvent:wait`), so a queue's keys share one slot (BullMQ's scripts need that) while
 // different queues spread over the cluster.
 
-import { createHash } from 'node:crypto';
 import { Queue, type Job, type JobsOptions, type WorkerOptions } from 'bullmq';
 import IORedis, { Cluster, type RedisOptions } from 'ioredis';
 import { parseSeriesKey, PartialWriteError, seriesKey, type CounterStore, type CountIncrement, type CountTotal, type OnceIncrement, type OnceMark } from './tally';
-import { ACTION_KEYS, type ActionKey, type SegmentEvent } from './types';
+import { ACTION_KEYS, type ActionKey } from './types';
+import type { AnyJobData } from './jobs/group';
 
 export type RedisConnection = IORedis | Cluster;
 
-/** What a job carries: the event as received and the subscription that fired for it. */
-export interface JobData {
-  subscription: string;
-  event: SegmentEvent;
-}
+/** What a job carries: a group of events for one subscription (jobs/group.ts). */
+export type JobData = AnyJobData;
 
 export interface RedisSettings {
   redisUrl: string;
@@ -108,15 +105,6 @@ export async function closeQueues(queues: Queues): Promise<void> {
   await Promise.all(Object.values(queues).map((q) => q.close()));
 }
 
-/**
- * The same event for the same subscription always gets the same job id, so a re-sent event is queued once
- * (while its job is in Redis: waiting, active, failed, or completed within the retention window).
- * BullMQ ids may not contain ':', hence the hash.
- */
-export function jobIdFor(subscription: string, messageId: string): string {
-  return createHash('sha1').update(subscription).update('\u0000').update(messageId).digest('base64url');
-}
-
 export interface JobPolicy {
   attempts: number;
   backoffMs: number;
@@ -126,7 +114,9 @@ export interface JobPolicy {
 }
 
 /**
- * What each job carries: attempts, backoff and how long it stays once failed. How long it stays once
+ * What each job carries: attempts and backoff for a job whose run fails as a whole (Redis away while its
+ * items' new jobs are written, an internal error; an item's own retries are counted in its data, see
+ * worker/settle.ts), and how long it stays once failed. How long it stays once
  * completed is set on the workers (completedRetention), so the record of every job is smaller to write
  * and read; a failed job keeps its own, because BullMQ also fails jobs outside a worker's hands (one
  * that stalled too often) and then reads only the job's options.

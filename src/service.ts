@@ -64,7 +64,7 @@ export async function startService(config: ServiceConfig, mode: ServiceMode, log
   let url: string;
   try {
     if (mode !== 'worker') {
-      producer = new Producer({ queues, subscriptions: config.subscriptions, policy: config, metrics });
+      producer = new Producer({ queues, redis: producerRedis, queuePrefix: config.queuePrefix, subscriptions: config.subscriptions, policy: config, metrics });
       const app = await buildApi({ config, producer, subscriptions: config.subscriptions, metrics, logger, queues, redis: producerRedis });
       try {
         url = await app.listen({ port: config.port, host: config.host });
@@ -98,6 +98,7 @@ export async function startService(config: ServiceConfig, mode: ServiceMode, log
     close() {
       closing ??= (async () => {
         await closeServer();
+        await producer?.drain();
         if (pool) await pool.close();
         await metrics.flush();
         await closeQueues(queues);

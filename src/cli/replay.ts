@@ -5,6 +5,7 @@
 // the end of the set and is recognised by its id, so it is not replayed twice in one run.
 
 import type { Job } from 'bullmq';
+import type { GroupJobData } from '../jobs/group';
 import { forgetCounted, type JobData, type Queues, type RedisConnection } from '../queues';
 import { ACTION_KEYS, isActionKey, type ActionKey } from '../types';
 import { EXIT, UsageError, defineCommand, plural, refuseArguments, table } from './args';
@@ -132,6 +133,10 @@ async function replayQueue(redis: RedisConnection, queues: Queues, action: Actio
         // A fresh set of attempts: the fix is new, and a job that used up its attempts on an outage
         // would otherwise fail again after a single try. Its first attempt then counts again (metrics).
         await forgetCounted(redis, job);
+        // A job made for one refused item carries its refusal (it fails with it when first run) and
+        // items carry the attempts they used: both go, so the job is sent again as new.
+        const data = job.data as GroupJobData;
+        if (data.fail || data.attempt) await job.updateData(freshStart(data));
         await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
         result.matched++;
       } catch {
@@ -142,6 +147,11 @@ async function replayQueue(redis: RedisConnection, queues: Queues, action: Actio
     if (page.length < PAGE) break;
   }
   return result;
+}
+
+function freshStart(data: GroupJobData): GroupJobData {
+  const { fail: _fail, attempt: _attempt, ...rest } = data;
+  return rest;
 }
 
 function matches(job: Job<JobData>, filter: Filter): boolean {

@@ -8,6 +8,8 @@ import { CustomerIoStandIn } from '../customerio/stand-in';
 import { createLogger } from '../logger';
 import { removeCounts } from '../queues';
 import { startService } from '../service';
+import type { Job } from 'bullmq';
+import type { GroupJobData } from '../jobs/group';
 import { ACTION_KEYS } from '../types';
 import { sampleEvents } from './samples';
 
@@ -105,9 +107,9 @@ async function report(queues: Awaited<ReturnType<typeof startService>>['queues']
   out('Refused, each with its reason (also in the dashboard under "failed"):');
   let failures = 0;
   for (const action of ACTION_KEYS) {
-    for (const job of await queues[action].getFailed()) {
+    for (const job of (await queues[action].getFailed()) as Array<Job<GroupJobData>>) {
       failures++;
-      out(`  ${action} (${job.name}), event ${String(job.data.event.messageId)}: ${job.failedReason}`);
+      out(`  ${action} (${job.name}), event ${job.data.messageIds.join(', ')}: ${job.failedReason}`);
     }
   }
   if (failures === 0) out('  nothing');

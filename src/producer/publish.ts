@@ -1,15 +1,22 @@
 // publish(): the library call for Node pipelines, and what the HTTP API calls after its own checks.
 // Resolves only once every job is in Redis.
+//
+// Events are grouped: what fires for one subscription in one call, or in the calls of one group commit
+// (group-commit.ts), becomes one job (split by the caps of events and bytes per job). A re-sent event
+// (same messageId, same subscription, within the window) is left out by the message index.
 
 import type { Metrics } from '../metrics';
-import { jobIdFor, jobOptions, type JobData, type JobPolicy, type Queues } from '../queues';
+import { jobOptions, type JobPolicy, type Queues, type RedisConnection } from '../queues';
+import { MessageIndex } from '../jobs/message-index';
+import { fitToCaps, GroupWriter, type GroupToWrite } from '../jobs/writer';
 import type { Subscription } from '../subscriptions';
 import type { ActionKey, SegmentEvent } from '../types';
+import { GroupCommitter } from './group-commit';
 import { prepareEvents, type Prepared } from './prepare';
 
 export interface PublishResult {
   messageId?: string;
-  /** Names of the subscriptions that fired: one job each. */
+  /** Names of the subscriptions that fired. */
   fired: string[];
   /** Why nothing fired: the integrations object turned the destination off, or no trigger matched. */
   filtered?: 'integrations' | 'no_subscription';
@@ -22,29 +29,53 @@ export class QueueUnavailableError extends Error {
   override name = 'QueueUnavailableError';
 }
 
+/** What the producer needs of the job policy: retries for jobs, the dedupe window, group sizes. */
+export type ProducerPolicy = JobPolicy & {
+  groupCommitWindowMs: number;
+  groupMaxEvents: number;
+  groupMaxBytes: number;
+};
+
 export interface ProducerOptions {
   queues: Queues;
+  /** The connection of the queues (the message index lives beside them). */
+  redis: RedisConnection;
+  /** Queue key prefix (QUEUE_PREFIX). */
+  queuePrefix: string;
   subscriptions: readonly Subscription[];
-  policy: JobPolicy;
+  policy: ProducerPolicy;
   metrics?: Metrics;
   clock?: () => number;
 }
 
 export type EventSource = 'http' | 'publish' | 'import';
 
+interface CommitEntry {
+  prepared: Prepared[];
+  source: EventSource;
+}
+
 export class Producer {
   private readonly opts: ProducerOptions;
-  private readonly jobOpts: ReturnType<typeof jobOptions>;
+  private readonly writer: GroupWriter;
+  private readonly committer: GroupCommitter<CommitEntry, void>;
+  private readonly clock: () => number;
 
   constructor(opts: ProducerOptions) {
     this.opts = opts;
-    this.jobOpts = jobOptions(opts.policy);
+    this.clock = opts.clock ?? Date.now;
+    const index = new MessageIndex(opts.redis, opts.policy.completedRetentionSeconds, this.clock);
+    this.writer = new GroupWriter(opts.queues, index, opts.queuePrefix, jobOptions(opts.policy), this.clock);
+    this.committer = new GroupCommitter(
+      { windowMs: opts.policy.groupCommitWindowMs, maxEvents: opts.policy.groupMaxEvents },
+      (entries) => this.commit(entries),
+    );
   }
 
-  /** Queues one job per subscription that fires. Invalid events are reported in their result, not queued. */
+  /** Queues the events for the subscriptions that fire. Invalid events are reported in their result, not queued. */
   async publish(events: SegmentEvent | SegmentEvent[], source: EventSource = 'publish'): Promise<PublishResult[]> {
     const list = Array.isArray(events) ? events : [events];
-    const { prepared, refused } = prepareEvents(list, this.opts.subscriptions, (this.opts.clock ?? Date.now)());
+    const { prepared, refused } = prepareEvents(list, this.opts.subscriptions, this.clock());
     await this.enqueue(prepared, source);
     const results: PublishResult[] = new Array(list.length);
     for (const r of refused) results[r.index] = { fired: [], error: r.error };
@@ -52,35 +83,70 @@ export class Producer {
     return results;
   }
 
-  /** Adds the jobs of already prepared events, one addBulk per queue. */
+  /**
+   * Queues already prepared events with the next group commit; resolves once they are in Redis, rejects
+   * with QueueUnavailableError when nothing of them was kept.
+   */
   async enqueue(prepared: Prepared[], source: EventSource): Promise<void> {
-    const byAction = new Map<ActionKey, Array<{ name: string; data: JobData; opts: ReturnType<typeof jobOptions> }>>();
-    for (const p of prepared) {
-      for (const sub of p.fired) {
-        const jobs = byAction.get(sub.action) ?? [];
-        jobs.push({
-          name: sub.name,
-          data: { subscription: sub.name, event: p.event },
-          opts: { ...this.jobOpts, jobId: jobIdFor(sub.name, p.messageId) },
-        });
-        byAction.set(sub.action, jobs);
+    if (prepared.length === 0) return;
+    const fired = prepared.reduce((n, p) => n + p.fired.length, 0);
+    if (fired === 0) {
+      this.countReceived([{ prepared, source }]);
+      return;
+    }
+    await this.committer.submit({ prepared, source }, fired);
+  }
+
+  /** Writes what is waiting for a group commit (shutdown). */
+  drain(): Promise<void> {
+    return this.committer.drain();
+  }
+
+  private async commit(entries: CommitEntry[]): Promise<void[]> {
+    const bySubscription = new Map<Subscription, SegmentEvent[]>();
+    for (const { prepared } of entries) {
+      for (const p of prepared) {
+        for (const sub of p.fired) {
+          const list = bySubscription.get(sub);
+          if (list) list.push(p.event);
+          else bySubscription.set(sub, [p.event]);
+        }
       }
     }
+    const caps = { maxEvents: this.opts.policy.groupMaxEvents, maxBytes: this.opts.policy.groupMaxBytes };
+    const groups: GroupToWrite[] = [];
+    for (const [sub, events] of bySubscription) {
+      for (const piece of fitToCaps(events, caps)) groups.push({ action: sub.action, subscription: sub.name, events: piece.events });
+    }
+    let written;
     try {
-      await Promise.all([...byAction].map(([action, jobs]) => this.opts.queues[action].addBulk(jobs)));
+      written = await this.writer.write(groups, { dedupe: true });
     } catch (err) {
       throw new QueueUnavailableError(`the events could not be queued in Redis: ${(err as Error).message}`);
     }
-    this.count(prepared, byAction, source);
+    this.countReceived(entries);
+    const m = this.opts.metrics;
+    if (m) {
+      const queued = new Map<ActionKey, number>();
+      const duplicates = new Map<ActionKey, number>();
+      groups.forEach((group, i) => {
+        queued.set(group.action, (queued.get(group.action) ?? 0) + written[i].queued.length);
+        duplicates.set(group.action, (duplicates.get(group.action) ?? 0) + written[i].duplicates.length);
+      });
+      // Not awaited: the events are in Redis already; the counts follow within a turn of the event loop.
+      for (const [action, n] of queued) if (n > 0) void m.itemsEnqueued.inc({ action }, n);
+      for (const [action, n] of duplicates) if (n > 0) void m.eventsDeduplicated.inc({ action }, n);
+    }
+    return entries.map(() => undefined);
   }
 
-  private count(prepared: Prepared[], byAction: Map<ActionKey, unknown[]>, source: EventSource): void {
+  private countReceived(entries: CommitEntry[]): void {
     const m = this.opts.metrics;
     if (!m) return;
-    // Not awaited: the events are in Redis already; the counts follow within a turn of the event loop.
-    void m.eventsReceived.inc({ source }, prepared.length);
-    for (const p of prepared) if (p.filtered) void m.eventsFiltered.inc({ reason: p.filtered });
-    for (const [action, jobs] of byAction) void m.itemsEnqueued.inc({ action }, jobs.length);
+    for (const { prepared, source } of entries) {
+      void m.eventsReceived.inc({ source }, prepared.length);
+      for (const p of prepared) if (p.filtered) void m.eventsFiltered.inc({ reason: p.filtered });
+    }
   }
 }
 

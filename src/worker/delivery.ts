@@ -18,7 +18,7 @@ export type Outcome =
   /** Refused for good: the job fails now, without retry. */
   | { kind: 'failed'; reason: string; metric: FailReason }
   /** Transient: the job is retried with backoff, using up an attempt. */
-  | { kind: 'retry'; reason: string }
+  | { kind: 'retry'; reason: string; retryAfterMs?: number }
   /** The queue pauses for `ms`; the job waits without using up an attempt. */
   | { kind: 'wait'; ms: number; reason: string; why: 'rate_limited' | 'auth' };
 

@@ -1,16 +1,26 @@
-// BullMQ workers, one per action queue, sharing one Delivery. Each job is one event for one subscription:
-// the worker maps it, hands the item to Delivery, and turns the item's outcome into the job's state
-// (architecture.md, "Outcomes map onto job states"), so Bull Board shows every item's fate.
+// BullMQ workers, one per action queue, sharing one Delivery. A job carries a group of events for one
+// subscription (jobs/group.ts): the worker maps each event, hands the items to Delivery (so one request
+// to Customer.io can carry items of several jobs), waits until every item has an outcome, and then
+// settles the job (settle.ts): delivered items are counted; each item refused for good becomes a failed
+// job of its own, with its event and reason, so Bull Board shows it and `replay` re-queues it; items hit
+// by a transient failure go back as one new job with backoff; items that wait out a 429 go back without
+// using an attempt. The new jobs are written before the group job completes, with ids derived from it,
+// so a worker killed in between sends some items twice (the job runs again) but loses none.
 
+import { createHash, randomInt } from 'node:crypto';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type pino from 'pino';
 import type { ServiceConfig } from '../config';
 import { CustomerIoClient } from '../customerio/client';
-import type { Metrics } from '../metrics';
-import { countAttemptOnce, countFinalOnce, queuePrefix, completedRetention, type JobData, type Queues, type RedisConnection } from '../queues';
+import type { FailReason, Metrics, RetryReason } from '../metrics';
+import { decodeGroup, groupCount, type AnyJobData, type GroupJobData } from '../jobs/group';
+import { MessageIndex } from '../jobs/message-index';
+import { GroupWriter, type GroupToWrite } from '../jobs/writer';
+import { completedRetention, countFinalOnce, createQueues, jobOptions, queuePrefix, type Queues, type RedisConnection } from '../queues';
 import { transform, type Subscription } from '../subscriptions';
-import { ACTION_KEYS, type ActionKey } from '../types';
+import { ACTION_KEYS, type ActionKey, type SegmentEvent } from '../types';
 import { Delivery, type Outcome } from './delivery';
+import { settle, type ItemOutcome, type Settlement } from './settle';
 
 export type WorkerConfig = Pick<
   ServiceConfig,
@@ -20,6 +30,7 @@ export type WorkerConfig = Pick<
   | 'workerConcurrency'
   | 'requestConcurrency'
   | 'attempts'
+  | 'backoffMs'
   | 'authPauseMs'
   | 'rateLimitPauseMs'
   | 'stalledIntervalMs'
@@ -28,37 +39,55 @@ export type WorkerConfig = Pick<
   | 'subscriptions'
   | 'completedRetentionSeconds'
   | 'completedRetentionCount'
+  | 'failedRetentionSeconds'
 >;
 
 export interface WorkerPoolOptions {
   config: WorkerConfig;
   connection: RedisConnection;
-  /** Queue handles, to pause a queue on 429 or refused credentials. */
-  queues: Queues;
+  /** Kept for callers of the first version; the pool writes and pauses through queues of its own connection. */
+  queues?: Queues;
   logger: pino.Logger;
   metrics?: Metrics;
   acquireRequestSlot?: () => Promise<void>;
   clock?: () => number;
+  /** In [0, 1): spreads retries. */
+  random?: () => number;
 }
 
-/** What a delivered job returns: shown in Bull Board as the job's result. */
-export interface DeliveredResult {
-  delivered: true;
-  status: number;
+/** What a settled group job returns: shown in Bull Board as the job's result, and read by `trace`. */
+export interface GroupResult {
+  delivered: number;
+  /** Customer.io's statuses for the delivered items. */
+  statuses: number[];
+  failed: number;
+  retrying: number;
+  waiting: number;
+  /** Where the items that did not end here went: job id → their messageIds. */
+  moved?: Record<string, string[]>;
 }
 
 export class WorkerPool {
-  readonly workers: Worker<JobData, DeliveredResult>[] = [];
+  readonly workers: Worker<AnyJobData, GroupResult>[] = [];
   readonly delivery: Delivery;
   private readonly client: CustomerIoClient;
   private readonly subscriptions: Map<string, Subscription>;
   private readonly clock: () => number;
+  private readonly random: () => number;
+  private readonly queues: Queues;
+  private readonly writer: GroupWriter;
   private closing?: Promise<void>;
 
   constructor(private readonly opts: WorkerPoolOptions) {
     const { config } = opts;
     this.clock = opts.clock ?? Date.now;
+    this.random = opts.random ?? (() => randomInt(1_000_000) / 1_000_000);
     this.subscriptions = new Map(config.subscriptions.map((s) => [s.name, s]));
+    // The worker connection waits out a Redis outage, so the jobs a settled job leaves behind are written
+    // before it completes, however long Redis is away.
+    this.queues = createQueues(opts.connection, config.queuePrefix);
+    const index = new MessageIndex(opts.connection, config.completedRetentionSeconds, this.clock);
+    this.writer = new GroupWriter(this.queues, index, config.queuePrefix, jobOptions(config), this.clock);
     this.client = new CustomerIoClient({ ...config.customerio });
     this.delivery = new Delivery({
       client: this.client,
@@ -79,7 +108,7 @@ export class WorkerPool {
     const actions = new Set(this.opts.config.subscriptions.map((s) => s.action));
     for (const action of ACTION_KEYS) {
       if (!actions.has(action)) continue;
-      const worker = new Worker<JobData, DeliveredResult>(action, (job) => this.process(action, job), {
+      const worker = new Worker<AnyJobData, GroupResult>(action, (job) => this.process(action, job), {
         connection: this.opts.connection,
         prefix: queuePrefix(this.opts.config.queuePrefix, action),
         concurrency: this.opts.config.workerConcurrency,
@@ -94,7 +123,10 @@ export class WorkerPool {
       worker.on('error', (err) => this.opts.logger.error({ action, err: err.message }, 'worker error (it keeps running)'));
       // Failures decided by BullMQ rather than by process(): a job that stalled too often.
       worker.on('failed', (job, err) => {
-        if (job && /stalled more than allowable limit/.test(err.message)) void this.opts.metrics?.itemsFailed.inc({ action, reason: 'stalled' });
+        if (job && /stalled more than allowable limit/.test(err.message)) {
+          void this.opts.metrics?.itemsFailed.inc({ action, reason: 'stalled' }, groupCount(job.data));
+          this.opts.logger.error({ action, job: job.id, items: groupCount(job.data) }, 'job failed: it stalled too often (replay it)');
+        }
       });
       this.workers.push(worker);
     }
@@ -108,64 +140,124 @@ export class WorkerPool {
       await closed;
       await this.delivery.flushAll();
       this.client.close();
+      await Promise.all(Object.values(this.queues).map((q) => q.close()));
     })();
     return this.closing;
   }
 
-  private async process(action: ActionKey, job: Job<JobData, DeliveredResult>): Promise<DeliveredResult> {
-    const subscription = this.subscriptions.get(job.data.subscription);
+  private async process(action: ActionKey, job: Job<AnyJobData, GroupResult>): Promise<GroupResult> {
+    const data = job.data;
+    const subscription = this.subscriptions.get(data.subscription);
     if (!subscription) {
+      await this.countFailed(action, job, 'internal', groupCount(data));
       throw new UnrecoverableError(
-        `The subscription "${job.data.subscription}" is not in this worker's configuration (CIO_CONFIG); restore it and replay the job.`,
+        `The subscription "${data.subscription}" is not in this worker's configuration (CIO_CONFIG); restore it and replay the job.`,
       );
     }
-    let built;
+    // A job made for one refused item fails with its reason on its first run; run again by an operator
+    // (the dashboard's retry, or replay, which also removes the mark), it is delivered like any other.
+    const group = data as GroupJobData;
+    if (group.fail && job.attemptsMade === 0) {
+      await this.countFailed(action, job, group.fail.metric, 1);
+      throw itemFailure(group.fail.reason);
+    }
+    let events: SegmentEvent[];
     try {
-      built = transform(subscription, job.data.event, this.clock());
+      events = decodeGroup(data);
     } catch (err) {
-      // A bug of ours, not a problem of the event: fail visibly (replay after the fix) rather than retry.
-      await this.opts.metrics?.itemsFailed.inc({ action, reason: 'invalid' }, 1, countFinalOnce(job));
-      throw new UnrecoverableError(`internal error while mapping the event: ${(err as Error).message}`);
+      await this.countFailed(action, job, 'internal', groupCount(data));
+      throw new UnrecoverableError(`internal error: the job's events cannot be read (${(err as Error).message})`);
     }
-    if (!built.ok) {
-      await this.opts.metrics?.itemsFailed.inc({ action, reason: 'invalid' }, 1, countFinalOnce(job));
-      throw new UnrecoverableError(built.error);
-    }
-    const outcome = await this.delivery.submit(subscription, built.item);
-    return this.settle(action, job, outcome);
+    const now = this.clock();
+    const items = await Promise.all(events.map(async (event): Promise<ItemOutcome> => ({ event, outcome: await this.deliver(subscription, event, now) })));
+    const attempt = (group.attempt ?? 0) + job.attemptsMade;
+    const settlement = settle(items, attempt, this.opts.config, this.random);
+    return this.finish(action, subscription, job, settlement);
   }
 
-  // Each count is stored before the job moves on (the awaits), with a mark on the job, so a worker
-  // killed in between neither loses the count nor, when the job runs again, doubles it (tally.ts).
-  private async settle(action: ActionKey, job: Job<JobData, DeliveredResult>, outcome: Outcome): Promise<DeliveredResult> {
-    const m = this.opts.metrics;
-    switch (outcome.kind) {
-      case 'delivered':
-        await m?.itemsDelivered.inc({ action }, 1, countFinalOnce(job));
-        return { delivered: true, status: outcome.status };
-      case 'failed':
-        await m?.itemsFailed.inc({ action, reason: outcome.metric }, 1, countFinalOnce(job));
-        throw new UnrecoverableError(outcome.reason);
-      case 'retry': {
-        const attempts = job.opts.attempts ?? 1;
-        const attempt = job.attemptsMade + 1;
-        if (attempt >= attempts) {
-          await m?.itemsFailed.inc({ action, reason: 'retries_exhausted' }, 1, countFinalOnce(job));
-          throw new Error(`${outcome.reason}; gave up after ${attempt} attempts (retry it from the dashboard or with replay)`);
-        }
-        await m?.itemsRetried.inc({ action, reason: 'transient' }, 1, countAttemptOnce(job));
-        throw new Error(`${outcome.reason}; attempt ${attempt} of ${attempts}, will retry`);
-      }
-      case 'wait':
-        // The pause is set before the job goes back to waiting, so no worker picks it up early.
-        // No mark: the attempt is not used up, so the job may wait again in this same attempt.
-        await m?.itemsRetried.inc({ action, reason: outcome.why });
-        await this.opts.queues[action].rateLimit(outcome.ms);
-        throw Worker.RateLimitError();
+  private async deliver(subscription: Subscription, event: SegmentEvent, now: number): Promise<Outcome> {
+    let built;
+    try {
+      built = transform(subscription, event, now);
+    } catch (err) {
+      // A bug of ours, not a problem of the event: fail it visibly (replay after the fix) rather than retry.
+      return { kind: 'failed', reason: `internal error while mapping the event: ${(err as Error).message}`, metric: 'internal' };
     }
+    if (!built.ok) return { kind: 'failed', reason: built.error, metric: 'invalid' };
+    return this.delivery.submit(subscription, built.item);
+  }
+
+  // The jobs the items move to are written first, then the counts are stored (with a mark on this job,
+  // so a run after a crash does not count them again: tally.ts), then the job completes.
+  private async finish(action: ActionKey, subscription: Subscription, job: Job<AnyJobData, GroupResult>, s: Settlement): Promise<GroupResult> {
+    const base = { action, subscription: subscription.name };
+    const groups: GroupToWrite[] = [];
+    const ids: string[] = [];
+    const delayed: { group: GroupToWrite; id: string } | undefined = s.retry && {
+      group: { ...base, events: s.retry.events, extras: { attempt: s.retry.attempt, from: job.id } },
+      id: childId(job, 'retry', 0),
+    };
+    s.failed.forEach((f, i) => {
+      groups.push({ ...base, events: [f.event], extras: { fail: { reason: f.reason, metric: f.metric, attempts: f.attempts }, from: job.id, plain: true } });
+      ids.push(childId(job, 'failed', i));
+    });
+    if (s.wait) {
+      groups.push({ ...base, events: s.wait.events, extras: { attempt: s.wait.attempt, from: job.id } });
+      ids.push(childId(job, 'wait', 0));
+    }
+    // The pause is set before the waiting items' job is written, so no worker takes it early.
+    if (s.wait) await this.queues[action].rateLimit(s.wait.pauseMs);
+    const writes: Array<Promise<unknown>> = [];
+    if (groups.length > 0) writes.push(this.writer.write(groups, { dedupe: false, jobIds: ids }));
+    if (delayed) writes.push(this.writer.write([delayed.group], { dedupe: false, jobIds: [delayed.id], delayMs: s.retry!.delayMs }));
+    await Promise.all(writes);
+
+    const m = this.opts.metrics;
+    const mark = countFinalOnce(job);
+    const counts: Array<Promise<void>> = [];
+    if (m && s.delivered.length > 0) counts.push(m.itemsDelivered.inc({ action }, s.delivered.length, mark));
+    if (m && s.retry) counts.push(m.itemsRetried.inc({ action, reason: 'transient' satisfies RetryReason }, s.retry.events.length, mark));
+    if (m && s.wait) counts.push(m.itemsRetried.inc({ action, reason: s.wait.why }, s.wait.events.length, mark));
+    await Promise.all(counts);
+
+    if (s.retry) this.opts.logger.warn({ action, job: job.id, items: s.retry.events.length, delayMs: s.retry.delayMs, retryJob: delayed!.id }, s.retry.reason);
+    const moved: Record<string, string[]> = {};
+    ids.forEach((id, i) => (moved[id] = groups[i].events.map((e) => String(e.messageId))));
+    if (delayed) moved[delayed.id] = delayed.group.events.map((e) => String(e.messageId));
+    return {
+      delivered: s.delivered.length,
+      statuses: s.statuses,
+      failed: s.failed.length,
+      retrying: s.retry?.events.length ?? 0,
+      waiting: s.wait?.events.length ?? 0,
+      ...(Object.keys(moved).length > 0 ? { moved } : {}),
+    };
+  }
+
+  private async countFailed(action: ActionKey, job: Job, reason: FailReason, items: number): Promise<void> {
+    await this.opts.metrics?.itemsFailed.inc({ action, reason }, items, countFinalOnce(job));
   }
 
   private pause(action: ActionKey, ms: number, reason: string): void {
     this.opts.logger.warn({ action, pauseMs: ms, reason }, `queue ${action} paused for ${ms} ms; its jobs wait`);
   }
+}
+
+/**
+ * The id of a job made from `job`: the same when the job runs again after a crash (so the write is not
+ * doubled), a new one when it is run again by an operator (its attempts made have moved on).
+ */
+function childId(job: Job, kind: 'retry' | 'failed' | 'wait', index: number): string {
+  const digest = createHash('sha1').update(`${job.id}|${job.attemptsMade}|${kind}|${index}`).digest('base64url').slice(0, 16);
+  return `${kind[0]}${digest}`;
+}
+
+/**
+ * An item's own failure: the reason is what Bull Board shows, without a stack trace of our files (it
+ * would say nothing about the item). Internal errors keep theirs.
+ */
+function itemFailure(reason: string): UnrecoverableError {
+  const err = new UnrecoverableError(reason);
+  err.stack = reason;
+  return err;
 }

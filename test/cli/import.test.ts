@@ -46,7 +46,7 @@ describe('cli: import', function () {
   async function jobsInRedis(): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
     for (const action of ACTION_KEYS) {
-      const counts = await q.queues[action].getJobCounts('waiting', 'paused', 'delayed', 'prioritized');
+      const counts = await q.queues[action].getJobCounts('waiting', 'delayed', 'prioritized');
       const n = Object.values(counts).reduce((a, b) => a + b, 0);
       if (n > 0) out[action] = n;
     }

@@ -56,7 +56,7 @@ describe('HTTP tracking API', function () {
   ): Promise<Api> {
     const queues = opts.queues ?? redis.queues;
     const metrics = createMetrics();
-    const producer = new Producer({ queues, subscriptions: SUBSCRIPTIONS, policy: DEFAULTS, metrics });
+    const producer = new Producer({ queues, redis: opts.connection ?? redis.redis, queuePrefix: redis.prefix, subscriptions: SUBSCRIPTIONS, policy: DEFAULTS, metrics });
     const app = await buildApi({
       config: { writeKeys: opts.writeKeys ?? [], corsOrigins: opts.corsOrigins, dashboard: opts.dashboard ?? { readOnly: false } },
       producer,

@@ -304,7 +304,7 @@ export interface QueueInspector {
   close(): Promise<void>;
 }
 
-const ALL_STATES: JobType[] = ['completed', 'failed', 'waiting', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children'];
+const ALL_STATES: JobType[] = ['completed', 'failed', 'waiting', 'active', 'delayed', 'prioritized', 'waiting-children'];
 
 export async function inspectQueues(redisUrl: string, prefix: string): Promise<QueueInspector> {
   const redis = connectRedis({ redisUrl }, 'worker');
@@ -326,7 +326,7 @@ export async function inspectQueues(redisUrl: string, prefix: string): Promise<Q
       return failed.map((j) => `${String(j.data.event?.messageId)}: ${j.failedReason}`).sort();
     },
     async unfinished(action) {
-      const c = await queues[action].getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused');
+      const c = await queues[action].getJobCounts('waiting', 'active', 'delayed', 'prioritized');
       return Object.values(c).reduce((a, b) => a + b, 0);
     },
     async destroy() {

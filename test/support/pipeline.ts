@@ -7,6 +7,7 @@ import { DEFAULTS, type ServiceConfig } from '../../src/config';
 import { CustomerIoStandIn } from '../../src/customerio/stand-in';
 import { createMetrics, type Metrics } from '../../src/metrics';
 import { Producer } from '../../src/producer/publish';
+import { removeMessageIndex } from '../../src/jobs/message-index';
 import { connectRedis, createQueues, type JobData, type Queues, type RedisConnection } from '../../src/queues';
 import { compileSubscriptions } from '../../src/subscriptions';
 import { WorkerPool } from '../../src/worker/worker';
@@ -65,14 +66,14 @@ export async function startPipeline(overrides: Parameters<typeof testConfig>[0] 
   const metrics = createMetrics();
   const logs: any[] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => logs.push(JSON.parse(line)) } as any);
-  const producer = new Producer({ queues, subscriptions: config.subscriptions, policy: config, metrics });
+  const producer = new Producer({ queues, redis: producerRedis, queuePrefix: config.queuePrefix, subscriptions: config.subscriptions, policy: config, metrics });
   const pool = new WorkerPool({ config, connection: workerRedis, queues, logger, metrics });
   if (opts.startWorkers !== false) pool.start();
 
   async function unfinished(actions: ActionKey[]): Promise<number> {
     let n = 0;
     for (const a of actions) {
-      const c = await queues[a].getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused');
+      const c = await queues[a].getJobCounts('waiting', 'active', 'delayed', 'prioritized');
       n += Object.values(c).reduce((x, y) => x + y, 0);
     }
     return n;
@@ -99,6 +100,7 @@ export async function startPipeline(overrides: Parameters<typeof testConfig>[0] 
     async close() {
       await pool.close();
       for (const q of Object.values(queues)) await q.obliterate({ force: true }).catch(() => undefined);
+      await removeMessageIndex(producerRedis, config.queuePrefix).catch(() => undefined);
       await Promise.all(Object.values(queues).map((q) => q.close()));
       producerRedis.disconnect();
       workerRedis.disconnect();

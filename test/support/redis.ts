@@ -3,6 +3,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type IORedis from 'ioredis';
+import { removeMessageIndex } from '../../src/jobs/message-index';
 import { connectRedis, createQueues, waitForRedis, type Queues, type RedisConnection } from '../../src/queues';
 
 export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -31,6 +32,7 @@ export async function openTestQueues(): Promise<TestQueues> {
   const queues = createQueues(redis, prefix);
   const empty = async () => {
     await Promise.all(Object.values(queues).map((q) => q.obliterate({ force: true })));
+    await removeMessageIndex(redis, prefix);
   };
   return {
     prefix,

@@ -1,6 +1,7 @@
 // Batches through the real queue: grouped by count, by bytes and by time; a re-sent event is queued once;
 // shutdown sends what is in hand.
 import { expect } from 'chai';
+import { itemStates } from '../support/items';
 import { startPipeline, trackEvent, type Pipeline } from '../support/pipeline';
 
 const track = (mapping: Record<string, unknown> = {}) => [
@@ -85,6 +86,8 @@ describe('batching through the queue', function () {
     await p.pool.close();
     expect(Date.now() - closing).to.be.below(5000);
     expect(p.standIn.requests.map((r) => r.body.batch.length)).to.deep.equal([3]);
-    expect(await p.queues.trackEvent.getJobCounts('completed')).to.deep.equal({ completed: 3 });
+    const items = await itemStates(p.queues.trackEvent);
+    expect(items.delivered.map((i) => i.messageId).sort()).to.deep.equal(['msg-1', 'msg-2', 'msg-3']);
+    expect(items.pending).to.have.length(0);
   });
 });

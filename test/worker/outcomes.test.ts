@@ -2,7 +2,9 @@
 // ends completed, failed with its own reason, retried, or waiting, as its item's fate says.
 import { expect } from 'chai';
 import { loadVectors } from '../support/vectors';
+import { itemsOf } from '../support/items';
 import { startPipeline, trackEvent, type Pipeline } from '../support/pipeline';
+import type { ActionKey } from '../../src/types';
 
 const TRACK_ONLY = [{ name: 'Track', action: 'trackEvent', trigger: 'type = "track"', mapping: {
   id: { '@path': '$.userId' }, anonymous_id: { '@path': '$.anonymousId' }, name: { '@path': '$.event' },
@@ -15,10 +17,13 @@ describe('worker outcomes', function () {
   let p: Pipeline;
   afterEach(async () => p && (await p.close()));
 
-  async function states(): Promise<Record<string, { state: string; reason?: string; attemptsMade: number }>> {
+  // Per item (jobs carry groups of events): 'completed' when delivered, 'failed' with its own job's
+  // reason, else the state of the job that holds it; attemptsMade: the times the item was tried.
+  async function states(action: ActionKey = 'trackEvent'): Promise<Record<string, { state: string; reason?: string; attemptsMade: number }>> {
     const out: Record<string, { state: string; reason?: string; attemptsMade: number }> = {};
-    for (const job of await p.jobs('trackEvent')) {
-      out[job.data.event.messageId as string] = { state: await job.getState(), reason: job.failedReason || undefined, attemptsMade: job.attemptsMade };
+    for (const item of await itemsOf(p.queues[action])) {
+      const state = item.state === 'delivered' ? 'completed' : item.state === 'failed' ? 'failed' : await item.job.getState();
+      out[item.messageId] = { state, reason: item.reason || undefined, attemptsMade: item.attempts };
     }
     return out;
   }
@@ -183,8 +188,7 @@ describe('worker outcomes', function () {
     const sent = p.standIn.requests[0].body.batch;
     const expected = probe.expected_requests.flatMap((r: any) => r.body.batch);
     expect(sortBy(sent, (i) => i.identifiers.object_id)).to.deep.equal(sortBy(expected, (i) => i.identifiers.object_id));
-    const jobs = await p.jobs('createUpdateObject');
-    expect(await Promise.all(jobs.map((j) => j.getState()))).to.deep.equal(['completed', 'completed']);
+    expect(Object.values(await states('createUpdateObject')).map((s) => s.state)).to.deep.equal(['completed', 'completed']);
   });
 
   it('reportDeliveryEvent: each metric goes alone to /api/v1/metrics, batching or not (P13, D8)', async () => {

@@ -73,7 +73,7 @@ Exit codes:
     const metrics = createMetrics({ counterStore: redisCounterStore(open.redis, config.queuePrefix) });
     try {
       const totalLines = resumeFrom?.totalLines ?? (await countLines(file));
-      const run = new ImportRun(ctx, config, open.queues, {
+      const run = new ImportRun(ctx, config, open.queues, open.redis, {
         file,
         stat,
         checkpointFile,

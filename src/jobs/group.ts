@@ -1,0 +1,113 @@
+// What a job carries: the events of one subscription that arrived together (a group), compressed when
+// that makes them smaller. Pure: no Redis here, only the shape of a job's data and its (de)compression.
+//
+// The fields an operator reads in Bull Board stay plain JSON beside the compressed events: the
+// subscription, how many events, their messageIds and their size. A job made for one refused item
+// (`fail`) keeps its one event uncompressed, so the dashboard shows the event next to the reason.
+
+import zlib from 'node:zlib';
+import type { FailReason } from '../metrics';
+import type { SegmentEvent } from '../types';
+
+export type GroupEncoding = 'zstd' | 'gzip' | 'json';
+
+export interface GroupJobData {
+  subscription: string;
+  /** Number of events in the job. */
+  count: number;
+  /** The events' messageIds, in the order of the events. */
+  messageIds: string[];
+  /** Bytes of the events as JSON, before compression. */
+  bytes: number;
+  encoding: GroupEncoding;
+  /** The events: base64 of the compressed JSON array, or the array itself (`json`). */
+  events: string | SegmentEvent[];
+  /** Attempts the items have used on transient failures (5xx, timeouts), carried from job to job. */
+  attempt?: number;
+  /**
+   * Set on a job made for one item refused for good: the job fails with this reason when first run.
+   * `attempts`: how many times the item was tried (for the reader; it plays no part in what follows).
+   */
+  fail?: { reason: string; metric: FailReason; attempts?: number };
+  /** The job whose items these were (a retry, a refused item, items that wait out a 429). */
+  from?: string;
+}
+
+/** A job written by the first version (one event per job); still read, so an upgrade loses nothing. */
+export interface LegacyJobData {
+  subscription: string;
+  event: SegmentEvent;
+}
+
+export type AnyJobData = GroupJobData | LegacyJobData;
+
+/** zstd where the runtime has it (Node ≥ 22.15), else gzip. */
+export const PREFERRED_ENCODING: GroupEncoding = typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === 'function' ? 'zstd' : 'gzip';
+
+/** Below this many bytes compression rarely pays for the base64 it needs. */
+const COMPRESS_FROM_BYTES = 512;
+
+export interface GroupExtras {
+  attempt?: number;
+  fail?: GroupJobData['fail'];
+  from?: string;
+  /** Leave the events readable (jobs of one refused item). */
+  plain?: boolean;
+}
+
+/** Builds a job's data; `events` are already normalized (each has a messageId). */
+export function encodeGroup(subscription: string, events: SegmentEvent[], extras: GroupExtras = {}): GroupJobData {
+  const json = JSON.stringify(events);
+  const bytes = Buffer.byteLength(json);
+  const data: GroupJobData = {
+    subscription,
+    count: events.length,
+    messageIds: events.map((e) => String(e.messageId)),
+    bytes,
+    encoding: 'json',
+    events,
+  };
+  if (!extras.plain && bytes >= COMPRESS_FROM_BYTES) {
+    const packed = compress(PREFERRED_ENCODING, json).toString('base64');
+    if (packed.length < bytes) {
+      data.encoding = PREFERRED_ENCODING;
+      data.events = packed;
+    }
+  }
+  if (extras.attempt) data.attempt = extras.attempt;
+  if (extras.fail) data.fail = extras.fail;
+  if (extras.from) data.from = extras.from;
+  return data;
+}
+
+/** The events of a job, whatever version wrote it. Throws on data that is not a job of ours. */
+export function decodeGroup(data: AnyJobData): SegmentEvent[] {
+  if ('event' in data && !('events' in data)) return [data.event];
+  const group = data as GroupJobData;
+  if (group.encoding === 'json') {
+    if (!Array.isArray(group.events)) throw new Error('job data: "events" is not an array');
+    return group.events;
+  }
+  if (typeof group.events !== 'string') throw new Error(`job data: "events" should be ${group.encoding} text in base64`);
+  const json = decompress(group.encoding, Buffer.from(group.events, 'base64'));
+  const events = JSON.parse(json) as unknown;
+  if (!Array.isArray(events)) throw new Error('job data: the decompressed events are not an array');
+  return events as SegmentEvent[];
+}
+
+/** The number of events a job carries, whatever version wrote it. */
+export function groupCount(data: AnyJobData | undefined): number {
+  if (!data) return 1;
+  return 'count' in data && Number.isInteger(data.count) ? data.count : 1;
+}
+
+function compress(encoding: GroupEncoding, text: string): Buffer {
+  if (encoding === 'zstd') return zlib.zstdCompressSync(text);
+  return zlib.gzipSync(text, { level: 1 });
+}
+
+function decompress(encoding: GroupEncoding, bytes: Buffer): string {
+  if (encoding === 'zstd') return zlib.zstdDecompressSync(bytes).toString('utf8');
+  if (encoding === 'gzip') return zlib.gunzipSync(bytes).toString('utf8');
+  throw new Error(`job data: unknown encoding ${JSON.stringify(encoding)}`);
+}

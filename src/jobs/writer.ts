@@ -1,0 +1,138 @@
+// Writes groups of events as jobs, all or nothing: each event is first claimed in the message index (a
+// re-sent event is dropped there), the jobs are then added, and when any part fails every job of the write
+// is removed and every claim released, so the caller can answer "nothing was queued, retry".
+//
+// One corner is left, and the README says so: a job that a worker took in the milliseconds between its
+// write and the rollback cannot be removed. It is then delivered, and its claims stay, so the client's
+// retry of the refused request is recognised as a re-send for those events and queues only the others.
+
+import { randomBytes } from 'node:crypto';
+import type { JobsOptions, Queue } from 'bullmq';
+import { queuePrefix, type Queues } from '../queues';
+import type { ActionKey, SegmentEvent } from '../types';
+import { encodeGroup, type GroupExtras, type GroupJobData } from './group';
+import { indexField, type MessageIndex } from './message-index';
+
+/** The events of one subscription to be written, in order. */
+export interface GroupToWrite {
+  action: ActionKey;
+  subscription: string;
+  events: SegmentEvent[];
+  extras?: GroupExtras;
+}
+
+export interface GroupCaps {
+  /** Events per job. */
+  maxEvents: number;
+  /** Bytes of events (as JSON, before compression) per job. */
+  maxBytes: number;
+}
+
+export interface WrittenGroup {
+  jobId?: string;
+  /** Positions (in `events`) of the events that were new and are now in the job. */
+  queued: number[];
+  /** Positions of the events that were already queued within the window (re-sends). */
+  duplicates: number[];
+}
+
+/**
+ * Pure: splits a subscription's events into pieces of at most `maxEvents` events and `maxBytes` bytes of
+ * JSON (an event is never split, so a piece of one event may be larger). Returns each piece with its
+ * JSON, so it is serialized once.
+ */
+export function fitToCaps(events: SegmentEvent[], caps: GroupCaps): Array<{ events: SegmentEvent[]; json: string }> {
+  const pieces: Array<{ events: SegmentEvent[]; json: string }> = [];
+  const fit = (run: SegmentEvent[]) => {
+    const json = JSON.stringify(run);
+    if (run.length === 1 || Buffer.byteLength(json) <= caps.maxBytes) {
+      pieces.push({ events: run, json });
+      return;
+    }
+    const half = Math.ceil(run.length / 2);
+    fit(run.slice(0, half));
+    fit(run.slice(half));
+  };
+  for (let start = 0; start < events.length; start += caps.maxEvents) fit(events.slice(start, start + caps.maxEvents));
+  return pieces;
+}
+
+/** A job id of our own: unique, sortable by time in the dashboard, and without ':' (BullMQ refuses it). */
+export function newJobId(now: number): string {
+  return `g${now.toString(36)}${randomBytes(6).toString('base64url')}`;
+}
+
+export class GroupRedisError extends Error {
+  override name = 'GroupRedisError';
+}
+
+export interface WriteOptions {
+  /** Claim each event in the message index and leave out re-sends (new events); false for jobs made from jobs. */
+  dedupe: boolean;
+  /** Ids for the jobs, one per group (jobs made from jobs: the same ids when a job runs again). */
+  jobIds?: string[];
+  /** Delay before the jobs may run (a retry's backoff). */
+  delayMs?: number;
+}
+
+export class GroupWriter {
+  constructor(
+    private readonly queues: Queues,
+    private readonly index: MessageIndex,
+    private readonly basePrefix: string,
+    private readonly jobOptions: JobsOptions,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** Writes each group as one job (callers split them with fitToCaps first); all of them, or none. */
+  async write(groups: GroupToWrite[], opts: WriteOptions): Promise<WrittenGroup[]> {
+    const now = this.clock();
+    const claims: Array<{ action: ActionKey; jobId: string; fields: string[] }> = [];
+    const added: Array<{ queue: Queue; jobId: string }> = [];
+    const results: WrittenGroup[] = [];
+    const writeOne = async (group: GroupToWrite, g: number) => {
+      const prefix = queuePrefix(this.basePrefix, group.action);
+      const fields = group.events.map((e) => indexField(group.subscription, String(e.messageId)));
+      const jobId = opts.jobIds?.[g] ?? newJobId(now);
+      let queued = group.events.map((_, i) => i);
+      if (opts.dedupe) {
+        claims.push({ action: group.action, jobId, fields });
+        queued = await this.index.claim(prefix, jobId, fields);
+      }
+      const kept = new Set(queued);
+      results[g] = { queued, duplicates: group.events.map((_, i) => i).filter((i) => !kept.has(i)) };
+      if (queued.length === 0) return;
+      results[g].jobId = jobId;
+      const events = queued.length === group.events.length ? group.events : queued.map((i) => group.events[i]);
+      const queue = this.queues[group.action];
+      const jobOpts: JobsOptions = { ...this.jobOptions, jobId };
+      if (opts.delayMs && opts.delayMs > 0) jobOpts.delay = Math.round(opts.delayMs);
+      await queue.add(group.subscription, encodeGroup(group.subscription, events, group.extras), jobOpts);
+      added.push({ queue, jobId });
+      if (!opts.dedupe) await this.index.point(prefix, queued.map((i) => ({ field: fields[i], jobId })));
+    };
+    // The queues' connection is ready after its first use; before that, a command would be refused at once.
+    const settled = await Promise.allSettled(groups.map(async (group, g) => {
+      await this.queues[group.action].waitUntilReady();
+      return writeOne(group, g);
+    }));
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (!failed) return results;
+    if (opts.dedupe) await this.rollback(added, claims);
+    throw new GroupRedisError((failed.reason as Error)?.message ?? String(failed.reason));
+  }
+
+  // Removes what was added and releases the claims; a job a worker already holds stays, with its claims.
+  private async rollback(added: Array<{ queue: Queue; jobId: string }>, claims: Array<{ action: ActionKey; jobId: string; fields: string[] }>): Promise<void> {
+    const kept = new Set<string>();
+    await Promise.all(
+      added.map(async ({ queue, jobId }) => {
+        const removed = await queue.remove(jobId).then((n) => n === 1, () => false);
+        if (!removed) kept.add(jobId);
+      }),
+    );
+    await Promise.allSettled(
+      claims.filter((c) => !kept.has(c.jobId)).map((c) => this.index.release(queuePrefix(this.basePrefix, c.action), c.jobId, c.fields)),
+    );
+  }
+}
