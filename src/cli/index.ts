@@ -14,8 +14,9 @@ import { importCommand } from './import/command';
 import { openQueues } from './redis';
 import { replayCommand } from './replay';
 import { statsCommand } from './stats';
+import { traceCommand } from './trace';
 
-const COMMANDS: Command<any>[] = [importCommand, replayCommand, checkCommand, statsCommand];
+const COMMANDS: Command<any>[] = [importCommand, replayCommand, checkCommand, statsCommand, traceCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -25,15 +25,16 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type pino from 'pino';
-import type { ServiceConfig } from '../config';
+import { DEFAULTS, type ServiceConfig } from '../config';
 import type { Metrics } from '../metrics';
 import type { Queues, RedisConnection } from '../queues';
+import { traceMessage } from '../jobs/trace';
 import type { Subscription } from '../subscriptions';
 import { EVENT_TYPES, MAX_REQUEST_BYTES, prepareEvents, type Refused } from './prepare';
 import { QueueUnavailableError, type Producer } from './publish';
 
 export interface ApiOptions {
-  config: Pick<ServiceConfig, 'writeKeys' | 'dashboard'> & Partial<Pick<ServiceConfig, 'corsOrigins'>>;
+  config: Pick<ServiceConfig, 'writeKeys' | 'dashboard'> & Partial<Pick<ServiceConfig, 'corsOrigins' | 'queuePrefix' | 'completedRetentionSeconds'>>;
   producer: Producer;
   subscriptions: readonly Subscription[];
   metrics: Metrics;
@@ -49,6 +50,8 @@ export interface ApiOptions {
 }
 
 export const DASHBOARD_PATH = '/admin/queues';
+/** GET /admin/trace/<messageId>: the trace of one event, as JSON (jobs/trace.ts). */
+export const TRACE_PATH = '/admin/trace';
 /** Deeper JSON is refused before parsing: later code (size checks, triggers, mappings) recurses. */
 export const MAX_JSON_DEPTH = 64;
 /** A body over the limit is still read (and thrown away) up to this size, so the answer can say how big it
@@ -470,6 +473,19 @@ async function dashboard(scope: FastifyInstance, opts: ApiOptions): Promise<void
     });
   }
   await scope.register(serverAdapter.registerPlugin(), { prefix: DASHBOARD_PATH });
+  // `cio-relay trace` over HTTP, behind the dashboard's credentials: where one event is now.
+  scope.get<{ Params: { messageId: string } }>(`${TRACE_PATH}/:messageId`, async (request) =>
+    traceMessage(
+      opts.queues,
+      opts.redis,
+      {
+        queuePrefix: opts.config.queuePrefix ?? DEFAULTS.queuePrefix,
+        subscriptions: opts.subscriptions,
+        windowSeconds: opts.config.completedRetentionSeconds ?? DEFAULTS.completedRetentionSeconds,
+      },
+      request.params.messageId,
+    ),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------

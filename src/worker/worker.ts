@@ -53,6 +53,11 @@ export interface WorkerPoolOptions {
   clock?: () => number;
   /** In [0, 1): spreads retries. */
   random?: () => number;
+  /**
+   * Called once a settled job's new jobs are written, before its counts and its completion. Tests use it
+   * to stop a worker at that exact point, as a crash would.
+   */
+  afterItemJobsWritten?: (jobId: string) => Promise<void>;
 }
 
 /** What a settled group job returns: shown in Bull Board as the job's result, and read by `trace`. */
@@ -211,6 +216,7 @@ export class WorkerPool {
     if (groups.length > 0) writes.push(this.writer.write(groups, { dedupe: false, jobIds: ids }));
     if (delayed) writes.push(this.writer.write([delayed.group], { dedupe: false, jobIds: [delayed.id], delayMs: s.retry!.delayMs }));
     await Promise.all(writes);
+    if (this.opts.afterItemJobsWritten) await this.opts.afterItemJobsWritten(job.id!);
 
     const m = this.opts.metrics;
     const mark = countFinalOnce(job);

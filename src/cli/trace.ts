@@ -1,0 +1,55 @@
+// `cio-relay trace <messageId>`: where one event is now, for each subscription it was queued for.
+
+import { describeTrace, traceMessage } from '../jobs/trace';
+import { EXIT, UsageError, defineCommand } from './args';
+
+const options = { json: 'flag' } as const;
+
+export const traceCommand = defineCommand({
+  name: 'trace',
+  summary: 'where an event is now: delivered, retrying or failed, and why',
+  options,
+  help: `Usage: cio-relay trace <messageId> [--json]
+
+Follows one event (by its messageId) through the queues, for every subscription
+of the configuration it was queued for: when it was received, the jobs that
+carried it, the answer Customer.io gave, and where it is now:
+  DELIVERED  Customer.io accepted it (with the status of its request)
+  FAILED     refused for good, with the reason (replay it once fixed)
+  RETRYING   a transient failure; the next attempt and when it runs
+  WAITING    queued, or waiting out a 429 / refused credentials
+  SENDING    in a worker's hands now
+  GONE       its job was removed after its retention time
+An event is known for COMPLETED_RETENTION_SECONDS after it was queued (at least;
+at most twice that); after that, or for an id never received, it says so.
+
+Options:
+  --json      the answer as one JSON object
+  -h, --help  this text
+
+Environment: REDIS_URL, QUEUE_PREFIX and CIO_CONFIG, as for the service.
+
+Exit codes:
+  0  the event was found
+  1  not seen within the retention window
+  2  could not run: bad arguments or configuration, Redis unreachable`,
+
+  async run(ctx, { options: opts, positionals }) {
+    if (positionals.length !== 1 || !positionals[0]) throw new UsageError('trace needs exactly one messageId');
+    const config = ctx.config();
+    const open = await ctx.openQueues(config);
+    try {
+      const answer = await traceMessage(
+        open.queues,
+        open.redis,
+        { queuePrefix: config.queuePrefix, subscriptions: config.subscriptions, windowSeconds: config.completedRetentionSeconds },
+        positionals[0],
+      );
+      if (opts.json) ctx.out(JSON.stringify(answer, null, 2));
+      else for (const line of describeTrace(answer)) ctx.out(line);
+      return answer.found.length > 0 ? EXIT.ok : EXIT.problems;
+    } finally {
+      await open.close();
+    }
+  },
+});

@@ -1,0 +1,139 @@
+// Jobs that carry groups of events, end to end against real Redis and the Customer.io stand-in: every
+// item still gets its own outcome, a crash between settling and completing loses nothing and counts
+// nothing twice, a re-send is queued once across requests, and trace finds each event.
+import { expect } from 'chai';
+import pino from 'pino';
+import { traceMessage } from '../../src/jobs/trace';
+import { WorkerPool } from '../../src/worker/worker';
+import { itemsOf, itemStates } from '../support/items';
+import { startPipeline, trackEvent, type Pipeline } from '../support/pipeline';
+import { metricValue } from '../support/chaos';
+
+const TRACK = (batchSize = 50) => [{ name: 'Track', action: 'trackEvent', trigger: 'type = "track"', mapping: {
+  id: { '@path': '$.userId' }, name: { '@path': '$.event' }, event_id: { '@path': '$.messageId' },
+  timestamp: { '@path': '$.timestamp' }, data: { '@path': '$.properties' }, batch_size: batchSize,
+} }];
+
+async function until(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('group jobs', function () {
+  this.timeout(40_000);
+  let p: Pipeline;
+  afterEach(async () => p && (await p.close()));
+
+  it('a group with delivered, 207-rejected, invalid and transient items ends with exactly the right per-item jobs and counts', async () => {
+    p = await startPipeline({ subscriptionSpecs: TRACK(2) });
+    p.standIn.respondNext({ status: 503 });
+    p.standIn.rejectItemsWhere((item) => (item.name === 'Event 4' ? { reason: 'invalid', field: 'name', message: 'too long' } : undefined));
+    const events = [1, 2, 3, 4, 5].map((n) => trackEvent(n));
+    events.push(trackEvent(6, { event: undefined })); // no event name: the mapping refuses it
+    await p.producer.publish(events);
+    expect(await p.queues.trackEvent.count()).to.equal(1); // one group job for the six events
+    await p.settled(['trackEvent']);
+
+    // The first request (503) carried two items: they were retried once, then delivered.
+    const transient = p.standIn.requests[0].body.batch.map((i: any) => i.identifiers.id);
+    const items = await itemStates(p.queues.trackEvent);
+    const delivered = items.delivered.map((i) => i.messageId).sort();
+    expect(delivered).to.deep.equal(['msg-1', 'msg-2', 'msg-3', 'msg-5', 'msg-4'].filter((id) => id !== 'msg-4').sort());
+    for (const item of items.delivered) {
+      expect(item.attempts, item.messageId).to.equal(transient.includes(item.event.userId) ? 2 : 1);
+    }
+    expect(items.failed.map((i) => [i.messageId, i.reason])).to.have.deep.members([
+      ['msg-4', 'Customer.io rejected the item: invalid name: too long'],
+      ['msg-6', "The root value is missing the required field 'name'."],
+    ]);
+    // each refused item is a failed job of its own, with its event, its reason and no stack trace
+    const failedJobs = await p.queues.trackEvent.getFailed();
+    expect(failedJobs).to.have.length(2);
+    for (const job of failedJobs) {
+      expect(job.data).to.deep.include({ count: 1, encoding: 'json' });
+      expect(job.stacktrace.join('\n')).not.to.match(/\.(ts|js):\d+/);
+    }
+    expect(items.pending).to.have.length(0);
+
+    const text = await p.metrics.registry.metrics();
+    expect(metricValue(text, 'cio_items_enqueued_total', { action: 'trackEvent' })).to.equal(6);
+    expect(metricValue(text, 'cio_items_delivered_total', { action: 'trackEvent' })).to.equal(4);
+    expect(metricValue(text, 'cio_items_failed_total', { action: 'trackEvent', reason: 'rejected' })).to.equal(1);
+    expect(metricValue(text, 'cio_items_failed_total', { action: 'trackEvent', reason: 'invalid' })).to.equal(1);
+    expect(metricValue(text, 'cio_items_retried_total', { action: 'trackEvent', reason: 'transient' })).to.equal(2);
+  });
+
+  it('a worker stopped between writing the per-item jobs and completing the group loses nothing and counts each item once', async () => {
+    const fast = { lockDurationMs: 600, stalledIntervalMs: 300 };
+    p = await startPipeline({ subscriptionSpecs: TRACK(), ...fast }, { startWorkers: false });
+    p.standIn.rejectItemsWhere((item) => (item.name === 'Event 2' ? 'refused' : undefined));
+    // The first worker writes the group's per-item jobs, then freezes, as if killed there.
+    let frozen = 0;
+    const logger = pino({ level: 'silent' });
+    const first = new WorkerPool({ config: p.config, connection: p.pool['opts'].connection, logger, metrics: p.metrics,
+      afterItemJobsWritten: async () => { frozen++; await new Promise(() => undefined); } });
+    first.start();
+    await p.producer.publish([1, 2, 3].map((n) => trackEvent(n)));
+    await until(async () => frozen === 1);
+    await Promise.all(first.workers.map((w) => w.close(true)));
+    // A second worker takes the job back once its lock expires, runs it again and completes it.
+    p.pool.start();
+    await until(async () => (await itemStates(p.queues.trackEvent)).pending.length === 0 && (await p.queues.trackEvent.getCompletedCount()) >= 1);
+    await p.settled(['trackEvent']);
+    const items = await itemStates(p.queues.trackEvent);
+    expect(items.delivered.map((i) => i.messageId).sort()).to.deep.equal(['msg-1', 'msg-3']);
+    expect(items.failed.map((i) => i.messageId)).to.deep.equal(['msg-2']);
+    expect(await p.queues.trackEvent.getFailedCount()).to.equal(1); // the refused item's job was not written twice
+    const text = await p.metrics.registry.metrics();
+    expect(metricValue(text, 'cio_items_delivered_total', { action: 'trackEvent' })).to.equal(2);
+    expect(metricValue(text, 'cio_items_failed_total', { action: 'trackEvent', reason: 'rejected' })).to.equal(1);
+    // the items were sent twice (at least once), each time with the same id
+    const sentIds = p.standIn.requests.flatMap((r) => r.body.batch.map((i: any) => i.identifiers.id));
+    expect(sentIds.filter((id: string) => id === 'user-1')).to.have.length(2);
+  });
+
+  it('queues a re-sent event once, also when the copies come in different requests and commits', async () => {
+    p = await startPipeline({ subscriptionSpecs: TRACK(), groupCommitWindowMs: 0 });
+    await p.producer.publish([trackEvent(1)]);
+    await Promise.all([p.producer.publish([trackEvent(1), trackEvent(2)]), p.producer.publish([trackEvent(2), trackEvent(3)])]);
+    await p.settled(['trackEvent']);
+    const delivered = (await itemsOf(p.queues.trackEvent)).filter((i) => i.state === 'delivered').map((i) => i.messageId).sort();
+    expect(delivered).to.deep.equal(['msg-1', 'msg-2', 'msg-3']);
+    expect(p.standIn.items().map((i) => i.name).sort()).to.deep.equal(['Event 1', 'Event 2', 'Event 3']);
+    const text = await p.metrics.registry.metrics();
+    expect(metricValue(text, 'cio_items_enqueued_total', { action: 'trackEvent' })).to.equal(3);
+    expect(metricValue(text, 'cio_events_deduplicated_total', { action: 'trackEvent' })).to.equal(2);
+  });
+
+  it('trace answers for a delivered, a failed, a retrying and an unknown messageId', async () => {
+    p = await startPipeline({ subscriptionSpecs: TRACK(2), backoffMs: 60_000 });
+    p.standIn.rejectItemsWhere((item) => (item.name === 'Event 2' ? 'no such person' : undefined));
+    await p.producer.publish([trackEvent(1), trackEvent(2)]);
+    await p.settled(['trackEvent']);
+    p.standIn.respondNext({ status: 503 });
+    await p.producer.publish([trackEvent(3), trackEvent(4)]);
+    await until(async () => (await p.queues.trackEvent.getDelayedCount()) === 1);
+    const trace = (id: string) =>
+      traceMessage(p.queues, p.pool['opts'].connection, { queuePrefix: p.config.queuePrefix, subscriptions: p.config.subscriptions, windowSeconds: 3600 }, id);
+
+    const delivered = await trace('msg-1');
+    expect(delivered.found).to.have.length(1);
+    expect(delivered.found[0]).to.deep.include({ subscription: 'Track', status: 'delivered', statuses: [207] });
+    expect(delivered.found[0].receivedAt).to.be.a('string');
+
+    const failed = (await trace('msg-2')).found[0];
+    expect(failed.status).to.equal('failed');
+    expect(failed.reason).to.equal('Customer.io rejected the item: invalid: no such person');
+    expect(failed.steps.at(-1)!.state).to.equal('failed'); // the item's own failed job (the index points at it)
+
+    const retrying = (await trace('msg-3')).found[0];
+    expect(retrying.status).to.equal('retrying');
+    expect(retrying.steps.at(-1)!.state).to.equal('delayed');
+    expect(retrying.steps.at(-1)!.detail).to.match(/waiting to be retried \(attempt 2\) at \d{4}-/);
+
+    expect((await trace('never-sent')).found).to.deep.equal([]);
+  });
+});

@@ -1,0 +1,52 @@
+// The pure settlement of a group job: which items end here, which fail on their own, which go back.
+import { expect } from 'chai';
+import { backoffMs, settle } from '../../src/worker/settle';
+
+const ev = (id: string) => ({ type: 'track', messageId: id });
+const policy = { attempts: 3, backoffMs: 1000 };
+const half = () => 0.5;
+
+describe('settle (per-item outcomes of a group job)', () => {
+  it('sorts a mix: delivered counted, refused each on its own, transient together with backoff, waiting without an attempt', () => {
+    const s = settle(
+      [
+        { event: ev('a'), outcome: { kind: 'delivered', status: 200 } },
+        { event: ev('b'), outcome: { kind: 'failed', reason: 'Customer.io rejected the item: x', metric: 'rejected' } },
+        { event: ev('c'), outcome: { kind: 'failed', reason: "missing 'name'", metric: 'invalid' } },
+        { event: ev('d'), outcome: { kind: 'retry', reason: 'Customer.io answered 503' } },
+        { event: ev('e'), outcome: { kind: 'retry', reason: 'timeout' } },
+        { event: ev('f'), outcome: { kind: 'wait', ms: 2000, reason: '429', why: 'rate_limited' } },
+        { event: ev('g'), outcome: { kind: 'delivered', status: 207 } },
+      ],
+      0,
+      policy,
+      half,
+    );
+    expect(s.delivered.map((e) => e.messageId)).to.deep.equal(['a', 'g']);
+    expect(s.statuses).to.deep.equal([200, 207]);
+    expect(s.failed.map((f) => [f.event.messageId, f.metric, f.attempts])).to.deep.equal([['b', 'rejected', 1], ['c', 'invalid', 1]]);
+    expect(s.retry).to.deep.include({ attempt: 1, delayMs: 750 });
+    expect(s.retry!.events.map((e) => e.messageId)).to.deep.equal(['d', 'e']);
+    expect(s.retry!.reason).to.match(/^Customer.io answered 503; attempt 1 of 3, will retry$/);
+    expect(s.wait).to.deep.include({ attempt: 0, pauseMs: 2000, why: 'rate_limited' });
+    expect(s.wait!.events.map((e) => e.messageId)).to.deep.equal(['f']);
+  });
+
+  it('fails each transient item on its own once the attempts are used up, with the last reason', () => {
+    const s = settle([{ event: ev('d'), outcome: { kind: 'retry', reason: 'Customer.io answered 502' } }], 2, policy, half);
+    expect(s.retry).to.equal(undefined);
+    expect(s.failed).to.have.length(1);
+    expect(s.failed[0]).to.deep.include({ metric: 'retries_exhausted', attempts: 3 });
+    expect(s.failed[0].reason).to.match(/^Customer.io answered 502; gave up after 3 attempts/);
+  });
+
+  it('waits at least what Customer.io asked for (Retry-After on a 5xx)', () => {
+    const s = settle([{ event: ev('d'), outcome: { kind: 'retry', reason: '503', retryAfterMs: 60_000 } }], 0, policy, half);
+    expect(s.retry!.delayMs).to.equal(60_000);
+  });
+
+  it('doubles the backoff each attempt, with jitter between half and all of it', () => {
+    expect([1, 2, 3, 4].map((a) => backoffMs(a, 1000, () => 0.999999))).to.deep.equal([1000, 2000, 4000, 8000]);
+    expect(backoffMs(3, 1000, () => 0)).to.equal(2000);
+  });
+});
