@@ -174,9 +174,10 @@ export function createRequestLimiter(connection: RedisConnection, basePrefix: st
 // without an action (events received and filtered) live in `cio:{counts}`.
 
 /**
- * Adds counts. Each `once` count follows tally.ts's `countsOnce` rule against the mark kept in its job's
- * hash (field cioCounted.final or cioCounted.attempt), and leaves its own value there. A job that is gone
- * is counted without a mark.
+ * Adds counts. Each `once` count (series, mark kind, mark value, amount: a group job counts all its
+ * delivered items at once) follows tally.ts's `countsOnce` rule against the mark kept in its job's hash
+ * (field cioCounted.final or cioCounted.attempt), and leaves its own value there. A job that is gone is
+ * counted without a mark.
  */
 const COUNT_SCRIPT = `
 local counts = KEYS[1]
@@ -185,8 +186,8 @@ local arg = 2
 local sums = {}
 for k = 1, onceCount do
   local jobKey = KEYS[k + 1]
-  local series, kind, value = ARGV[arg], ARGV[arg + 1], ARGV[arg + 2]
-  arg = arg + 3
+  local series, kind, value, amount = ARGV[arg], ARGV[arg + 1], ARGV[arg + 2], tonumber(ARGV[arg + 3])
+  arg = arg + 4
   local count = true
   if redis.call('EXISTS', jobKey) == 1 then
     local field = 'cioCounted.' .. kind
@@ -197,7 +198,7 @@ for k = 1, onceCount do
       redis.call('HSET', jobKey, field, value)
     end
   end
-  if count then sums[series] = (sums[series] or 0) + 1 end
+  if count then sums[series] = (sums[series] or 0) + amount end
 end
 while arg < #ARGV do
   sums[ARGV[arg]] = (sums[ARGV[arg]] or 0) + tonumber(ARGV[arg + 1])
@@ -264,7 +265,7 @@ export function redisCounterStore(connection: RedisConnection, basePrefix: strin
         [...groups].map(([key, group]) => {
           const keys = [key, ...group.once.map((inc) => inc.once.jobKey)];
           const args: Array<string | number> = [group.once.length];
-          for (const inc of group.once) args.push(seriesKey(inc.name, inc.labels), inc.once.kind, inc.once.value);
+          for (const inc of group.once) args.push(seriesKey(inc.name, inc.labels), inc.once.kind, inc.once.value, inc.value);
           for (const inc of group.plain) args.push(seriesKey(inc.name, inc.labels), inc.value);
           return counting.cioCount(keys.length, ...keys, ...args);
         }),

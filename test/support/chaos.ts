@@ -13,6 +13,7 @@ import type { Job, JobType } from 'bullmq';
 import IORedis from 'ioredis';
 import { closeQueues, connectRedis, createQueues, type JobData, type Queues, type RedisConnection } from '../../src/queues';
 import { presetSubscriptions } from '../../src/subscriptions';
+import { itemCounts, itemJobs, type ItemJob } from './items';
 import type { ActionKey } from '../../src/types';
 
 /** `npm run chaos` sets CHAOS_LONG=1: bigger counts, longer runs. */
@@ -292,8 +293,9 @@ export function writeConfigFile(subscriptions: unknown[], settings?: Record<stri
 export interface QueueInspector {
   redis: RedisConnection;
   queues: Queues;
-  /** Jobs of an action in the given states (default: every state). */
-  jobs(action: ActionKey, states?: JobType[]): Promise<Job<JobData>[]>;
+  /** One record per item of an action whose fate is one of the given states (default: every state); see support/items.ts. */
+  jobs(action: ActionKey, states?: JobType[]): Promise<ItemJob[]>;
+  /** Items by fate (completed = delivered, failed, or the state of the job holding them). */
   counts(action: ActionKey): Promise<Record<string, number>>;
   /** "messageId: reason" of the failed jobs (for assertion messages). */
   failures(action: ActionKey): Promise<string[]>;
@@ -319,10 +321,10 @@ export async function inspectQueues(redisUrl: string, prefix: string): Promise<Q
   return {
     redis,
     queues,
-    jobs: (action, states = ALL_STATES) => queues[action].getJobs(states, 0, -1),
-    counts: (action) => queues[action].getJobCounts(...ALL_STATES),
+    jobs: (action, states = ALL_STATES) => itemJobs(queues[action], states),
+    counts: (action) => itemCounts(queues[action]),
     async failures(action) {
-      const failed = await queues[action].getJobs(['failed'], 0, -1);
+      const failed = await itemJobs(queues[action], ['failed']);
       return failed.map((j) => `${String(j.data.event?.messageId)}: ${j.failedReason}`).sort();
     },
     async unfinished(action) {

@@ -48,3 +48,47 @@ export async function itemStates(queue: Queue): Promise<Record<ItemView['state']
   for (const item of await itemsOf(queue)) out[item.state].push(item);
   return out;
 }
+
+/**
+ * One job-like record per item, for tests written against one event per job: `data.event` is the item's
+ * event, `getState()` its fate ('completed' once delivered, 'failed' with its own reason, else the
+ * state of the job holding it), `attemptsMade` the times it was tried.
+ */
+export interface ItemJob {
+  id: string;
+  data: { subscription: string; event: SegmentEvent };
+  failedReason?: string;
+  attemptsMade: number;
+  stacktrace: string[];
+  job: Job<AnyJobData>;
+  getState(): Promise<string>;
+}
+
+export async function itemJobs(queue: Queue, states: JobType[] = STATES): Promise<ItemJob[]> {
+  const wanted = new Set<string>(states);
+  const out: ItemJob[] = [];
+  for (const item of await itemsOf(queue)) {
+    const state = item.state === 'delivered' ? 'completed' : item.state === 'failed' ? 'failed' : await item.job.getState();
+    if (!wanted.has(state)) continue;
+    out.push({
+      id: item.job.id!,
+      data: { subscription: item.job.data.subscription, event: item.event },
+      failedReason: item.reason,
+      attemptsMade: item.attempts,
+      stacktrace: item.job.stacktrace ?? [],
+      job: item.job,
+      getState: async () => state,
+    });
+  }
+  return out;
+}
+
+/** Items by state, counted like getJobCounts counts jobs. */
+export async function itemCounts(queue: Queue): Promise<Record<string, number>> {
+  const counts: Record<string, number> = Object.fromEntries(STATES.map((s) => [s, 0]));
+  for (const j of await itemJobs(queue)) {
+    const s = await j.getState();
+    counts[s] = (counts[s] ?? 0) + 1;
+  }
+  return counts;
+}

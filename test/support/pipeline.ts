@@ -8,6 +8,7 @@ import { CustomerIoStandIn } from '../../src/customerio/stand-in';
 import { createMetrics, type Metrics } from '../../src/metrics';
 import { Producer } from '../../src/producer/publish';
 import { removeMessageIndex } from '../../src/jobs/message-index';
+import { itemJobs, type ItemJob } from './items';
 import { connectRedis, createQueues, type JobData, type Queues, type RedisConnection } from '../../src/queues';
 import { compileSubscriptions } from '../../src/subscriptions';
 import { WorkerPool } from '../../src/worker/worker';
@@ -52,7 +53,8 @@ export interface Pipeline {
   logs: any[];
   /** Waits until every job of the given actions is finished (completed or failed). */
   settled(actions?: ActionKey[], timeoutMs?: number): Promise<void>;
-  jobs(action: ActionKey): Promise<Job<JobData>[]>;
+  /** One record per item (jobs carry groups of events): see support/items.ts. */
+  jobs(action: ActionKey): Promise<ItemJob[]>;
   close(): Promise<void>;
 }
 
@@ -95,7 +97,7 @@ export async function startPipeline(overrides: Parameters<typeof testConfig>[0] 
       }
     },
     async jobs(action) {
-      return queues[action].getJobs(['completed', 'failed', 'waiting', 'active', 'delayed']);
+      return itemJobs(queues[action], ['completed', 'failed', 'waiting', 'active', 'delayed']);
     },
     async close() {
       await pool.close();
