@@ -39,6 +39,10 @@ export const DEFAULTS = {
   /** How many times a job may come back from a dead worker (or a long Redis outage) before it fails. */
   maxStalledCount: 10,
   shutdownTimeoutMs: 30_000,
+  /** The API refuses events (503) while Redis's used_memory is above this share of its maxmemory. */
+  redisMemoryRefuseRatio: 0.9,
+  /** How often the API reads Redis's INFO memory for that check. */
+  redisMemoryPollMs: 1000,
 } as const;
 
 export interface ServiceConfig {
@@ -68,6 +72,8 @@ export interface ServiceConfig {
   lockDurationMs: number;
   maxStalledCount: number;
   shutdownTimeoutMs: number;
+  redisMemoryRefuseRatio: number;
+  redisMemoryPollMs: number;
   dashboard: { user?: string; password?: string; readOnly: boolean };
   metricsPort?: number;
   subscriptions: Subscription[];
@@ -149,6 +155,8 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     lockDurationMs: int(env, 'LOCK_DURATION_MS', DEFAULTS.lockDurationMs, 100),
     maxStalledCount: int(env, 'MAX_STALLED_COUNT', DEFAULTS.maxStalledCount, 1),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', DEFAULTS.shutdownTimeoutMs, 0),
+    redisMemoryRefuseRatio: ratio(env, 'REDIS_MEMORY_REFUSE_RATIO', DEFAULTS.redisMemoryRefuseRatio),
+    redisMemoryPollMs: int(env, 'REDIS_MEMORY_POLL_MS', DEFAULTS.redisMemoryPollMs, 50, 60_000),
     dashboard,
     metricsPort: env.METRICS_PORT ? int(env, 'METRICS_PORT', 0, 0, 65535) : undefined,
     subscriptions: compileSubscriptions(file.subscriptions),
@@ -220,6 +228,17 @@ function int(env: Env, name: string, fallback: number, min = 0, max = Number.MAX
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+/** A share above 0 and at most 1, such as 0.9. */
+function ratio(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!/^\s*[0-9.]+\s*$/.test(raw) || !(value > 0 && value <= 1)) {
+    throw new ConfigError(`${name} must be a number above 0 and at most 1 (0.9 = 90%), got ${JSON.stringify(raw)}`);
   }
   return value;
 }

@@ -6,6 +6,7 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type pino from 'pino';
 import type { ServiceConfig } from '../config';
 import { CustomerIoClient } from '../customerio/client';
+import { sharedErrorLog } from '../log-throttle';
 import type { Metrics } from '../metrics';
 import { countAttemptOnce, countFinalOnce, queuePrefix, completedRetention, type JobData, type Queues, type RedisConnection } from '../queues';
 import { transform, type Subscription } from '../subscriptions';
@@ -91,7 +92,7 @@ export class WorkerPool {
         limiter: { max: Number.MAX_SAFE_INTEGER, duration: 1000 },
         ...completedRetention(this.opts.config),
       });
-      worker.on('error', (err) => this.opts.logger.error({ action, err: err.message }, 'worker error (it keeps running)'));
+      worker.on('error', (err) => sharedErrorLog(this.opts.logger, 'BullMQ worker', 'the worker keeps running and reconnects by itself')(err, { action }));
       // Failures decided by BullMQ rather than by process(): a job that stalled too often.
       worker.on('failed', (job, err) => {
         if (job && /stalled more than allowable limit/.test(err.message)) void this.opts.metrics?.itemsFailed.inc({ action, reason: 'stalled' });
