@@ -95,10 +95,10 @@ export function throttledErrorLog(opts: ThrottledErrorLogOptions): ErrorLog {
     timer = undefined;
     const summary = window.close(clock());
     if (summary) {
-      const seconds = Math.round(summary.intervalMs / 1000);
+      const span = summary.intervalMs % 1000 === 0 ? `${summary.intervalMs / 1000} s` : `${summary.intervalMs} ms`;
       opts.logger[level](
         { source: opts.source, count: summary.count, last: summary.last },
-        `${summary.count} more ${opts.source} errors in the last ${seconds} s (last: ${summary.last})`,
+        `${summary.count} more ${opts.source} errors in the last ${span} (last: ${summary.last})`,
       );
     }
     schedule();
