@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import type { FastifyInstance } from 'fastify';
 import type IORedis from 'ioredis';
-import { DEFAULTS } from '../../src/config';
+import { ConfigError, DEFAULTS, loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { createMetrics } from '../../src/metrics';
 import { buildApi } from '../../src/producer/http';
@@ -30,6 +30,19 @@ const MAXMEMORY = 16 * 1024 * 1024;
 
 describe('redis health: the memory gate', function () {
   this.timeout(30_000);
+
+  describe('settings', () => {
+    it('defaults to refusing above 90%, reading every second', () => {
+      expect(loadConfig({})).to.include({ redisMemoryRefuseRatio: 0.9, redisMemoryPollMs: 1000 });
+      expect(loadConfig({ REDIS_MEMORY_REFUSE_RATIO: '0.75' }).redisMemoryRefuseRatio).to.equal(0.75);
+    });
+
+    it('refuses a ratio outside (0, 1], naming the setting', () => {
+      for (const bad of ['0', '1.5', '90%', '-0.5', 'abc']) {
+        expect(() => loadConfig({ REDIS_MEMORY_REFUSE_RATIO: bad }), bad).to.throw(ConfigError, /REDIS_MEMORY_REFUSE_RATIO must be a number above 0 and at most 1/);
+      }
+    });
+  });
 
   describe('memoryProblem (the decision)', () => {
     const at = (used: number, max: number, policy = 'noeviction') => [{ server: 'r:6379', usedBytes: used, maxBytes: max, policy }];
