@@ -10,18 +10,10 @@ import { canonicalJson } from '../../src/producer/content-id';
 import { buildApi } from '../../src/producer/http';
 import { prepareEvents } from '../../src/producer/prepare';
 import { Producer } from '../../src/producer/publish';
-import type { Subscription } from '../../src/subscriptions';
 import { openTestQueues, type TestQueues } from '../support/redis';
+import { TRACK_SUBSCRIPTION } from '../support/track-subscription';
 
-const TRACK: Subscription = {
-  name: 'Track Event',
-  action: 'trackEvent',
-  trigger: (e) => (e as { type?: unknown }).type === 'track',
-  mapping: () => ({}),
-  batchSize: 50,
-  enableBatching: true,
-  spec: { name: 'Track Event', action: 'trackEvent', trigger: 'type = "track"', mapping: {}, enabled: true },
-};
+const TRACK = TRACK_SUBSCRIPTION;
 
 const ids = (events: unknown[], now = 0) => prepareEvents(events, [TRACK], now).prepared.map((p) => p.messageId);
 

@@ -1,28 +1,8 @@
 // Repeated errors: the first at once, then at most one line per interval with a count and the last one.
-import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import { ErrorWindow, throttledErrorLog } from '../../src/log-throttle';
-import { createLogger } from '../../src/logger';
 import { sleep } from '../support/chaos';
-
-function captured() {
-  const chunks: string[] = [];
-  const destination = new Writable({
-    write(chunk, _enc, done) {
-      chunks.push(String(chunk));
-      done();
-    },
-  });
-  return {
-    log: createLogger({ level: 'info', destination, name: 'test' }),
-    lines: () =>
-      chunks
-        .join('')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
-}
+import { captureLog } from '../support/log-capture';
 
 function refused(port: number): Error {
   return Object.assign(new Error(`connect ECONNREFUSED 127.0.0.1:${port}`), { code: 'ECONNREFUSED' });
@@ -48,7 +28,7 @@ describe('log throttle', () => {
   });
 
   it('writes the first error at once and one summary line per interval, with the count and the last error', async () => {
-    const out = captured();
+    const out = captureLog('info');
     const log = throttledErrorLog({ logger: out.log, source: 'Redis connection (producer)', next: 'it reconnects by itself', intervalMs: 300 });
     for (let i = 0; i < 200; i++) log(refused(6000 + i));
     expect(out.lines()).to.have.length(1);

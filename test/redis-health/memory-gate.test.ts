@@ -2,29 +2,20 @@
 // on /health, and takes events again once there is room. Against a private redis-server with a small
 // maxmemory that the test fills.
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import type { FastifyInstance } from 'fastify';
 import type IORedis from 'ioredis';
 import { ConfigError, DEFAULTS, loadConfig } from '../../src/config';
-import { createLogger } from '../../src/logger';
 import { createMetrics } from '../../src/metrics';
 import { buildApi } from '../../src/producer/http';
 import { Producer } from '../../src/producer/publish';
 import { closeQueues, connectRedis, createQueues, waitForRedis, type Queues, type RedisConnection } from '../../src/queues';
 import { memoryProblem, RedisMemoryGate } from '../../src/redis-health';
-import type { Subscription } from '../../src/subscriptions';
 import { redisServerAvailable, startPrivateRedis, waitUntil, type PrivateRedis } from '../support/chaos';
+import { captureLog } from '../support/log-capture';
+import { TRACK_SUBSCRIPTION } from '../support/track-subscription';
 
-const TRACK: Subscription = {
-  name: 'Track Event',
-  action: 'trackEvent',
-  trigger: (e) => (e as { type?: unknown }).type === 'track',
-  mapping: () => ({}),
-  batchSize: 50,
-  enableBatching: true,
-  spec: { name: 'Track Event', action: 'trackEvent', trigger: 'type = "track"', mapping: {}, enabled: true },
-};
+const TRACK = TRACK_SUBSCRIPTION;
 
 const MAXMEMORY = 16 * 1024 * 1024;
 
@@ -72,7 +63,7 @@ describe('redis health: the memory gate', function () {
     let gate: RedisMemoryGate;
     let app: FastifyInstance;
     let url: string;
-    const logLines: string[] = [];
+    const out = captureLog('info');
 
     before(async function () {
       if (!redisServerAvailable()) this.skip();
@@ -82,7 +73,7 @@ describe('redis health: the memory gate', function () {
       connection.on('error', () => undefined);
       await waitForRedis(connection, redis.url);
       queues = createQueues(connection, 'cio-gate');
-      const logger = createLogger({ level: 'info', destination: new Writable({ write: (c, _e, done) => (logLines.push(String(c)), done()) }) });
+      const logger = out.log;
       gate = new RedisMemoryGate(connection, { redisMemoryRefuseRatio: 0.9, redisMemoryPollMs: 100 }, logger);
       await gate.start();
       const metrics = createMetrics();
@@ -133,7 +124,7 @@ describe('redis health: the memory gate', function () {
       expect(body.error).to.match(/near its memory limit.*REDIS_MEMORY_REFUSE_RATIO.*nothing was queued/);
       const counts = await queues.trackEvent.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
       expect(Object.values(counts).reduce((a, b) => a + b, 0), 'jobs queued despite the 503').to.equal(0);
-      expect(logLines.join('')).to.match(/events are refused with 503: Redis at .* is near its memory limit/);
+      expect(out.text()).to.match(/events are refused with 503: Redis at .* is near its memory limit/);
     });
 
     it('answers /health with 503 and why while it refuses events (not 200 ok)', async () => {
@@ -151,7 +142,7 @@ describe('redis health: the memory gate', function () {
       expect(res.status, await res.clone().text()).to.equal(200);
       expect((await fetch(`${url}/health`)).status).to.equal(200);
       expect(await queues.trackEvent.getWaitingCount()).to.equal(50);
-      expect(logLines.join('')).to.match(/Redis has room again/);
+      expect(out.text()).to.match(/Redis has room again/);
     });
   });
 });

@@ -4,33 +4,15 @@
 //
 // Private redis-servers (one without persistence, one with AOF); the service runs in this process with
 // its log captured.
-import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import { loadConfig } from '../../src/config';
-import { createLogger } from '../../src/logger';
 import { DATA_LOST_MESSAGE, markerKey } from '../../src/redis-health';
 import { startService, type RunningService } from '../../src/service';
+import { captureLog, type LogLine } from '../support/log-capture';
 import { chaosPrefix, redisServerAvailable, sleep, startPrivateRedis, waitUntil, type PrivateRedis } from '../support/chaos';
 
-interface Line {
-  level: string;
-  msg: string;
-  source?: string;
-  [key: string]: unknown;
-}
-
 async function serviceOn(redis: PrivateRedis, prefix: string) {
-  const lines: Line[] = [];
-  let partial = '';
-  const destination = new Writable({
-    write(chunk, _enc, done) {
-      partial += String(chunk);
-      const complete = partial.split('\n');
-      partial = complete.pop()!;
-      for (const l of complete) if (l) lines.push(JSON.parse(l) as Line);
-      done();
-    },
-  });
+  const out = captureLog('debug');
   const config = loadConfig({
     REDIS_URL: redis.url,
     QUEUE_PREFIX: prefix,
@@ -40,8 +22,8 @@ async function serviceOn(redis: PrivateRedis, prefix: string) {
     CUSTOMERIO_API_KEY: 'key',
     CUSTOMERIO_TRACK_URL: 'http://127.0.0.1:1',
   });
-  const service = await startService(config, 'all', createLogger({ level: 'debug', destination }));
-  return { service, lines };
+  const service = await startService(config, 'all', out.log);
+  return { service, lines: out.lines };
 }
 
 describe('redis health: Redis restarted under the service', function () {
@@ -53,7 +35,7 @@ describe('redis health: Redis restarted under the service', function () {
   describe('without persistence', () => {
     let redis: PrivateRedis;
     let service: RunningService;
-    let lines: Line[];
+    let lines: () => LogLine[];
     const prefix = chaosPrefix('lost');
 
     before(async () => {
@@ -63,7 +45,7 @@ describe('redis health: Redis restarted under the service', function () {
       await redis.stop('SIGKILL');
       await sleep(3000);
       await redis.start();
-      await waitUntil(() => lines.some((l) => l.msg.startsWith(DATA_LOST_MESSAGE)), 20_000, 'the data loss to be reported');
+      await waitUntil(() => lines().some((l) => l.msg.startsWith(DATA_LOST_MESSAGE)), 20_000, 'the data loss to be reported');
       await sleep(1500); // the other connection's check, and any late duplicate
     });
     after(async () => {
@@ -72,7 +54,7 @@ describe('redis health: Redis restarted under the service', function () {
     });
 
     it('reports at error level, once, that Redis came back without its data', () => {
-      const reports = lines.filter((l) => l.msg.startsWith(DATA_LOST_MESSAGE));
+      const reports = lines().filter((l) => l.msg.startsWith(DATA_LOST_MESSAGE));
       expect(reports.map((l) => l.level)).to.deep.equal(['error']);
       expect(reports[0].msg).to.equal(DATA_LOST_MESSAGE);
       expect(reports[0]).to.have.property('key', markerKey(prefix));
@@ -92,12 +74,12 @@ describe('redis health: Redis restarted under the service', function () {
     });
 
     it('logs the outage’s connection and worker errors once each, not once per retry', () => {
-      const errors = lines.filter((l) => l.level === 'error' && l.source !== undefined);
+      const errors = lines().filter((l) => l.level === 'error' && l.source !== undefined);
       const bySource = new Map<string, number>();
-      for (const l of errors) bySource.set(l.source!, (bySource.get(l.source!) ?? 0) + 1);
+      for (const l of errors) bySource.set((l.source as string), (bySource.get((l.source as string)) ?? 0) + 1);
       expect(bySource.get('Redis connection (producer)'), JSON.stringify([...bySource])).to.equal(1);
       for (const [source, count] of bySource) expect(count, `${source}: ${count} lines in a 3 s outage`).to.equal(1);
-      expect(lines.filter((l) => /worker error \(it keeps running\)/.test(l.msg)), 'one line per BullMQ error').to.have.length(0);
+      expect(lines().filter((l) => /worker error \(it keeps running\)/.test(l.msg)), 'one line per BullMQ error').to.have.length(0);
       const first = errors.find((l) => l.source === 'Redis connection (producer)')!;
       expect(first.msg).to.match(/^Redis connection \(producer\) error: .*ECONNREFUSED.*; it reconnects by itself/);
     });
@@ -111,7 +93,7 @@ describe('redis health: Redis restarted under the service', function () {
   describe('with persistence (AOF)', () => {
     let redis: PrivateRedis;
     let service: RunningService;
-    let lines: Line[];
+    let lines: () => LogLine[];
 
     before(async () => {
       redis = await startPrivateRedis();
@@ -119,7 +101,7 @@ describe('redis health: Redis restarted under the service', function () {
       await redis.stop('SIGKILL');
       await sleep(500);
       await redis.start();
-      await waitUntil(() => lines.some((l) => /came back with its data/.test(l.msg)), 20_000, 'the restart to be noticed');
+      await waitUntil(() => lines().some((l) => /came back with its data/.test(l.msg)), 20_000, 'the restart to be noticed');
       await sleep(1000);
     });
     after(async () => {
@@ -128,8 +110,8 @@ describe('redis health: Redis restarted under the service', function () {
     });
 
     it('reports no data loss, and notes the restart at info level', () => {
-      expect(lines.filter((l) => l.msg.startsWith(DATA_LOST_MESSAGE))).to.have.length(0);
-      const restarts = lines.filter((l) => /came back with its data/.test(l.msg));
+      expect(lines().filter((l) => l.msg.startsWith(DATA_LOST_MESSAGE))).to.have.length(0);
+      const restarts = lines().filter((l) => /came back with its data/.test(l.msg));
       expect(restarts.map((l) => l.level)).to.include('info');
       expect(restarts[0].runId).to.not.equal(restarts[0].previousRunId);
     });
