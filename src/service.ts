@@ -30,7 +30,7 @@ export interface RunningService {
 
 export async function startService(config: ServiceConfig, mode: ServiceMode, logger: pino.Logger): Promise<RunningService> {
   const producerRedis = connectRedis(config, 'producer');
-  producerRedis.on('error', () => undefined); // reconnects by itself; /health and 503s report the state
+  producerRedis.on('error', () => undefined); // reconnects by itself; /health and 503s report the state, superviseRedis logs it
   try {
     await waitForRedis(producerRedis, redactUrl(config.redisClusterNodes.length ? config.redisClusterNodes.join(',') : config.redisUrl));
     await refuseEvictingRedis(producerRedis, logger);

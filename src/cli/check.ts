@@ -21,10 +21,10 @@ export const checkCommand = defineCommand({
 Loads the configuration as the service would and prints what it accepted: Redis,
 the queue prefix, the Customer.io region and each subscription (name → action,
 trigger, enabled, batch size, mapped fields), so a mapping pasted from Segment
-can be checked against what was understood. Then it pings Redis, checks that its maxmemory-policy is noeviction (so it
-never evicts queued jobs), and asks
-Customer.io which region the workspace is in (GET /api/v1/accounts/region) with
-the credentials, and compares it with CUSTOMERIO_REGION.
+can be checked against what was understood. Then it pings Redis and checks that
+its maxmemory-policy is noeviction (any other policy may evict queued jobs), and
+asks Customer.io which region the workspace is in (GET /api/v1/accounts/region)
+with the credentials, and compares it with CUSTOMERIO_REGION.
 
 Secrets (the API key, write keys, the Redis password) are never printed.
 
