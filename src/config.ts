@@ -45,6 +45,10 @@ export const DEFAULTS = {
   groupMaxEvents: 100,
   /** Bytes of events (JSON, before compression) per job, at most; a single larger event is its own job. */
   groupMaxBytes: 256 * 1024,
+  /** The API refuses events (503) while Redis's used_memory is above this share of its maxmemory. */
+  redisMemoryRefuseRatio: 0.9,
+  /** How often the API reads Redis's INFO memory for that check. */
+  redisMemoryPollMs: 1000,
 } as const;
 
 export interface ServiceConfig {
@@ -77,6 +81,8 @@ export interface ServiceConfig {
   groupCommitWindowMs: number;
   groupMaxEvents: number;
   groupMaxBytes: number;
+  redisMemoryRefuseRatio: number;
+  redisMemoryPollMs: number;
   dashboard: { user?: string; password?: string; readOnly: boolean };
   metricsPort?: number;
   subscriptions: Subscription[];
@@ -161,6 +167,8 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     groupCommitWindowMs: int(env, 'GROUP_COMMIT_WINDOW_MS', DEFAULTS.groupCommitWindowMs, 0, 100),
     groupMaxEvents: int(env, 'GROUP_MAX_EVENTS', DEFAULTS.groupMaxEvents, 1, 1000),
     groupMaxBytes: int(env, 'GROUP_MAX_BYTES', DEFAULTS.groupMaxBytes, 32 * 1024, 16 * 1024 * 1024),
+    redisMemoryRefuseRatio: ratio(env, 'REDIS_MEMORY_REFUSE_RATIO', DEFAULTS.redisMemoryRefuseRatio),
+    redisMemoryPollMs: int(env, 'REDIS_MEMORY_POLL_MS', DEFAULTS.redisMemoryPollMs, 50, 60_000),
     dashboard,
     metricsPort: env.METRICS_PORT ? int(env, 'METRICS_PORT', 0, 0, 65535) : undefined,
     subscriptions: compileSubscriptions(file.subscriptions),
@@ -232,6 +240,17 @@ function int(env: Env, name: string, fallback: number, min = 0, max = Number.MAX
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+/** A share above 0 and at most 1, such as 0.9. */
+function ratio(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!/^\s*[0-9.]+\s*$/.test(raw) || !(value > 0 && value <= 1)) {
+    throw new ConfigError(`${name} must be a number above 0 and at most 1 (0.9 = 90%), got ${JSON.stringify(raw)}`);
   }
   return value;
 }

@@ -11,6 +11,7 @@ import { Producer } from './producer/publish';
 import { closeQueues, connectRedis, createQueues, createRequestLimiter, queueDepth, redisCounterStore, waitForRedis, type Queues, type RedisConnection } from './queues';
 import { WorkerPool } from './worker/worker';
 import { redactUrl } from './logger';
+import { refuseEvictingRedis, superviseRedis, type RedisSupervision } from './redis-health';
 
 export type ServiceMode = 'all' | 'api' | 'worker';
 
@@ -29,9 +30,10 @@ export interface RunningService {
 
 export async function startService(config: ServiceConfig, mode: ServiceMode, logger: pino.Logger): Promise<RunningService> {
   const producerRedis = connectRedis(config, 'producer');
-  producerRedis.on('error', () => undefined); // reconnects by itself; /health and 503s report the state
+  producerRedis.on('error', () => undefined); // reconnects by itself; /health and 503s report the state, superviseRedis logs it
   try {
     await waitForRedis(producerRedis, redactUrl(config.redisClusterNodes.length ? config.redisClusterNodes.join(',') : config.redisUrl));
+    await refuseEvictingRedis(producerRedis, logger);
   } catch (err) {
     producerRedis.disconnect();
     throw err;
@@ -51,6 +53,23 @@ export async function startService(config: ServiceConfig, mode: ServiceMode, log
     counterStore: redisCounterStore(workerRedis ?? producerRedis, config.queuePrefix),
   });
 
+  let supervision: RedisSupervision;
+  try {
+    supervision = await superviseRedis({
+      settings: config,
+      logger,
+      producer: producerRedis,
+      others: workerRedis ? [workerRedis] : [],
+      ingests: mode !== 'worker',
+      registry: metrics.registry,
+    });
+  } catch (err) {
+    await closeQueues(queues).catch(() => undefined);
+    producerRedis.disconnect();
+    workerRedis?.disconnect();
+    throw err;
+  }
+
   let pool: WorkerPool | undefined;
   if (workerRedis) {
     const limiter = config.maxRequestsPerSecond > 0 ? createRequestLimiter(workerRedis, config.queuePrefix, config.maxRequestsPerSecond) : undefined;
@@ -65,7 +84,7 @@ export async function startService(config: ServiceConfig, mode: ServiceMode, log
   try {
     if (mode !== 'worker') {
       producer = new Producer({ queues, redis: producerRedis, queuePrefix: config.queuePrefix, subscriptions: config.subscriptions, policy: config, metrics });
-      const app = await buildApi({ config, producer, subscriptions: config.subscriptions, metrics, logger, queues, redis: producerRedis });
+      const app = await buildApi({ config, producer, subscriptions: config.subscriptions, metrics, logger, queues, redis: producerRedis, memoryGate: supervision.memoryGate });
       try {
         url = await app.listen({ port: config.port, host: config.host });
       } catch (err) {
@@ -80,6 +99,7 @@ export async function startService(config: ServiceConfig, mode: ServiceMode, log
       closeServer = () => new Promise((resolve) => server.close(() => resolve()));
     }
   } catch (err) {
+    supervision.stop();
     await closeQueues(queues).catch(() => undefined);
     producerRedis.disconnect();
     workerRedis?.disconnect();
@@ -99,6 +119,7 @@ export async function startService(config: ServiceConfig, mode: ServiceMode, log
       closing ??= (async () => {
         await closeServer();
         await producer?.drain();
+        supervision.stop();
         if (pool) await pool.close();
         await metrics.flush();
         await closeQueues(queues);

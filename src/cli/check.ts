@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { missingCredentials, type ServiceConfig } from '../config';
 import { CioTransportError, CustomerIoClient, type CioResponse } from '../customerio/client';
 import { redactSecrets } from '../logger';
+import { checkEvictionPolicy } from '../redis-health';
 import { trackBaseUrl } from '../settings';
 import { CannotRunError, EXIT, defineCommand, refuseArguments, table, type CliContext } from './args';
 import { redisWhere } from './redis';
@@ -20,9 +21,10 @@ export const checkCommand = defineCommand({
 Loads the configuration as the service would and prints what it accepted: Redis,
 the queue prefix, the Customer.io region and each subscription (name → action,
 trigger, enabled, batch size, mapped fields), so a mapping pasted from Segment
-can be checked against what was understood. Then it pings Redis and asks
-Customer.io which region the workspace is in (GET /api/v1/accounts/region) with
-the credentials, and compares it with CUSTOMERIO_REGION.
+can be checked against what was understood. Then it pings Redis and checks that
+its maxmemory-policy is noeviction (any other policy may evict queued jobs), and
+asks Customer.io which region the workspace is in (GET /api/v1/accounts/region)
+with the credentials, and compares it with CUSTOMERIO_REGION.
 
 Secrets (the API key, write keys, the Redis password) are never printed.
 
@@ -32,8 +34,8 @@ QUEUE_PREFIX, WRITE_KEYS…
 
 Exit codes:
   0  configuration valid, Redis answers, credentials accepted, region matches
-  1  Customer.io refused the credentials, the region is wrong, or Customer.io
-     or Redis cannot be reached
+  1  Customer.io refused the credentials, the region is wrong, Customer.io
+     or Redis cannot be reached, or Redis's maxmemory-policy is not noeviction
   2  the configuration is invalid or the credentials are missing`,
 
   async run(ctx, { positionals }) {
@@ -88,8 +90,18 @@ function printSubscriptions(ctx: CliContext, config: ServiceConfig): void {
 async function checkRedis(ctx: CliContext, config: ServiceConfig): Promise<boolean> {
   try {
     const open = await ctx.openQueues(config);
-    await open.close();
-    ctx.out(`Redis: OK, ${open.where} answers`);
+    let verdict;
+    try {
+      verdict = await checkEvictionPolicy(open.redis);
+    } finally {
+      await open.close();
+    }
+    if (verdict.problems.length > 0) {
+      ctx.out(`Redis: ${open.where} answers, but may evict queued jobs.\n${verdict.problems.join('\n')}`);
+      return false;
+    }
+    const policy = verdict.unreadable.length ? `maxmemory-policy could not be read (${verdict.unreadable.join('; ')}): make sure it is noeviction` : 'maxmemory-policy noeviction';
+    ctx.out(`Redis: OK, ${open.where} answers, ${policy}`);
     return true;
   } catch (err) {
     if (!(err instanceof CannotRunError)) throw err;

@@ -107,8 +107,10 @@ export class GroupWriter {
       const queue = this.queues[group.action];
       const jobOpts: JobsOptions = { ...this.jobOptions, jobId };
       if (opts.delayMs && opts.delayMs > 0) jobOpts.delay = Math.round(opts.delayMs);
-      await queue.add(group.subscription, encodeGroup(group.subscription, events, group.extras), jobOpts);
+      // Counted before the write: a Redis out of memory may refuse a write command half-way through
+      // BullMQ's script (the job's hash written, its list entry not), and the rollback removes that too.
       added.push({ queue, jobId });
+      await queue.add(group.subscription, encodeGroup(group.subscription, events, group.extras), jobOpts);
       if (!opts.dedupe) await this.index.point(prefix, queued.map((i) => ({ field: fields[i], jobId })));
     };
     // The queues' connection is ready after its first use; before that, a command would be refused at once.
@@ -118,7 +120,9 @@ export class GroupWriter {
     }));
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (!failed) return results;
-    if (opts.dedupe) await this.rollback(added, claims);
+    // Jobs made from jobs are rolled back too: a half-written one would otherwise stand in the way of the
+    // same id when the job that makes them runs again.
+    await this.rollback(added, claims);
     throw new GroupRedisError((failed.reason as Error)?.message ?? String(failed.reason));
   }
 

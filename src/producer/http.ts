@@ -47,6 +47,9 @@ export interface ApiOptions {
   enqueueTimeoutMs?: number;
   /** How long /health waits for PING. Default 1000. */
   healthTimeoutMs?: number;
+  /** Why Redis cannot take events now though it answers (nearly full: redis-health/memory-gate), from its
+   * last background reading; while it says so, events get 503 and /health reports it. */
+  memoryGate?: { problem(): string | undefined };
 }
 
 export const DASHBOARD_PATH = '/admin/queues';
@@ -110,8 +113,8 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   });
 
   app.get('/health', async (_request, reply) => {
-    const problem = await redisProblem(opts.redis, opts.healthTimeoutMs ?? 1000);
-    if (problem) return reply.code(503).send({ status: 'unavailable', error: problem });
+    const problem = (await redisProblem(opts.redis, opts.healthTimeoutMs ?? 1000)) ?? opts.memoryGate?.problem();
+    if (problem) return reply.code(503).send({ status: 'unavailable', ingestion: 'refused', error: problem });
     return { status: 'ok' };
   });
 
@@ -182,6 +185,8 @@ async function eventRoutes(api: FastifyInstance, opts: ApiOptions, log: pino.Log
       if (jobs > 0 && opts.redis.status !== 'ready') {
         throw new QueueUnavailableError(`Redis is not reachable (connection ${opts.redis.status})`);
       }
+      const full = jobs > 0 ? opts.memoryGate?.problem() : undefined;
+      if (full) throw new QueueUnavailableError(full);
       await withTimeout(opts.producer.enqueue(prepared, 'http'), enqueueTimeoutMs, () => {
         return new QueueUnavailableError(`Redis did not take the events within ${enqueueTimeoutMs} ms`);
       });

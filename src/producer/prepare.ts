@@ -1,8 +1,8 @@
 // The pure half of ingestion: check each event, fill what Segment fills, and pick the subscriptions that fire.
 
-import { randomUUID } from 'node:crypto';
 import { matchEvent, type Subscription } from '../subscriptions';
 import type { SegmentEvent } from '../types';
+import { contentHash, contentMessageId } from './content-id';
 
 export const EVENT_TYPES = ['identify', 'track', 'page', 'screen', 'group', 'alias'] as const;
 /** Segment's limit for one event, and Customer.io's for one item. */
@@ -54,15 +54,28 @@ export function envelopeProblem(event: unknown, bytes?: number): string | undefi
   return undefined;
 }
 
-/** Fills messageId, receivedAt and timestamp the way Segment does when a client left them out. */
-export function normalize(event: SegmentEvent, now: number): SegmentEvent {
+/**
+ * Fills messageId, receivedAt and timestamp the way Segment does when a client left them out. A missing
+ * messageId is derived from the event's content (content-id.ts), so a retried request gets the same ids;
+ * `repeats` counts equal events already seen in the same request, to keep them apart.
+ */
+export function normalize(event: SegmentEvent, now: number, repeats?: Map<string, number>): SegmentEvent {
   const receivedAt = new Date(now).toISOString();
   const out: SegmentEvent = { ...event, receivedAt };
-  if (out.messageId === undefined || out.messageId === null || out.messageId === '') out.messageId = `api-${randomUUID()}`;
+  if (!hasMessageId(event)) {
+    const hash = contentHash(event as Record<string, unknown>);
+    const occurrence = repeats?.get(hash) ?? 0;
+    repeats?.set(hash, occurrence + 1);
+    out.messageId = contentMessageId(hash, occurrence);
+  }
   if (out.timestamp === undefined || out.timestamp === null || out.timestamp === '') {
     out.timestamp = correctedTimestamp(event, now) ?? receivedAt;
   }
   return out;
+}
+
+function hasMessageId(event: SegmentEvent): boolean {
+  return event.messageId !== undefined && event.messageId !== null && event.messageId !== '';
 }
 
 // Segment corrects the client's clock: timestamp = receivedAt - (sentAt - originalTimestamp).
@@ -133,13 +146,14 @@ export function prepareEvents(
 ): { prepared: Prepared[]; refused: Refused[] } {
   const prepared: Prepared[] = [];
   const refused: Refused[] = [];
+  const repeats = new Map<string, number>();
   events.forEach((raw, index) => {
     const problem = envelopeProblem(raw);
     if (problem) {
       refused.push({ index, error: `event ${index} ${problem}` });
       return;
     }
-    const event = normalize(raw as SegmentEvent, now);
+    const event = normalize(raw as SegmentEvent, now, repeats);
     const { fired, filtered } = matchEvent(subscriptions, event);
     prepared.push({ index, event, messageId: String(event.messageId), fired, filtered });
   });

@@ -17,6 +17,7 @@ import { decodeGroup, groupCount, type AnyJobData, type GroupJobData } from '../
 import { MessageIndex } from '../jobs/message-index';
 import { GroupWriter, type GroupToWrite } from '../jobs/writer';
 import { completedRetention, countFinalOnce, createQueues, jobOptions, queuePrefix, type Queues, type RedisConnection } from '../queues';
+import { sharedErrorLog } from '../log-throttle';
 import { transform, type Subscription } from '../subscriptions';
 import { ACTION_KEYS, type ActionKey, type SegmentEvent } from '../types';
 import { Delivery, type Outcome } from './delivery';
@@ -125,7 +126,7 @@ export class WorkerPool {
         limiter: { max: Number.MAX_SAFE_INTEGER, duration: 1000 },
         ...completedRetention(this.opts.config),
       });
-      worker.on('error', (err) => this.opts.logger.error({ action, err: err.message }, 'worker error (it keeps running)'));
+      worker.on('error', (err) => sharedErrorLog(this.opts.logger, 'BullMQ worker', 'the worker keeps running and reconnects by itself')(err, { action }));
       // Failures decided by BullMQ rather than by process(): a job that stalled too often.
       worker.on('failed', (job, err) => {
         if (job && /stalled more than allowable limit/.test(err.message)) {

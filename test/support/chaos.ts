@@ -100,9 +100,10 @@ export interface PrivateRedis {
 
 /**
  * A redis-server of the test's own on a free loopback port, with AOF (`appendfsync always`, so whatever
- * Redis acknowledged survives even a SIGKILL) in a temporary directory.
+ * Redis acknowledged survives even a SIGKILL) in a temporary directory. `args` are more redis-server
+ * arguments, which win over these (`--appendonly no`, `--maxmemory 8mb`).
  */
-export async function startPrivateRedis(opts: { password?: string } = {}): Promise<PrivateRedis> {
+export async function startPrivateRedis(opts: { password?: string; args?: string[] } = {}): Promise<PrivateRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'cio-chaos-redis-'));
   const args = [
@@ -116,6 +117,7 @@ export async function startPrivateRedis(opts: { password?: string } = {}): Promi
     '--loglevel', 'warning',
   ];
   if (opts.password) args.push('--requirepass', opts.password);
+  args.push(...(opts.args ?? []));
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
   const output: string[] = [];
