@@ -154,6 +154,13 @@ export class WorkerPool {
           throw new Error(`${outcome.reason}; gave up after ${attempt} attempts (retry it from the dashboard or with replay)`);
         }
         await m?.itemsRetried.inc({ action, reason: 'transient' }, 1, countAttemptOnce(job));
+        if (outcome.retryAfterMs !== undefined) {
+          // Customer.io said when to come back (Retry-After on a 5xx): this retry waits that long instead
+          // of the backoff. BullMQ reads the backoff from this job object when it moves the job on; the
+          // change is not stored, so later retries use the job's own backoff again.
+          job.opts.backoff = { type: 'fixed', delay: outcome.retryAfterMs };
+          throw new Error(`${outcome.reason}; attempt ${attempt} of ${attempts}, will retry in ${outcome.retryAfterMs} ms as Customer.io asked`);
+        }
         throw new Error(`${outcome.reason}; attempt ${attempt} of ${attempts}, will retry`);
       }
       case 'wait':

@@ -137,6 +137,16 @@ describe('worker outcomes', function () {
     expect(p.standIn.requests.map((r) => r.path)).to.deep.equal(['/api/v2/batch', '/api/v2/batch']);
   });
 
+  it('a 503 with Retry-After: 2 is retried after 2 s, not after the backoff, and uses up an attempt', async () => {
+    p = await startPipeline({ subscriptionSpecs: TRACK_ONLY });
+    p.standIn.respondNext({ status: 503, headers: { 'retry-after': '2' } });
+    await p.producer.publish([trackEvent(1)]);
+    await p.settled(['trackEvent']);
+    expect((await states())['msg-1']).to.deep.include({ state: 'completed', attemptsMade: 2 });
+    const [first, second] = p.standIn.requests;
+    expect(second.receivedAt - first.receivedAt).to.be.at.least(1900);
+  });
+
   it('after the last attempt a transient failure fails the job with the last reason', async () => {
     p = await startPipeline({ subscriptionSpecs: TRACK_ONLY, attempts: 2 });
     p.standIn.respondNext({ status: 503 }, { status: 502 });
