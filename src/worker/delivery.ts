@@ -206,8 +206,7 @@ export class Delivery {
     else if (verdict.kind === 'ambiguous') {
       const next = items > 1 ? 'the items it does not name go again in smaller requests' : 'the item is not counted delivered and fails';
       this.opts.logger.warn({ ...line, verdict: verdict.kind, anomaly: verdict.anomaly, body: excerpt(answer, 1000) }, `flush answer has errors that name no item: ${next}`);
-    }
-    else if (verdict.kind === 'auth_failed') this.opts.logger.error({ ...line, reason: verdict.reason }, 'flush refused: credentials');
+    } else if (verdict.kind === 'auth_failed') this.opts.logger.error({ ...line, reason: verdict.reason }, 'flush refused: credentials');
     else this.opts.logger.warn({ ...line, verdict: verdict.kind, reason: 'reason' in verdict ? verdict.reason : undefined }, 'flush not delivered');
     if (verdict.kind === 'rate_limited') this.opts.onPause?.(subscription, verdict.retryAfterMs, 'Customer.io answered 429 Too Many Requests');
     if (verdict.kind === 'auth_failed') this.opts.onPause?.(subscription, this.opts.authPauseMs, verdict.reason);

@@ -13,7 +13,7 @@ describe('classifyResponse', () => {
 
   before(async () => {
     standIn = await CustomerIoStandIn.start({ siteId: SITE_ID, apiKey: API_KEY });
-    client = new CustomerIoClient({ siteId: SITE_ID, apiKey: API_KEY, region: 'US', trackUrl: standIn.url, timeoutMs: 150 });
+    client = new CustomerIoClient({ siteId: SITE_ID, apiKey: API_KEY, region: 'US', trackUrl: standIn.url, timeoutMs: 5000 });
   });
   after(async () => {
     client.close();
