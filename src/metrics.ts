@@ -14,7 +14,7 @@ import { memoryCounterStore, Tally, type CounterStore, type OnceMark } from './t
 /** Label values, for callers that want the compiler to check them. */
 export type ReceivedSource = 'http' | 'publish' | 'import';
 export type FilterReason = 'integrations' | 'no_subscription';
-export type FailReason = 'invalid' | 'rejected' | 'retries_exhausted' | 'too_large' | 'request_rejected' | 'stalled' | 'internal';
+export type FailReason = 'invalid' | 'rejected' | 'retries_exhausted' | 'too_large' | 'request_rejected' | 'ambiguous_answer' | 'stalled' | 'internal';
 export type RetryReason = 'transient' | 'rate_limited' | 'auth';
 export type StatusClass = '2xx' | '3xx' | '4xx' | '5xx' | 'error';
 
@@ -127,7 +127,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   const itemsDelivered = shared('cio_items_delivered_total', 'Items Customer.io accepted, by action.', ['action']);
   const itemsFailed = shared(
     'cio_items_failed_total',
-    'Items that failed for good, by action and reason (invalid, rejected, retries_exhausted, too_large, request_rejected, stalled, internal).',
+    'Items that failed for good, by action and reason (invalid, rejected, retries_exhausted, too_large, request_rejected, ambiguous_answer, stalled, internal).',
     ['action', 'reason'],
   );
   const itemsRetried = shared(

@@ -11,8 +11,18 @@ import type { CioItemError } from '../types';
 import type { CioResponse } from './client';
 
 export type Verdict =
-  /** Any 2xx. Items listed in itemErrors (by batch_index) failed for good; every other item was accepted. */
+  /**
+   * A 2xx whose every error names an item of the batch. Items in itemErrors failed for good; every other
+   * item was accepted. Only this verdict may count an item delivered.
+   */
   | { kind: 'delivered'; status: number; itemErrors: Map<number, CioItemError> }
+  /**
+   * A 2xx that carried errors we cannot match to items (a batch_index that is a string, negative, past the
+   * batch; an `errors` that is not a list; a garbled body). Items in itemErrors failed for good; any other
+   * item may have been refused, so none of them counts as delivered: send them again in smaller requests,
+   * and a single item whose answer is still ambiguous fails. `anomaly` says what could not be matched.
+   */
+  | { kind: 'ambiguous'; status: number; itemErrors: Map<number, CioItemError>; anomaly: string }
   /** Pause the queue for retryAfterMs; the items wait and no attempt is used up. */
   | { kind: 'rate_limited'; status: 429; retryAfterMs: number }
   /** Pause the queue and keep the jobs until the credentials or region are fixed. */
@@ -21,13 +31,21 @@ export type Verdict =
   | { kind: 'too_large'; status: 413 }
   /** The whole request was refused: every item fails, no retry. */
   | { kind: 'rejected'; status: number; reason: string }
-  /** Retry with backoff: 5xx, 408, redirects, timeouts, connection errors. */
-  | { kind: 'transient'; status?: number; reason: string };
+  /**
+   * A whole-request 4xx whose errors name items of the batch by batch_index: those items fail for good with
+   * their own errors. Customer.io processed none of the others: send them again without the named items.
+   */
+  | { kind: 'refused_for_items'; status: number; itemErrors: Map<number, CioItemError>; reason: string }
+  /**
+   * Retry: 5xx, 408, redirects, timeouts, connection errors. retryAfterMs is set when Customer.io said
+   * when to come back (a readable Retry-After on a 5xx or 408); otherwise the usual backoff applies.
+   */
+  | { kind: 'transient'; status?: number; reason: string; retryAfterMs?: number };
 
 export interface ClassifyOptions {
   /** Wait used when a 429 has no usable Retry-After. */
   defaultRetryAfterMs: number;
-  /** Upper bound on any Retry-After, so a bad header cannot stall the queue for hours. */
+  /** Upper bound on any Retry-After (429 and 5xx), so a bad header cannot stall the items for hours. */
   maxRetryAfterMs: number;
   /** Clock for HTTP-date Retry-After values. */
   now: () => number;
@@ -47,10 +65,15 @@ export function classifyResponse(res: CioResponse, itemCount: number, opts?: Par
   const { status } = res;
 
   if (status >= 200 && status < 300) {
-    return { kind: 'delivered', status, itemErrors: readItemErrors(res.body, itemCount) };
+    const errors = readCioErrors(res.body, itemCount);
+    if (errors.unattributed.length > 0) {
+      return { kind: 'ambiguous', status, itemErrors: errors.byItem, anomaly: describeUnattributed(errors.unattributed) };
+    }
+    return { kind: 'delivered', status, itemErrors: errors.byItem };
   }
   if (status === 429) {
-    return { kind: 'rate_limited', status, retryAfterMs: retryAfterMs(header(res, 'retry-after'), o) };
+    const retryAfter = readRetryAfterMs(header(res, 'retry-after'), o);
+    return { kind: 'rate_limited', status, retryAfterMs: retryAfter ?? capRetryAfter(o.defaultRetryAfterMs, o) };
   }
   if (status === 401) {
     return {
@@ -74,7 +97,8 @@ export function classifyResponse(res: CioResponse, itemCount: number, opts?: Par
   }
   if (status === 413) return { kind: 'too_large', status };
   if (status === 408) {
-    return { kind: 'transient', status, reason: `Customer.io answered ${statusLine(status)}: it gave up waiting for the request` };
+    const reason = `Customer.io answered ${statusLine(status)}: it gave up waiting for the request`;
+    return withRetryAfter({ kind: 'transient', status, reason }, res, o);
   }
   if (status >= 300 && status < 400) {
     // Customer.io redirects an EU account's requests sent to the US host. Following would route
@@ -90,13 +114,132 @@ export function classifyResponse(res: CioResponse, itemCount: number, opts?: Par
   }
   if (status >= 400 && status < 500) {
     const detail = errorDetail(res.body);
-    return {
-      kind: 'rejected',
-      status,
-      reason: `Customer.io rejected the request (${statusLine(status)})${detail ? `: ${detail}` : ''}`,
-    };
+    const reason = `Customer.io rejected the request (${statusLine(status)})${detail ? `: ${detail}` : ''}`;
+    const { byItem } = readCioErrors(res.body, itemCount);
+    if (byItem.size > 0) return { kind: 'refused_for_items', status, itemErrors: byItem, reason };
+    return { kind: 'rejected', status, reason };
   }
-  return { kind: 'transient', status, reason: withDetail(`Customer.io answered ${statusLine(status)}`, res.body) };
+  const reason = withDetail(`Customer.io answered ${statusLine(status)}`, res.body);
+  return withRetryAfter({ kind: 'transient', status, reason }, res, o);
+}
+
+/** What Customer.io's body says went wrong, read strictly (see readCioErrors). */
+export interface CioErrors {
+  /** Errors that name an item of the posted batch by an integer batch_index; the first per item wins. */
+  byItem: Map<number, CioItemError>;
+  /** Each error, or error-shaped part of the body, that names no item of the batch, in words. */
+  unattributed: string[];
+}
+
+/**
+ * The one reader of Customer.io's error bodies. An error counts against an item only when its
+ * batch_index is a JSON integer inside the posted batch; everything else that may report an error is
+ * listed as unattributed, so that no caller can mistake an answer it could not read for a success:
+ * - `errors` present and not a list (a string, a number, an object, true);
+ * - an `errors[]` entry that is not an object, or whose batch_index is missing, null, a string (even
+ *   "0": the documented type is an integer, and a server that sends another type may number
+ *   differently), fractional, negative or past the batch;
+ * - a non-empty `error`, `meta.error` or `meta.errors` (other error styles);
+ * - a body that is a non-empty JSON list, or text that looks like JSON but does not parse (cut short).
+ * `errors: null` and `errors: []` report nothing. A text body that is not JSON-like ("Accepted") reports
+ * nothing.
+ */
+export function readCioErrors(body: unknown, itemCount: number): CioErrors {
+  const found: CioErrors = { byItem: new Map(), unattributed: [] };
+  if (typeof body === 'string') {
+    if (/^\s*[[{]/.test(body)) found.unattributed.push(`the body looks like JSON but does not parse: ${excerpt(body, 120)}`);
+    return found;
+  }
+  if (Array.isArray(body)) {
+    if (body.length > 0) found.unattributed.push(`the body is a list, not an object: ${excerpt(body, 120)}`);
+    return found;
+  }
+  if (!isRecord(body)) return found;
+  readErrorsField(body.errors, itemCount, found);
+  if (isReported(body.error)) found.unattributed.push(`error: ${excerpt(body.error, 120)}`);
+  if (isRecord(body.meta)) {
+    if (isReported(body.meta.error)) found.unattributed.push(`meta.error: ${excerpt(body.meta.error, 120)}`);
+    if (isReported(body.meta.errors)) found.unattributed.push(`meta.errors: ${excerpt(body.meta.errors, 120)}`);
+  }
+  return found;
+}
+
+function readErrorsField(errors: unknown, itemCount: number, found: CioErrors): void {
+  if (errors === undefined || errors === null) return;
+  if (!Array.isArray(errors)) {
+    found.unattributed.push(`errors is ${typeName(errors)}, not a list: ${excerpt(errors, 120)}`);
+    return;
+  }
+  errors.forEach((entry: unknown, position) => {
+    const index = isRecord(entry) ? itemIndex(entry.batch_index, itemCount) : undefined;
+    if (!isRecord(entry) || index === undefined) {
+      found.unattributed.push(`errors[${position}] ${whyUnattributed(entry, itemCount)}: ${excerpt(entry, 120)}`);
+      return;
+    }
+    if (found.byItem.has(index)) return;
+    found.byItem.set(index, {
+      batch_index: index,
+      ...(isText(entry.reason) && { reason: entry.reason }),
+      ...(isText(entry.field) && { field: entry.field }),
+      ...(isText(entry.message) && { message: entry.message }),
+    });
+  });
+}
+
+/** The item a batch_index names, or undefined when it names none of the itemCount items sent. */
+function itemIndex(value: unknown, itemCount: number): number | undefined {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < itemCount ? value : undefined;
+}
+
+function whyUnattributed(entry: unknown, itemCount: number): string {
+  if (!isRecord(entry)) return `is ${typeName(entry)}, not an object`;
+  if (!('batch_index' in entry)) return 'has no batch_index';
+  const value = entry.batch_index;
+  if (typeof value !== 'number') return `has a batch_index that is ${typeName(value)}, not an integer`;
+  return `has batch_index ${value}, which is not one of the ${itemCount} items sent (0 to ${itemCount - 1})`;
+}
+
+/** Something an error field holds that reports a problem: not null, false, '' or an empty list/object. */
+function isReported(v: unknown): boolean {
+  if (v === undefined || v === null || v === false || v === '') return false;
+  if (Array.isArray(v)) return v.length > 0;
+  if (isRecord(v)) return Object.keys(v).length > 0;
+  return true;
+}
+
+function describeUnattributed(unattributed: string[]): string {
+  const shown = unattributed.slice(0, 3).join('; ');
+  const more = unattributed.length > 3 ? `; and ${unattributed.length - 3} more` : '';
+  return truncate(`${shown}${more}`);
+}
+
+/** A short, single-line quote of a body (or part of one) for logs and reasons. */
+export function excerpt(value: unknown, maxChars = MAX_DETAIL_CHARS): string {
+  let text: string;
+  if (typeof value === 'string') text = value;
+  else {
+    try {
+      text = JSON.stringify(value) ?? String(value);
+    } catch {
+      text = String(value);
+    }
+  }
+  text = text.replace(/\s+/g, ' ').trim();
+  return text.length > maxChars ? `${text.slice(0, maxChars - 1)}…` : text;
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'string') return 'a string';
+  if (typeof v === 'object') return 'an object';
+  return `a ${typeof v}`;
+}
+
+/** A transient verdict with the wait Customer.io asked for, when it sent a Retry-After we can read. */
+function withRetryAfter(verdict: Verdict & { kind: 'transient' }, res: CioResponse, o: ClassifyOptions): Verdict {
+  const ms = readRetryAfterMs(header(res, 'retry-after'), o);
+  return ms === undefined ? verdict : { ...verdict, retryAfterMs: ms };
 }
 
 /** Network-level failures: no answer, so nothing is known about the items; retry. */
@@ -145,34 +288,18 @@ export function describeItemError(e: CioItemError): string {
   return `Customer.io rejected the item: ${[head, tail].filter(Boolean).join(': ')}`;
 }
 
-/** errors[] entries with an integer batch_index inside the posted batch; the first entry for an index wins. */
-function readItemErrors(body: unknown, itemCount: number): Map<number, CioItemError> {
-  const found = new Map<number, CioItemError>();
-  const errors = isRecord(body) ? body.errors : undefined;
-  if (!Array.isArray(errors)) return found;
-  for (const entry of errors) {
-    if (!isRecord(entry)) continue;
-    const index = entry.batch_index;
-    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= itemCount) continue;
-    if (found.has(index)) continue;
-    found.set(index, {
-      batch_index: index,
-      ...(isText(entry.reason) && { reason: entry.reason }),
-      ...(isText(entry.field) && { field: entry.field }),
-      ...(isText(entry.message) && { message: entry.message }),
-    });
-  }
-  return found;
+/** Retry-After in ms (delta-seconds or an HTTP-date), capped; undefined when absent or unreadable. */
+function readRetryAfterMs(value: string | undefined, o: ClassifyOptions): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const text = value.trim();
+  if (/^\d+(\.\d+)?$/.test(text)) return capRetryAfter(Number(text) * 1000, o);
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) return undefined;
+  return capRetryAfter(at - o.now(), o);
 }
 
-function retryAfterMs(value: string | undefined, o: ClassifyOptions): number {
-  const cap = (ms: number) => Math.min(Math.max(0, Math.round(ms)), o.maxRetryAfterMs);
-  if (value === undefined || value.trim() === '') return cap(o.defaultRetryAfterMs);
-  const text = value.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return cap(Number(text) * 1000);
-  const at = Date.parse(text);
-  if (Number.isNaN(at)) return cap(o.defaultRetryAfterMs);
-  return cap(at - o.now());
+function capRetryAfter(ms: number, o: ClassifyOptions): number {
+  return Math.min(Math.max(0, Math.round(ms)), o.maxRetryAfterMs);
 }
 
 /**

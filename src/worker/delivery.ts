@@ -6,18 +6,21 @@ import type pino from 'pino';
 import { PATH_FOR } from '../actions';
 import { ACTIONS } from '../actions/registry';
 import { Batcher, type Pending } from '../batcher';
-import { classifyResponse, classifyTransportError, describeItemError, type Verdict } from '../customerio/classify';
+import { classifyResponse, classifyTransportError, describeItemError, excerpt, type Verdict } from '../customerio/classify';
 import type { CustomerIoClient } from '../customerio/client';
 import { statusClass, type FailReason, type Metrics } from '../metrics';
 import type { Subscription } from '../subscriptions';
-import type { CioPath } from '../types';
+import type { CioItemError, CioPath } from '../types';
 
 /** What happens to one item's job. */
 export type Outcome =
   | { kind: 'delivered'; status: number }
   /** Refused for good: the job fails now, without retry. */
   | { kind: 'failed'; reason: string; metric: FailReason }
-  /** Transient: the job is retried with backoff, using up an attempt. */
+  /**
+   * Transient: the job is retried, using up an attempt; after retryAfterMs when Customer.io said when to
+   * come back (Retry-After on a 5xx or 408), else with the usual backoff.
+   */
   | { kind: 'retry'; reason: string; retryAfterMs?: number }
   /** The queue pauses for `ms`; the job waits without using up an attempt. */
   | { kind: 'wait'; ms: number; reason: string; why: 'rate_limited' | 'auth' };
@@ -141,24 +144,54 @@ export class Delivery {
     const verdict = await this.post(subscription, '/api/v2/batch', body, items.length, why);
     if (verdict.kind === 'too_large' && items.length > 1) {
       // Customer.io found the request too large: send each half on its own.
-      const half = Math.ceil(items.length / 2);
-      await Promise.all([
-        this.sendBatch(subscription, items.slice(0, half), 'split'),
-        this.sendBatch(subscription, items.slice(half), 'split'),
-      ]);
+      await this.sendInHalves(subscription, items, 'split');
+      return;
+    }
+    if (verdict.kind === 'ambiguous' && items.length > 1) {
+      // Errors we cannot match to items: the items Customer.io named fail; any other may have been
+      // refused, so they go again in halves until each answer is unambiguous (one item at the least).
+      await this.sendInHalves(subscription, this.failNamed(verdict.itemErrors, items), 'split_ambiguous');
+      return;
+    }
+    if (verdict.kind === 'refused_for_items') {
+      // The request was refused because of the named items; Customer.io processed none of the others.
+      const others = this.failNamed(verdict.itemErrors, items);
+      if (others.length > 0) await this.sendBatch(subscription, others, 'resend_without_refused');
       return;
     }
     items.forEach((item, index) => item.value.resolve(this.outcomeOf(subscription, verdict, index)));
+  }
+
+  private async sendInHalves(subscription: Subscription, items: Pending<Waiting>[], why: string): Promise<void> {
+    if (items.length <= 1) {
+      if (items.length === 1) await this.sendBatch(subscription, items, why);
+      return;
+    }
+    const half = Math.ceil(items.length / 2);
+    await Promise.all([this.sendBatch(subscription, items.slice(0, half), why), this.sendBatch(subscription, items.slice(half), why)]);
+  }
+
+  /** Fails the items Customer.io named by batch_index, each with its own error; returns the others. */
+  private failNamed(itemErrors: Map<number, CioItemError>, items: Pending<Waiting>[]): Pending<Waiting>[] {
+    const others: Pending<Waiting>[] = [];
+    items.forEach((item, index) => {
+      const error = itemErrors.get(index);
+      if (error) item.value.resolve({ kind: 'failed', reason: describeItemError(error), metric: 'rejected' });
+      else others.push(item);
+    });
+    return others;
   }
 
   private async post(subscription: Subscription, path: CioPath, body: string, items: number, why?: string): Promise<Verdict> {
     const started = this.now();
     let verdict: Verdict;
     let status: number | undefined;
+    let answer: unknown;
     try {
       if (this.opts.acquireRequestSlot) await this.opts.acquireRequestSlot();
       const res = await this.opts.client.post(path, body);
       status = res.status;
+      answer = res.body;
       verdict = classifyResponse(res, items, { defaultRetryAfterMs: this.opts.rateLimitPauseMs });
     } catch (err) {
       verdict = classifyTransportError(err);
@@ -167,10 +200,13 @@ export class Delivery {
     const action = subscription.action;
     this.opts.metrics?.batchSize.observe({ action }, items);
     this.opts.metrics?.requestDuration.observe({ action, status_class: statusClass(status) }, durationMs / 1000);
-    const failed = verdict.kind === 'delivered' ? verdict.itemErrors.size : verdict.kind === 'rejected' ? items : 0;
+    const failed = 'itemErrors' in verdict ? verdict.itemErrors.size : verdict.kind === 'rejected' ? items : 0;
     const line = { action, subscription: subscription.name, path, items, status: status ?? verdict.kind, durationMs, failed, flush: why };
     if (verdict.kind === 'delivered') this.opts.logger.info(line, 'flush');
-    else if (verdict.kind === 'auth_failed') this.opts.logger.error({ ...line, reason: verdict.reason }, 'flush refused: credentials');
+    else if (verdict.kind === 'ambiguous') {
+      const next = items > 1 ? 'the items it does not name go again in smaller requests' : 'the item is not counted delivered and fails';
+      this.opts.logger.warn({ ...line, verdict: verdict.kind, anomaly: verdict.anomaly, body: excerpt(answer, 1000) }, `flush answer has errors that name no item: ${next}`);
+    } else if (verdict.kind === 'auth_failed') this.opts.logger.error({ ...line, reason: verdict.reason }, 'flush refused: credentials');
     else this.opts.logger.warn({ ...line, verdict: verdict.kind, reason: 'reason' in verdict ? verdict.reason : undefined }, 'flush not delivered');
     if (verdict.kind === 'rate_limited') this.opts.onPause?.(subscription, verdict.retryAfterMs, 'Customer.io answered 429 Too Many Requests');
     if (verdict.kind === 'auth_failed') this.opts.onPause?.(subscription, this.opts.authPauseMs, verdict.reason);
@@ -185,12 +221,36 @@ export class Delivery {
           ? { kind: 'failed', reason: describeItemError(error), metric: 'rejected' }
           : { kind: 'delivered', status: verdict.status };
       }
+      case 'ambiguous': {
+        const error = verdict.itemErrors.get(index);
+        if (error) return { kind: 'failed', reason: describeItemError(error), metric: 'rejected' };
+        return {
+          kind: 'failed',
+          reason:
+            `Customer.io answered ${verdict.status}, but with errors that name no item (${verdict.anomaly}); ` +
+            `this item may have been refused, so it is not counted as delivered and is not retried. ` +
+            `Check Customer.io's activity log, and replay the job if the item is missing.`,
+          metric: 'ambiguous_answer',
+        };
+      }
       case 'rejected':
         return { kind: 'failed', reason: verdict.reason, metric: 'request_rejected' };
+      case 'refused_for_items': {
+        const error = verdict.itemErrors.get(index);
+        if (error) return { kind: 'failed', reason: describeItemError(error), metric: 'rejected' };
+        const named = [...verdict.itemErrors.keys()].join(', ');
+        return {
+          kind: 'failed',
+          reason: `${verdict.reason}; Customer.io refused the request because of item(s) ${named} of it, and this item was not sent again`,
+          metric: 'request_rejected',
+        };
+      }
       case 'too_large':
         return { kind: 'failed', reason: 'Customer.io answered 413: the item is too large to send on its own', metric: 'too_large' };
       case 'transient':
-        return { kind: 'retry', reason: verdict.reason };
+        return verdict.retryAfterMs === undefined
+          ? { kind: 'retry', reason: verdict.reason }
+          : { kind: 'retry', reason: verdict.reason, retryAfterMs: verdict.retryAfterMs };
       case 'rate_limited':
         return { kind: 'wait', ms: verdict.retryAfterMs, reason: 'Customer.io answered 429 Too Many Requests', why: 'rate_limited' };
       case 'auth_failed':

@@ -13,7 +13,7 @@ describe('classifyResponse', () => {
 
   before(async () => {
     standIn = await CustomerIoStandIn.start({ siteId: SITE_ID, apiKey: API_KEY });
-    client = new CustomerIoClient({ siteId: SITE_ID, apiKey: API_KEY, region: 'US', trackUrl: standIn.url, timeoutMs: 150 });
+    client = new CustomerIoClient({ siteId: SITE_ID, apiKey: API_KEY, region: 'US', trackUrl: standIn.url, timeoutMs: 5000 });
   });
   after(async () => {
     client.close();
@@ -66,23 +66,60 @@ describe('classifyResponse', () => {
       expect(v.kind === 'delivered' && [...v.itemErrors.keys()]).to.deep.equal([0]);
     });
 
-    it('ignores errors[] entries whose batch_index is missing, not an integer, negative or past the batch', async () => {
-      const v = await verdictFor({
-        status: 207,
-        body: {
-          errors: [
-            { reason: 'invalid' },
-            { batch_index: '1', reason: 'invalid' },
-            { batch_index: 1.5 },
-            { batch_index: -1 },
-            { batch_index: 3 },
-            null,
-            'oops',
-            { batch_index: 0, reason: 'invalid', field: 'type' },
-          ],
-        },
-      });
-      expect(v.kind === 'delivered' && [...v.itemErrors.keys()]).to.deep.equal([0]);
+    it('an errors[] entry whose batch_index names no item makes the answer ambiguous: nothing it may concern is delivered', async () => {
+      const hostile: unknown[] = [{ reason: 'invalid' }, { batch_index: '1' }, { batch_index: 1.5 }, { batch_index: -1 }, { batch_index: 3 }, { batch_index: null }, null, 'oops', [0]];
+      for (const entry of hostile) {
+        const v = await verdictFor({ status: 207, body: { errors: [entry, { batch_index: 0, reason: 'invalid', field: 'type' }] } });
+        expect(v.kind, JSON.stringify(entry)).to.equal('ambiguous');
+        if (v.kind !== 'ambiguous') continue;
+        // the entry that names an item still counts against it
+        expect([...v.itemErrors.keys()]).to.deep.equal([0]);
+        expect(v.anomaly).to.match(/^errors\[0\] /);
+      }
+    });
+
+    it('a string batch_index, even "0", is not read as an index (the documented type is an integer)', async () => {
+      const v = await verdictFor({ status: 207, body: { errors: [{ batch_index: '0', reason: 'invalid', message: 'bad' }] } }, 1);
+      expect(v).to.deep.include({ kind: 'ambiguous', status: 207 });
+      expect(v.kind === 'ambiguous' && v.itemErrors.size).to.equal(0);
+      expect(v.kind === 'ambiguous' && v.anomaly).to.equal(
+        'errors[0] has a batch_index that is a string, not an integer: {"batch_index":"0","reason":"invalid","message":"bad"}',
+      );
+    });
+
+    it('an out-of-range batch_index says which indexes the batch had', async () => {
+      const v = await verdictFor({ status: 207, body: { errors: [{ batch_index: 7 }] } }, 3);
+      expect(v.kind === 'ambiguous' && v.anomaly).to.equal('errors[0] has batch_index 7, which is not one of the 3 items sent (0 to 2): {"batch_index":7}');
+    });
+
+    it('a 2xx whose errors is not a list is ambiguous, whatever it holds', async () => {
+      for (const errors of ['item 1 is invalid', 1, true, { batch_index: 0 }, { '0': 'bad' }]) {
+        const v = await verdictFor({ status: 200, body: { errors } });
+        expect(v.kind, JSON.stringify(errors)).to.equal('ambiguous');
+        expect(v.kind === 'ambiguous' && v.anomaly).to.match(/^errors is (a string|a number|a boolean|an object), not a list/);
+      }
+    });
+
+    it('errors: null and errors: [] report nothing', async () => {
+      for (const errors of [null, []]) {
+        const v = await verdictFor({ status: 200, body: { errors } });
+        expect(v).to.deep.include({ kind: 'delivered', status: 200 });
+      }
+    });
+
+    it('other error styles on a 2xx (error, meta.error, meta.errors) make the answer ambiguous', async () => {
+      for (const body of [{ error: 'partial failure' }, { meta: { error: 'bad metric' } }, { meta: { errors: ['x'] } }]) {
+        const v = await verdictFor({ status: 200, body });
+        expect(v.kind, JSON.stringify(body)).to.equal('ambiguous');
+      }
+    });
+
+    it('a 2xx body that looks like JSON but is cut short is ambiguous; a JSON list is too', async () => {
+      const cut = await verdictFor({ status: 207, body: '{"errors":[{"batch_index":0,"rea', headers: { 'content-type': 'application/json' } });
+      expect(cut.kind).to.equal('ambiguous');
+      expect(cut.kind === 'ambiguous' && cut.anomaly).to.match(/^the body looks like JSON but does not parse: \{"errors"/);
+      const list = await verdictFor({ status: 200, body: [{ batch_index: 0 }] });
+      expect(list.kind).to.equal('ambiguous');
     });
 
     it('keeps the first error when one item is listed twice', async () => {
@@ -179,6 +216,21 @@ describe('classifyResponse', () => {
       expect(one).to.deep.equal({ kind: 'rejected', status: 422, reason: 'Customer.io rejected the request (422 Unprocessable Entity): bad metric' });
     });
 
+    it('a whole-request 4xx whose errors name items by batch_index refuses those items, with their own errors', async () => {
+      const v = await verdictFor({ status: 400, body: { errors: [{ batch_index: 1, reason: 'invalid', field: 'name', message: 'is required' }] } });
+      expect(v.kind).to.equal('refused_for_items');
+      if (v.kind !== 'refused_for_items') return;
+      expect([...v.itemErrors.entries()]).to.deep.equal([[1, { batch_index: 1, reason: 'invalid', field: 'name', message: 'is required' }]]);
+      expect(v.reason).to.equal('Customer.io rejected the request (400 Bad Request): invalid name: is required');
+    });
+
+    it('a whole-request 4xx whose batch_index names no item of the batch stays a refusal of the whole request', async () => {
+      for (const batch_index of ['1', 5, -1]) {
+        const v = await verdictFor({ status: 400, body: { errors: [{ batch_index, message: 'bad' }] } });
+        expect(v, String(batch_index)).to.deep.include({ kind: 'rejected', status: 400 });
+      }
+    });
+
     it('a 404 with no usable body is rejected with the status text', async () => {
       const v = await verdictFor({ status: 404, body: '<html>nope</html>' });
       expect(v).to.deep.equal({ kind: 'rejected', status: 404, reason: 'Customer.io rejected the request (404 Not Found)' });
@@ -202,6 +254,27 @@ describe('classifyResponse', () => {
     it('a 503 quotes what Customer.io said', async () => {
       const v = await verdictFor({ status: 503, body: { meta: { error: 'maintenance' } } });
       expect(v).to.deep.equal({ kind: 'transient', status: 503, reason: 'Customer.io answered 503 Service Unavailable (Customer.io said: maintenance)' });
+    });
+
+    it('a 503 with Retry-After: 2 asks to come back in 2000 ms', async () => {
+      const v = await verdictFor({ status: 503, headers: { 'retry-after': '2' } });
+      expect(v).to.deep.equal({ kind: 'transient', status: 503, reason: 'Customer.io answered 503 Service Unavailable', retryAfterMs: 2000 });
+    });
+
+    it('Retry-After on other 5xx and on 408 is read too, as seconds or an HTTP-date, capped at 5 minutes', async () => {
+      const now = Date.parse('2026-01-01T00:00:00Z');
+      const dated = await answer({ status: 502, headers: { 'retry-after': 'Thu, 01 Jan 2026 00:00:45 GMT' } });
+      expect(classifyResponse(dated, 1, { now: () => now })).to.deep.include({ kind: 'transient', retryAfterMs: 45_000 });
+      expect(await verdictFor({ status: 500, headers: { 'retry-after': '3600' } })).to.deep.include({ retryAfterMs: 300_000 });
+      expect(await verdictFor({ status: 408, headers: { 'retry-after': '1' } })).to.deep.include({ kind: 'transient', retryAfterMs: 1000 });
+    });
+
+    it('a 5xx without a readable Retry-After leaves the wait to the usual backoff', async () => {
+      for (const headers of [undefined, { 'retry-after': 'later' }, { 'retry-after': '' }]) {
+        const v = await verdictFor({ status: 503, headers });
+        expect(v.kind).to.equal('transient');
+        expect(v, JSON.stringify(headers)).not.to.have.property('retryAfterMs');
+      }
     });
 
     it('a 408 is transient', async () => {

@@ -78,6 +78,58 @@ describe('worker outcomes', function () {
     expect((await states())['msg-1']).to.deep.include({ state: 'failed', reason: 'Customer.io rejected the item: required identifiers: missing' });
   });
 
+  it('a 207 whose batch_index names no item ("1") counts nothing delivered: the items go again in halves and each gets its true outcome', async () => {
+    p = await startPipeline({ subscriptionSpecs: TRACK_ONLY });
+    p.standIn.respondNext({ status: 207, body: { errors: [{ batch_index: '1', reason: 'invalid', field: 'name', message: 'too long' }] } });
+    // what Customer.io says once asked again: Event 2 is refused, by a proper integer index
+    p.standIn.rejectItemsWhere((item) => (item.name === 'Event 2' ? { reason: 'invalid', field: 'name', message: 'too long' } : undefined));
+    await p.producer.publish([trackEvent(1), trackEvent(2), trackEvent(3)]);
+    await p.settled(['trackEvent']);
+    const s = await states();
+    expect(s['msg-2']).to.deep.include({ state: 'failed', reason: 'Customer.io rejected the item: invalid name: too long', attemptsMade: 1 });
+    expect([s['msg-1'].state, s['msg-3'].state]).to.deep.equal(['completed', 'completed']);
+    expect(p.standIn.requests.map((r) => r.body.batch.length).sort()).to.deep.equal([1, 2, 3]);
+    const metrics = await p.metrics.registry.metrics();
+    expect(metrics).to.match(/cio_items_delivered_total\{action="trackEvent"\} 2\n/);
+    expect(metrics).to.match(/cio_items_failed_total\{action="trackEvent",reason="rejected"\} 1\n/);
+    const warning = p.logs.find((l) => l.level === 40 && l.verdict === 'ambiguous');
+    expect(warning.anomaly).to.match(/^errors\[0\] has a batch_index that is a string, not an integer/);
+    expect(warning.body).to.include('"batch_index":"1"');
+    expect(p.logs.some((l) => l.level === 30 && l.msg === 'flush' && l.items === 3)).to.equal(false);
+  });
+
+  it('an item whose answer stays ambiguous when sent alone fails as ambiguous_answer, never completes', async () => {
+    p = await startPipeline({ subscriptionSpecs: TRACK_ONLY });
+    const garbled = { status: 200, body: { errors: 'something went wrong' } };
+    p.standIn.respondNext(garbled, garbled, garbled);
+    await p.producer.publish([trackEvent(1), trackEvent(2)]);
+    await p.settled(['trackEvent']);
+    const s = await states();
+    for (const id of ['msg-1', 'msg-2']) {
+      expect(s[id].state).to.equal('failed');
+      expect(s[id].attemptsMade).to.equal(1);
+      expect(s[id].reason).to.match(/^Customer.io answered 200, but with errors that name no item \(errors is a string, not a list: something went wrong\); this item may have been refused, so it is not counted as delivered/);
+    }
+    expect(p.standIn.requests.map((r) => r.body.batch.length)).to.deep.equal([2, 1, 1]);
+    const metrics = await p.metrics.registry.metrics();
+    expect(metrics).to.match(/cio_items_failed_total\{action="trackEvent",reason="ambiguous_answer"\} 2\n/);
+    expect(metrics).not.to.match(/cio_items_delivered_total\{action="trackEvent"\} [1-9]/);
+  });
+
+  it('a whole-request 400 naming one item by batch_index fails that item with its error; the others are sent again without it', async () => {
+    p = await startPipeline({ subscriptionSpecs: TRACK_ONLY });
+    p.standIn.respondNext({ status: 400, body: { errors: [{ batch_index: 1, reason: 'invalid', field: 'name', message: 'is not allowed' }] } });
+    await p.producer.publish([trackEvent(1), trackEvent(2), trackEvent(3)]);
+    await p.settled(['trackEvent']);
+    const s = await states();
+    expect(s['msg-2']).to.deep.include({ state: 'failed', reason: 'Customer.io rejected the item: invalid name: is not allowed', attemptsMade: 1 });
+    expect([s['msg-1'].state, s['msg-3'].state]).to.deep.equal(['completed', 'completed']);
+    expect(p.standIn.requests.map((r) => r.body.batch.map((i: any) => i.name))).to.deep.equal([['Event 1', 'Event 2', 'Event 3'], ['Event 1', 'Event 3']]);
+    const metrics = await p.metrics.registry.metrics();
+    expect(metrics).to.match(/cio_items_failed_total\{action="trackEvent",reason="rejected"\} 1\n/);
+    expect(metrics).to.match(/cio_items_delivered_total\{action="trackEvent"\} 2\n/);
+  });
+
   it('a 5xx is retried with backoff, and the item is delivered once Customer.io recovers (P02, D7)', async () => {
     p = await startPipeline({ subscriptionSpecs: TRACK_ONLY });
     p.standIn.respondNext({ status: 500, body: { meta: { error: 'boom' } } });
@@ -88,6 +140,16 @@ describe('worker outcomes', function () {
     expect(s['msg-1']).to.deep.include({ state: 'completed', attemptsMade: 2 });
     expect(s['msg-2']).to.deep.include({ state: 'completed', attemptsMade: 2 });
     expect(p.standIn.requests.map((r) => r.path)).to.deep.equal(['/api/v2/batch', '/api/v2/batch']);
+  });
+
+  it('a 503 with Retry-After: 2 is retried after 2 s, not after the backoff, and uses up an attempt', async () => {
+    p = await startPipeline({ subscriptionSpecs: TRACK_ONLY });
+    p.standIn.respondNext({ status: 503, headers: { 'retry-after': '2' } });
+    await p.producer.publish([trackEvent(1)]);
+    await p.settled(['trackEvent']);
+    expect((await states())['msg-1']).to.deep.include({ state: 'completed', attemptsMade: 2 });
+    const [first, second] = p.standIn.requests;
+    expect(second.receivedAt - first.receivedAt).to.be.at.least(1900);
   });
 
   it('after the last attempt a transient failure fails the job with the last reason', async () => {
