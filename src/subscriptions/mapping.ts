@@ -40,11 +40,15 @@
 // directives, plus registry.ts naming them and options.ts checking their options), helpers.ts.
 
 import { compileNode, compileObject } from './mapping/compile';
+import { checkDepth } from './mapping/depth';
 import { MappingError } from './mapping/errors';
 import { describe, isDirectiveLike, isPlainObject } from './mapping/helpers';
 import type { CompiledMapping, CompiledValue, Dict } from './mapping/types';
 
 export { MappingError } from './mapping/errors';
+export { MAX_MAPPING_DEPTH } from './mapping/depth';
+export { MAX_TEMPLATE_LENGTH } from './mapping/template';
+export { MAX_LIQUID_LENGTH } from './mapping/directives/liquid';
 export type { CompiledMapping, CompiledValue } from './mapping/types';
 
 /** Compiles a subscription's mapping (an object of field → value or directive). */
@@ -52,6 +56,7 @@ export function compileMapping(mapping: unknown, where = 'mapping'): CompiledMap
   if (!isPlainObject(mapping) || isDirectiveLike(mapping)) {
     throw new MappingError(`${where}: must be an object of field mappings, got ${describe(mapping)}`);
   }
+  checkDepth(mapping, where);
   const resolve = compileObject(mapping, where, false);
   return (event) => {
     if (!isPlainObject(event)) {
@@ -63,5 +68,6 @@ export function compileMapping(mapping: unknown, where = 'mapping'): CompiledMap
 
 /** Compiles one mapping value: a literal, an object or array of values, or a directive. */
 export function compileValue(value: unknown, where: string): CompiledValue {
+  checkDepth(value, where);
   return compileNode(value, where, false);
 }
