@@ -90,6 +90,9 @@ export interface ServiceConfig {
 
 type Env = Record<string, string | undefined>;
 
+/** Node's timers hold at most 2^31-1 ms (about 24.8 days); a longer one fires after 1 ms instead. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 interface FileConfig {
   settings?: { siteId?: unknown; apiKey?: unknown; accountRegion?: unknown };
   subscriptions?: unknown;
@@ -143,7 +146,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
       apiKey: env.CUSTOMERIO_API_KEY ?? str(fileSettings.apiKey),
       region,
       trackUrl,
-      timeoutMs: int(env, 'CUSTOMERIO_TIMEOUT_MS', DEFAULTS.requestTimeoutMs, 100),
+      timeoutMs: int(env, 'CUSTOMERIO_TIMEOUT_MS', DEFAULTS.requestTimeoutMs, 100, MAX_TIMER_MS),
     },
     writeKeys,
     corsOrigins,
@@ -153,17 +156,17 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', DEFAULTS.workerConcurrency, 1, 10_000),
     requestConcurrency: int(env, 'REQUEST_CONCURRENCY', DEFAULTS.requestConcurrency, 1, 1000),
     attempts: int(env, 'JOB_ATTEMPTS', DEFAULTS.attempts, 1, 1000),
-    backoffMs: int(env, 'RETRY_BACKOFF_MS', DEFAULTS.backoffMs, 1),
-    authPauseMs: int(env, 'AUTH_PAUSE_MS', DEFAULTS.authPauseMs, 1),
-    rateLimitPauseMs: int(env, 'RATE_LIMIT_PAUSE_MS', DEFAULTS.rateLimitPauseMs, 1),
+    backoffMs: int(env, 'RETRY_BACKOFF_MS', DEFAULTS.backoffMs, 1, MAX_TIMER_MS),
+    authPauseMs: int(env, 'AUTH_PAUSE_MS', DEFAULTS.authPauseMs, 1, MAX_TIMER_MS),
+    rateLimitPauseMs: int(env, 'RATE_LIMIT_PAUSE_MS', DEFAULTS.rateLimitPauseMs, 1, MAX_TIMER_MS),
     maxRequestsPerSecond: int(env, 'MAX_REQUESTS_PER_SECOND', 0, 0),
     completedRetentionSeconds: int(env, 'COMPLETED_RETENTION_SECONDS', DEFAULTS.completedRetentionSeconds, 0),
     completedRetentionCount: int(env, 'COMPLETED_RETENTION_COUNT', DEFAULTS.completedRetentionCount, 0),
     failedRetentionSeconds: int(env, 'FAILED_RETENTION_SECONDS', DEFAULTS.failedRetentionSeconds, 0),
-    stalledIntervalMs: int(env, 'STALLED_INTERVAL_MS', DEFAULTS.stalledIntervalMs, 100),
-    lockDurationMs: int(env, 'LOCK_DURATION_MS', DEFAULTS.lockDurationMs, 100),
+    stalledIntervalMs: int(env, 'STALLED_INTERVAL_MS', DEFAULTS.stalledIntervalMs, 100, MAX_TIMER_MS),
+    lockDurationMs: int(env, 'LOCK_DURATION_MS', DEFAULTS.lockDurationMs, 100, MAX_TIMER_MS),
     maxStalledCount: int(env, 'MAX_STALLED_COUNT', DEFAULTS.maxStalledCount, 1),
-    shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', DEFAULTS.shutdownTimeoutMs, 0),
+    shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', DEFAULTS.shutdownTimeoutMs, 0, MAX_TIMER_MS),
     groupCommitWindowMs: int(env, 'GROUP_COMMIT_WINDOW_MS', DEFAULTS.groupCommitWindowMs, 0, 100),
     groupMaxEvents: int(env, 'GROUP_MAX_EVENTS', DEFAULTS.groupMaxEvents, 1, 1000),
     groupMaxBytes: int(env, 'GROUP_MAX_BYTES', DEFAULTS.groupMaxBytes, 32 * 1024, 16 * 1024 * 1024),
@@ -237,8 +240,10 @@ function str(value: unknown): string {
 function int(env: Env, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
+  // Decimal digits only: Number() would also take '0x10', '1e3' and '  ' (as 0).
+  const text = raw.trim();
+  const value = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
     throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   }
   return value;

@@ -1,5 +1,5 @@
-// `npm run compare:framework`: our mapping directives and payload validation next to Segment's own
-// framework, @segment/actions-core, on generated inputs. Every difference is printed; the exit code is 1
+// `npm run compare:framework`: our mapping directives (all thirteen) and payload validation next to
+// Segment's own framework, @segment/actions-core, on generated inputs. Every difference is printed; the exit code is 1
 // when there is one. The framework is installed into .cache/ on first use (it is not a dependency of
 // the project), so this needs the npm registry once.
 //
@@ -49,14 +49,22 @@ function outcome(run: () => unknown): string {
   }
 }
 
+/**
+ * Mapping errors are worded our own way (they name the subscription and the place in the mapping), so
+ * for mappings only the fact of an error is compared. Payload validation keeps Segment's texts: exact.
+ */
+function sameOutcome(ours: string, theirs: string, messages: 'exact' | 'ignored'): boolean {
+  return ours === theirs || (messages === 'ignored' && ours.startsWith('error ') && theirs.startsWith('error '));
+}
+
 function main(): void {
   const framework = loadFramework();
   const rnd = seededRandom(SEED);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(rnd() * items.length)];
   const events = (require(path.join(VECTORS, 'preset-events.json')) as Array<{ event: Record<string, unknown> }>).map((v) => v.event);
   const differences: string[] = [];
-  const differ = (what: string, ours: string, theirs: string) => {
-    if (ours !== theirs) differences.push(`${what}\n    ours:   ${ours.slice(0, 400)}\n    theirs: ${theirs.slice(0, 400)}`);
+  const differ = (what: string, ours: string, theirs: string, messages: 'exact' | 'ignored' = 'ignored') => {
+    if (!sameOutcome(ours, theirs, messages)) differences.push(`${what}\n    ours:   ${ours.slice(0, 400)}\n    theirs: ${theirs.slice(0, 400)}`);
   };
 
   // 1. The 15 default mappings over the preset events.
@@ -71,10 +79,26 @@ function main(): void {
     { type: 'track', userId: '', anonymousId: null, event: 'A.B', properties: { n1: 0, active: [], products: [{ name: 'p1', price: 1 }, { name: null }, 5, null], e: '', z: null }, traits: { email: '', name: 0 } },
     { type: 'identify', userId: 123, traits: { email: "O'Neil@X.com", name: 'Ann', address: { city: 'Paris' } }, properties: { active: 'yes', n1: '7' } },
     { type: 'track', properties: { products: 'not an array', active: { a: 1 } }, traits: null, context: [] },
+    { type: 'track', event: 'N', properties: { e: null, n1: { a: null, b: { c: null, d: 1 }, l: [null, { x: null }] }, tpl: '{{traits.email}}', braces: '{'.repeat(300) }, traits: { email: null, name: 'Bo', address: null } },
+    { type: 'identify', userId: 'u-{{event}}', traits: { email: '{{{type}}}', name: '}}{{' }, properties: { tpl: '{{ type }} {{{ userId }}}', products: [{ name: 'a{{type}}', price: null }, { name: null }] } },
   ];
   const data = [...events, ...odd, ...odd];
   const paths = ['$.userId', '$.anonymousId', '$.event', '$.name', '$.properties', '$.properties.n1', '$.properties.active', '$.properties.active[0]', '$.properties.products', '$.properties.e', '$.traits', '$.traits.email', '$.traits.address', '$.traits.address.city', '$.context', '$.context.ip', '$.timestamp', '$.type', '$.missing'];
-  const templates = ['{{traits.email}}', 'Hi {{traits.name}}!', '{{{properties.n1}}}-{{event}}', '{{ userId }}', '{{$.userId}}', '{{properties.active}}', '{{{type}}} {{context.ip}}'];
+  const templates = [
+    '{{traits.email}}', 'Hi {{traits.name}}!', '{{{properties.n1}}}-{{event}}', '{{ userId }}', '{{$.userId}}', '{{properties.active}}', '{{{type}}} {{context.ip}}',
+    // Brace-heavy templates, and values that hold placeholders or runs of '{' (the second pass reads them).
+    '{{{properties.tpl}}}', '{{{traits.email}}}!{{ event }}', '{{{properties.braces}}}{{type}}}}', '{{{{type}}}}', '{ {{event}} }}', '{{{a}}{{type}}}', '{{}}', '{{{}}}', '{{ {{type}} }}', '{{{userId}}}{{{traits.name}}}{{event}}',
+  ];
+  // Random strings of braces and names: the placeholder scan must find what mapping-kit's expressions find.
+  const braceBits = ['{', '}', '{{', '}}', '{{{', '}}}', ' ', 'type', 'event', 'traits.name', 'x'];
+  const randomTemplate = () => Array.from({ length: 1 + Math.floor(rnd() * 12) }, () => pick(braceBits)).join('');
+  const liquids = [
+    '{{ traits.email | downcase }}', 'Hi {{ traits.name | default: "there" }}!', '{% if properties.n1 %}n1={{ properties.n1 }}{% else %}none{% endif %}',
+    '{{ properties.products | size }}', '{{ properties.products[0].name | append: "!" }}', '{% assign e = event | split: "." %}{{ e | first }}',
+    '{{ userId | prepend: "u-" | truncate: 8 }}', '{{ properties }}', '{{ properties.active | json }}', '{% unless traits.email %}no email{% endunless %}',
+    '{% capture x %}{{ type }}-{{ event }}{% endcapture %}{{ x | upcase }}', '', '{{ name | upcase }}', '{{ timestamp | date: "%Y-%m" }}',
+    '{{ properties.n1 | plus: 1 }}', '{% if traits.address.city == "Paris" %}FR{% elsif traits %}other{% endif %}', '{{ properties.tpl }}{{ p.email }}{{ q }}',
+  ];
   const value = (depth: number): unknown => {
     const r = rnd();
     const at = () => ({ '@path': pick(paths) });
@@ -88,22 +112,70 @@ function main(): void {
     if (r < 0.77) return { '@json': { mode: pick(['encode', 'decode']), value: at() } };
     if (r < 0.81) return { '@flatten': { separator: pick(['.', '_']), value: { '@path': pick(['$.properties', '$.context', '$.traits']) } } };
     if (r < 0.85) return { '@merge': { direction: pick(['left', 'right']), objects: [{ '@path': pick(['$.properties', '$.traits']) }, { '@path': pick(['$.context', '$.traits']) }] } };
-    if (r < 0.9) return { '@arrayPath': [pick(['$.properties.active', '$.properties.products', '$.context', '$.missing']), { v: { '@path': '$.' }, n: { '@path': '$.name' } }] };
+    if (r < 0.87) return { '@arrayPath': [pick(['$.properties.active', '$.properties.products', '$.context', '$.missing']), itemShape(depth)] };
+    if (r < 0.89) return { '@liquid': pick(liquids) };
+    if (r < 0.91) return { '@template': rnd() < 0.5 ? randomTemplate() : pick(templates) };
+    if (r < 0.94) return { '@excludeWhenNull': pick([at(), { a: at(), b: null, c: { d: null, e: at() } }, value(depth + 1)]) };
+    if (r < 0.97) return transformOf(depth);
     return Object.fromEntries(Array.from({ length: 1 + Math.floor(rnd() * 3) }, (_, i) => [`k${i}`, value(depth + 1)]));
   };
+  // @arrayPath item shapes, with the newer directives inside them now and then.
+  const itemShape = (depth: number): Record<string, unknown> => {
+    const shape: Record<string, unknown> = { v: { '@path': '$.' }, n: { '@path': '$.name' } };
+    if (rnd() < 0.3) shape.l = { '@liquid': pick(['{{ name | upcase }}', '{{ price | default: 0 }}', '{% if name %}{{ name }}{% endif %}']) };
+    if (rnd() < 0.2) shape.x = { '@excludeWhenNull': { '@path': '$.name' } };
+    if (rnd() < 0.15) shape.t = transformOf(depth + 1);
+    return shape;
+  };
+  // @transform: a new payload built from the event, and a mapping resolved against it.
+  const transformOf = (depth: number): unknown => ({
+    '@transform': {
+      apply: rnd() < 0.8 ? { p: { '@path': pick(['$.traits', '$.properties', '$.name', '$.context']) }, q: depth > 2 ? { '@path': '$.type' } : value(depth + 1) } : { '@path': pick(['$.traits', '$.properties']) },
+      mapping: rnd() < 0.8
+        ? { r: { '@path': pick(['$.p', '$.p.email', '$.q', '$.email', '$.n1']) }, s: { '@liquid': pick(['{{ p.email }}-{{ q }}', '{{ q | size }}', '{{ name }}']) }, u: { '@excludeWhenNull': { '@path': '$.p' } } }
+        : { '@merge': { direction: pick(['left', 'right']), objects: [{ '@path': '$.p' }, { '@excludeWhenNull': { '@path': '$.q' } }] } },
+    },
+  });
+  // @excludeWhenNull inside @merge: its null-valued keys still override an earlier object's key.
+  const mergeWithExclusion = (): unknown => ({
+    '@merge': { direction: pick(['left', 'right']), objects: [{ '@path': pick(['$.properties', '$.traits', '$.properties.n1']) }, { '@excludeWhenNull': { '@path': pick(['$.traits', '$.properties.n1', '$.properties']) } }, { '@if': { exists: { '@path': '$.type' }, then: { '@excludeWhenNull': { a: null, e: 1 } } } }] },
+  });
   let mappingRuns = 0;
+  let bothFailed = 0;
   for (let i = 0; i < MAPPINGS; i++) {
-    const mapping = { a: value(0), b: value(0), c: value(0) };
+    const mapping = { a: value(0), b: value(0), c: value(0), ...(rnd() < 0.1 ? { m: mergeWithExclusion() } : {}) };
     // Our compiler checks mappings against an action's fields: the random ones go in Track Event's free-form `data`.
     const sub = compileSubscriptions([{ name: 's', action: 'trackEvent', trigger: 'type = "track"', mapping: { name: 'x', data: mapping } }])[0];
     for (let k = 0; k < 8; k++) {
       const event = pick(data);
       mappingRuns++;
-      differ(`mapping ${JSON.stringify(mapping)}`, outcome(() => sub.mapping(event).data), outcome(() => framework.transform(mapping, event)));
+      const ours = outcome(() => sub.mapping(event).data);
+      const theirs = outcome(() => framework.transform(mapping, event));
+      if (ours.startsWith('error ') && theirs.startsWith('error ')) bothFailed++;
+      differ(`mapping ${JSON.stringify(mapping)}`, ours, theirs);
     }
   }
 
-  // 3. Random payloads through each action's field validation.
+  // 3. Liquid templates Segment cannot render: the framework fails every event on them; we refuse them at load.
+  const refused = [
+    ...['case', 'for', 'include', 'layout', 'render', 'tablerow'].map((tag) => `{% ${tag} x %}{% end${tag} %}`),
+    ...['concat', 'map', 'sort', 'uniq', 'reverse', 'where_exp', 'type', 'newline_to_br', 'group_by', 'find'].map((f) => `{{ properties.active | ${f}: "x" }}`),
+    '{% assign s = properties.active | sort %}{{ s }}',
+    'x'.repeat(1001),
+    '{% if %}',
+  ];
+  let refusalRuns = 0;
+  for (const template of refused) {
+    const mapping = { l: { '@liquid': template } };
+    const ours = outcome(() => compileSubscriptions([{ name: 's', action: 'trackEvent', trigger: 'type = "track"', mapping: { name: 'x', data: mapping } }]));
+    for (const event of data.slice(0, 5)) {
+      refusalRuns++;
+      const theirs = outcome(() => framework.transform(mapping, event));
+      if (!ours.startsWith('error') || !theirs.startsWith('error')) differences.push(`liquid ${JSON.stringify(template.slice(0, 60))}\n    ours:   ${ours.slice(0, 200)}\n    theirs: ${theirs.slice(0, 200)}`);
+    }
+  }
+
+  // 4. Random payloads through each action's field validation.
   const values: unknown[] = [null, '', 'abc', '123', '12.5', ' 5 ', '0x10', '1e3', 'NaN', 'true', 'false', 0, 1, 2, 101, -1, 1.5, true, false, [], ['x'], [1], [null], [true], [{}], [[1]], [''], ['a', 'b'], {}, { a: 1 }, [{ a: 1 }], '2024-01-02T03:04:05Z', '2024-01-02', '2024-13-45', 'Jan 5 2024', '1700000000', '1700000000000', 1700000000, 'delivered', 'opened', 'viewed_content', 'person', 'object'];
   let payloadRuns = 0;
   for (const [key, action] of Object.entries(ACTIONS)) {
@@ -120,11 +192,11 @@ function main(): void {
         framework.validateSchema(p, schema, { schemaKey: key });
         return sortedKeys(p);
       });
-      differ(`${key} payload ${JSON.stringify(payload)}`, ours.ok ? `ok ${JSON.stringify(sortedKeys(ours.payload))}` : `error ${ours.error}`, theirs);
+      differ(`${key} payload ${JSON.stringify(payload)}`, ours.ok ? `ok ${JSON.stringify(sortedKeys(ours.payload))}` : `error ${ours.error}`, theirs, 'exact');
     }
   }
 
-  console.log(`@segment/actions-core ${VERSION}, seed ${SEED}: ${presetRuns} preset mappings, ${mappingRuns} random mapping evaluations, ${payloadRuns} payload validations`);
+  console.log(`@segment/actions-core ${VERSION}, seed ${SEED}: ${presetRuns} preset mappings, ${mappingRuns} random mapping evaluations (${bothFailed} failing on both sides), ${refusalRuns} refused Liquid templates, ${payloadRuns} payload validations`);
   if (differences.length === 0) {
     console.log('no difference');
     return;

@@ -154,6 +154,7 @@ function main(): void {
     );
     console.log(`load average   ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} at the end (1/5/15 min; this benchmark adds about 1, more means other processes shared the cores)`);
     if (!values['no-breakdown']) breakdown(events, presets, roundMs);
+    if (!values['no-breakdown']) liquidHeavy(events, presets, roundMs);
   }
   if (blackhole === 0) console.log(''); // keeps the sink alive
 }
@@ -181,6 +182,43 @@ function breakdown(events: readonly Record<string, unknown>[], presets: readonly
   }
   console.log('\nper preset (5 rounds each, shorter; for locating cost, not for the headline):');
   console.log(table(rows));
+}
+
+/** A Track Event subscription whose name and three data fields are Liquid templates, beside the preset, on the track events. */
+function liquidHeavy(events: readonly Record<string, unknown>[], presets: readonly Subscription[], roundMs: number): void {
+  const preset = presets.find((s) => s.action === 'trackEvent')!;
+  const [liquid] = compileSubscriptions([
+    {
+      name: 'Track Event, Liquid',
+      action: 'trackEvent',
+      trigger: preset.spec.trigger,
+      mapping: {
+        ...preset.spec.mapping,
+        name: { '@liquid': '{{ event | downcase | replace: " ", "_" }}' },
+        data: {
+          who: { '@liquid': '{{ userId | default: anonymousId | prepend: "u-" }}' },
+          label: { '@liquid': '{% if properties.n1 %}n1={{ properties.n1 | plus: 1 }}{% else %}none{% endif %}' },
+          day: { '@liquid': '{{ timestamp | date: "%Y-%m-%d" }}' },
+          properties: { '@path': '$.properties' },
+        },
+      },
+    },
+  ]);
+  const tracks = events.filter((e) => e.type === 'track');
+  const sides: Side[] = [
+    { name: 'preset', run: (list) => transformAll(list, [preset]), passes: 1, rates: [], cpuRates: [] },
+    { name: 'liquid', run: (list) => transformAll(list, [liquid]), passes: 1, rates: [], cpuRates: [] },
+    { name: 'json', run: jsonRoundTrip, passes: 1, rates: [], cpuRates: [] },
+  ];
+  for (const side of sides) warmUp(side, tracks, presets, 500, roundMs / 2);
+  measure(sides, tracks, presets, 7);
+  const [p, l, j] = sides.map((side) => median(side.rates));
+  console.log(`\nLiquid-heavy Track Event (name + 3 data fields in @liquid), on the ${tracks.length} track events (7 rounds):`);
+  console.log(table([
+    ['', 'events/s', 'µs/event', 'ratio to JSON round trip'],
+    ['Track Event preset', fmtInt(p), (1e6 / p).toFixed(1), fmtRatio(p / j)],
+    ['Track Event, 4 fields in @liquid', fmtInt(l), (1e6 / l).toFixed(1), fmtRatio(l / j)],
+  ]));
 }
 
 function positive(raw: string, flag: string): number {

@@ -2,9 +2,10 @@
 // checked and compiled once when the configuration loads.
 
 import { ACTIONS, buildItem, type BuildResult } from '../actions';
-import { BATCHING_FIELDS, validatePayload } from '../actions/fields';
+import { BATCHING_FIELDS, validatePayload, type Fields } from '../actions/fields';
 import { isActionKey, type ActionKey } from '../types';
 import { isDisabledByIntegrations } from './integrations';
+import { literalValue } from './literals';
 import { compileMapping, MappingError, type CompiledMapping } from './mapping';
 import { presetSubscriptions, type SubscriptionSpec } from './presets';
 import { compileTrigger, type CompiledTrigger } from './trigger';
@@ -87,8 +88,29 @@ function compileOne(spec: SubscriptionSpec): Subscription {
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
+  checkFieldsEveryEventMeets(spec, fields, where);
   const { batchSize, enableBatching } = batchingOf(spec, where);
   return { name: spec.name, action: spec.action, trigger, mapping, batchSize, enableBatching, spec };
+}
+
+/**
+ * What the mapping fixes for every event is checked now, not on each item: a required field left out (or
+ * mapped to a literal null or ''), and a literal value the field's validation would refuse. Otherwise
+ * the configuration would start and then fail every item it fires for.
+ */
+function checkFieldsEveryEventMeets(spec: SubscriptionSpec, fields: Fields, where: string): void {
+  for (const [key, field] of Object.entries(fields)) {
+    if (key in BATCHING_FIELDS) continue; // batchingOf checks these, with their own rules
+    const value = spec.mapping[key];
+    if (value === undefined) {
+      if (field.required) throw new ConfigError(`${where}: mapping.${key}: ${field.label} is required by ${spec.action}; map it, e.g. ${JSON.stringify(field.default)}`);
+      continue;
+    }
+    const literal = literalValue(value);
+    if (!literal.fixed) continue;
+    const checked = validatePayload({ [key]: field }, { [key]: literal.value });
+    if (!checked.ok) throw new ConfigError(`${where}: mapping.${key}: ${checked.error} Every event would fail on it.`);
+  }
 }
 
 // Batching settings are literals in the mapping; they are checked here so a bad one stops start-up.
@@ -103,8 +125,13 @@ function batchingOf(spec: SubscriptionSpec, where: string): { batchSize: number;
   }
   const checked = validatePayload(BATCHING_FIELDS, literal);
   if (!checked.ok) throw new ConfigError(`${where}: mapping: ${checked.error}`);
+  const batchSize = (checked.payload.batch_size as number | undefined) ?? DEFAULT_BATCH_SIZE;
+  // Segment's schema takes any number from 2 to 100; a batch holds a whole number of items.
+  if (!Number.isInteger(batchSize)) {
+    throw new ConfigError(`${where}: mapping.batch_size: must be a whole number from 2 to 100, got ${JSON.stringify(literal.batch_size)}`);
+  }
   return {
-    batchSize: (checked.payload.batch_size as number | undefined) ?? DEFAULT_BATCH_SIZE,
+    batchSize,
     enableBatching: (checked.payload.enable_batching as boolean | undefined) ?? true,
   };
 }

@@ -96,8 +96,11 @@ export function settle(items: ItemOutcome[], attempt: number, policy: RetryPolic
   return result;
 }
 
-/** Exponential backoff with jitter: attempt 1 waits backoffMs × (0.5…1), each later attempt twice as long. */
+/** No retry waits longer than this, however many attempts are allowed (JOB_ATTEMPTS goes up to 1000). */
+export const MAX_BACKOFF_MS = 60 * 60 * 1000;
+
+/** Exponential backoff with jitter: attempt 1 waits backoffMs × (0.5…1), each later attempt twice as long, up to an hour. */
 export function backoffMs(attempt: number, baseMs: number, random: () => number): number {
-  const full = baseMs * 2 ** Math.max(0, attempt - 1);
+  const full = Math.min(MAX_BACKOFF_MS, baseMs * 2 ** Math.min(40, Math.max(0, attempt - 1)));
   return Math.round(full * (0.5 + 0.5 * random()));
 }

@@ -131,4 +131,28 @@ describe('cli: check', function () {
     expect(result.code, transcript(result)).to.equal(2);
     expect(result.stderr).to.match(/^Configuration error: subscription "Oops": action: unknown action "trackEvents"/m);
   });
+
+  it('refuses what start-up refuses: a batch_size of 50.5, a 10,000-deep mapping, a disabled Liquid tag (exit 2)', async () => {
+    const cases: Array<[string, RegExp]> = [
+      [
+        JSON.stringify({ subscriptions: [{ name: 'Half', action: 'trackEvent', trigger: 'type = "track"', mapping: { name: 'n', batch_size: 50.5 } }] }),
+        /^Configuration error: subscription "Half": mapping\.batch_size: must be a whole number from 2 to 100, got 50\.5$/m,
+      ],
+      [
+        `{"subscriptions":[{"name":"Deep","action":"trackEvent","trigger":"type = \\"track\\"","mapping":{"name":"n","data":${'['.repeat(10_000)}${']'.repeat(10_000)}}}]}`,
+        /^Configuration error: subscription "Deep": mapping\.data(\[0\])+: nested more than 64 objects and arrays deep/m,
+      ],
+      [
+        JSON.stringify({ subscriptions: [{ name: 'Loop', action: 'trackEvent', trigger: 'type = "track"', mapping: { name: { '@liquid': '{% for x in y %}{% endfor %}' } } }] }),
+        /^Configuration error: subscription "Loop": mapping\.name\.@liquid: the Liquid template cannot be used: tag "for" is disabled/m,
+      ],
+    ];
+    for (const [text, message] of cases) {
+      const bad = path.join(dir, 'bad-number.json');
+      writeFileSync(bad, text);
+      const result = await runCli(['check'], env({ CIO_CONFIG: bad }));
+      expect(result.code, transcript(result)).to.equal(2);
+      expect(result.stderr).to.match(message);
+    }
+  });
 });

@@ -510,8 +510,12 @@ describe('compile-time errors name the place in the mapping', () => {
     expect(compileError({ 'first name': { '@nope': 1 } })).to.equal('mapping["first name"]: unknown directive \'@nope\'');
   });
 
-  it('refuses directives Segment has that this service does not support', () => {
-    expect(compileError({ x: { '@liquid': '{{ a }}' } })).to.equal("mapping.x: directive '@liquid' is not supported");
+  it('refuses malformed arguments of @liquid, @transform and @excludeWhenNull', () => {
+    expect(compileError({ x: { '@liquid': 5 } })).to.equal('mapping.x.@liquid: expected a Liquid template string, got 5');
+    expect(compileError({ x: { '@transform': { mapping: {} } } })).to.equal('mapping.x.@transform.apply: is required');
+    expect(compileError({ x: { '@transform': { apply: {} } } })).to.equal('mapping.x.@transform.mapping: is required');
+    expect(compileError({ x: { '@transform': { apply: 'a', mapping: {} } } })).to.match(/^mapping\.x\.@transform\.apply: must be an object or a directive/);
+    expect(compileError({ x: { '@excludeWhenNull': { '@nope': 1 } } })).to.equal("mapping.x.@excludeWhenNull: unknown directive '@nope'");
   });
 
   it('refuses two directives in one object, or a directive beside other keys', () => {

@@ -48,5 +48,6 @@ describe('settle (per-item outcomes of a group job)', () => {
   it('doubles the backoff each attempt, with jitter between half and all of it', () => {
     expect([1, 2, 3, 4].map((a) => backoffMs(a, 1000, () => 0.999999))).to.deep.equal([1000, 2000, 4000, 8000]);
     expect(backoffMs(3, 1000, () => 0)).to.equal(2000);
+    expect(backoffMs(999, 1000, () => 0.999999)).to.be.within(3_599_000, 3_600_000); // capped at an hour
   });
 });

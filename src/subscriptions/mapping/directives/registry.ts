@@ -1,4 +1,4 @@
-// Which directive names exist, and which are refused on purpose.
+// Which directive names exist: all thirteen of mapping-kit (@segment/actions-core 3.170).
 
 import { compileNode } from '../compile';
 import { MappingError } from '../errors';
@@ -6,14 +6,14 @@ import { hasOwn } from '../helpers';
 import type { CompiledValue } from '../types';
 import { compileIf } from './conditional';
 import { compileJson } from './json';
+import { compileLiquid } from './liquid';
 import { compileFlatten, compileMerge } from './objects';
 import { compileArrayPath, compilePathDirective } from './paths';
+import { compileExcludeWhenNull, compileTransform } from './reshape';
 import { compileCase, compileReplace } from './strings';
 import { compileTemplateDirective } from './template';
 
 export type DirectiveCompiler = (arg: unknown, where: string, keepUndefined: boolean) => CompiledValue;
-
-const NOT_SUPPORTED = new Set(['@transform', '@liquid', '@excludeWhenNull']);
 
 // Built on first use, not at load: the directive modules import ../compile, which imports this
 // module, so at load time one of them may not have finished evaluating yet.
@@ -31,6 +31,9 @@ function table(): Record<string, DirectiveCompiler> {
     '@json': compileJson,
     '@flatten': compileFlatten,
     '@merge': compileMerge,
+    '@transform': compileTransform,
+    '@excludeWhenNull': compileExcludeWhenNull,
+    '@liquid': compileLiquid,
   };
   return directives;
 }
@@ -39,9 +42,6 @@ function table(): Record<string, DirectiveCompiler> {
 export function lookupDirective(name: string, where: string): DirectiveCompiler {
   const all = table();
   const compiler = hasOwn.call(all, name) ? all[name] : undefined;
-  if (!compiler) {
-    if (NOT_SUPPORTED.has(name)) throw new MappingError(`${where}: directive '${name}' is not supported`);
-    throw new MappingError(`${where}: unknown directive '${name}'`);
-  }
+  if (!compiler) throw new MappingError(`${where}: unknown directive '${name}'`);
   return compiler;
 }

@@ -4,11 +4,16 @@ import { SmallCache } from '../cache';
 import { compileDirective } from '../compile';
 import { MappingError } from '../errors';
 import { describe, isDirectiveLike, isPlainObject } from '../helpers';
-import { compileTemplate } from '../template';
+import { compileTemplate, MAX_TEMPLATE_LENGTH } from '../template';
 import type { CompiledValue } from '../types';
 
 export function compileTemplateDirective(arg: unknown, where: string): CompiledValue {
-  if (typeof arg === 'string') return compileTemplate(arg, where);
+  if (typeof arg === 'string') {
+    if (arg.length > MAX_TEMPLATE_LENGTH) {
+      throw new MappingError(`${where}: the template is ${arg.length} characters; at most ${MAX_TEMPLATE_LENGTH} are allowed`);
+    }
+    return compileTemplate(arg, where);
+  }
   if (isPlainObject(arg) && isDirectiveLike(arg)) {
     const templateOf = compileDirective(arg, where, false);
     const cache = new SmallCache<CompiledValue>();
