@@ -34,13 +34,13 @@ interface Cases {
   tests: Array<{ name: string; alert_rule_test?: AlertTest[] }>;
 }
 
-export function alertRules(rulesText: string): AlertRule[] {
+function alertRules(rulesText: string): AlertRule[] {
   const doc = parse(rulesText) as { groups: Array<{ rules: Array<Partial<AlertRule> & { record?: string }> }> };
   return doc.groups.flatMap((g) => g.rules).filter((r): r is AlertRule => typeof r.alert === 'string');
 }
 
 /** An annotation as Prometheus renders it for an alert with these labels; only {{ $labels.x }} is supported. */
-export function renderAnnotation(template: string, labels: Record<string, string>, where: string): string {
+function renderAnnotation(template: string, labels: Record<string, string>, where: string): string {
   const out = template.replace(/\{\{\s*\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}/g, (_, name: string) => {
     if (!(name in labels)) throw new Error(`${where}: the annotation uses $labels.${name}, which the expected alert has no label for`);
     return labels[name];
@@ -50,7 +50,7 @@ export function renderAnnotation(template: string, labels: Record<string, string
 }
 
 /** The cases with every expected alert's annotations filled in from its rule. */
-export function completeCases(cases: Cases, rules: AlertRule[]): Cases {
+function completeCases(cases: Cases, rules: AlertRule[]): Cases {
   const byName = new Map(rules.map((r) => [r.alert, r]));
   for (const group of cases.tests) {
     for (const t of group.alert_rule_test ?? []) {
