@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { itemJobs } from '../support/items';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -46,8 +47,8 @@ describe('cli: import', function () {
   async function jobsInRedis(): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
     for (const action of ACTION_KEYS) {
-      const counts = await q.queues[action].getJobCounts('waiting', 'delayed', 'prioritized');
-      const n = Object.values(counts).reduce((a, b) => a + b, 0);
+      // Items, not jobs: a job carries a group of events.
+      const n = (await itemJobs(q.queues[action], ['waiting', 'delayed', 'prioritized'])).length;
       if (n > 0) out[action] = n;
     }
     return out;
@@ -158,7 +159,7 @@ describe('cli: import', function () {
     expect(second.stderr).to.include(`resuming at line ${line + 1}`);
     expect(second.stdout).to.include(`(this run: ${total - line} lines, ${total - line} events)`);
     expect(await jobsInRedis()).to.deep.equal({ trackEvent: total });
-    const jobs = await q.queues.trackEvent.getJobs(['waiting'], 0, -1);
+    const jobs = await itemJobs(q.queues.trackEvent, ['waiting']);
     expect(new Set(jobs.map((j) => j.data.event.messageId)).size).to.equal(total);
     expect(existsSync(checkpointFile)).to.equal(false);
   });
