@@ -25,7 +25,7 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type pino from 'pino';
-import type { ServiceConfig } from '../config';
+import { DEFAULTS, type ServiceConfig } from '../config';
 import type { Metrics } from '../metrics';
 import type { Queues, RedisConnection } from '../queues';
 import type { Subscription } from '../subscriptions';
@@ -33,7 +33,8 @@ import { EVENT_TYPES, MAX_REQUEST_BYTES, prepareEvents, type Refused } from './p
 import { QueueUnavailableError, type Producer } from './publish';
 
 export interface ApiOptions {
-  config: Pick<ServiceConfig, 'writeKeys' | 'dashboard'> & Partial<Pick<ServiceConfig, 'corsOrigins'>>;
+  config: Pick<ServiceConfig, 'writeKeys' | 'dashboard'> &
+    Partial<Pick<ServiceConfig, 'corsOrigins' | 'httpRequestTimeoutMs' | 'httpHeadersTimeoutMs'>>;
   producer: Producer;
   subscriptions: readonly Subscription[];
   metrics: Metrics;
@@ -81,6 +82,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     // Two info lines per request would drown the log at ingestion rates; errors are logged below.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_REQUEST_BYTES,
+    ...serverTimeouts(opts.config),
     onProtoPoisoning: 'remove',
     onConstructorPoisoning: 'remove',
   });
@@ -122,6 +124,18 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   await app.register(async (scope) => eventRoutes(scope, opts, log));
   await app.register(async (scope) => dashboard(scope, opts));
   return app;
+}
+
+/**
+ * Fastify waits forever for a request by default: a client that sends its headers or body slowly, or
+ * never finishes, would hold a connection (and its memory) for good. Node checks the deadlines every
+ * connectionsCheckingInterval, so that is kept well under them.
+ */
+function serverTimeouts(config: ApiOptions['config']) {
+  const requestTimeout = config.httpRequestTimeoutMs ?? DEFAULTS.httpRequestTimeoutMs;
+  const headersTimeout = Math.min(config.httpHeadersTimeoutMs ?? DEFAULTS.httpHeadersTimeoutMs, requestTimeout);
+  const connectionsCheckingInterval = Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4)));
+  return { requestTimeout, http: { requestTimeout, headersTimeout, connectionsCheckingInterval } };
 }
 
 // ---------------------------------------------------------------------------------------------------
