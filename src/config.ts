@@ -49,6 +49,10 @@ export const DEFAULTS = {
   redisMemoryRefuseRatio: 0.9,
   /** How often the API reads Redis's INFO memory for that check. */
   redisMemoryPollMs: 1000,
+  /** Longest a client may take to send a whole request to the API; a slow or stuck one is cut off (408). */
+  httpRequestTimeoutMs: 30_000,
+  /** Longest a client may take to send a request's headers. */
+  httpHeadersTimeoutMs: 10_000,
 } as const;
 
 export interface ServiceConfig {
@@ -83,6 +87,9 @@ export interface ServiceConfig {
   groupMaxBytes: number;
   redisMemoryRefuseRatio: number;
   redisMemoryPollMs: number;
+  /** REQUEST_TIMEOUT_MS and HEADERS_TIMEOUT_MS: how long the API waits for a client's request, and its headers. */
+  httpRequestTimeoutMs: number;
+  httpHeadersTimeoutMs: number;
   dashboard: { user?: string; password?: string; readOnly: boolean };
   metricsPort?: number;
   subscriptions: Subscription[];
@@ -134,6 +141,11 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
   }
   const redisUrl = env.REDIS_URL || DEFAULTS.redisUrl;
   if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got ${JSON.stringify(redisUrl.replace(/:[^:@/]*@/, ':***@'))}`);
+  const httpRequestTimeoutMs = int(env, 'REQUEST_TIMEOUT_MS', DEFAULTS.httpRequestTimeoutMs, 100);
+  const httpHeadersTimeoutMs = int(env, 'HEADERS_TIMEOUT_MS', Math.min(DEFAULTS.httpHeadersTimeoutMs, httpRequestTimeoutMs), 100);
+  if (httpHeadersTimeoutMs > httpRequestTimeoutMs) {
+    throw new ConfigError(`HEADERS_TIMEOUT_MS (${httpHeadersTimeoutMs}) may not be over REQUEST_TIMEOUT_MS (${httpRequestTimeoutMs}): the headers are part of the request`);
+  }
   const queuePrefix = env.QUEUE_PREFIX || DEFAULTS.queuePrefix;
   if (!/^[A-Za-z0-9_.-]+$/.test(queuePrefix)) throw new ConfigError(`QUEUE_PREFIX may hold letters, digits, '_', '.' and '-' only, got ${JSON.stringify(queuePrefix)}`);
 
@@ -172,6 +184,8 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     groupMaxBytes: int(env, 'GROUP_MAX_BYTES', DEFAULTS.groupMaxBytes, 32 * 1024, 16 * 1024 * 1024),
     redisMemoryRefuseRatio: ratio(env, 'REDIS_MEMORY_REFUSE_RATIO', DEFAULTS.redisMemoryRefuseRatio),
     redisMemoryPollMs: int(env, 'REDIS_MEMORY_POLL_MS', DEFAULTS.redisMemoryPollMs, 50, 60_000),
+    httpRequestTimeoutMs,
+    httpHeadersTimeoutMs,
     dashboard,
     metricsPort: env.METRICS_PORT ? int(env, 'METRICS_PORT', 0, 0, 65535) : undefined,
     subscriptions: compileSubscriptions(file.subscriptions),

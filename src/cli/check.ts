@@ -8,7 +8,7 @@ import { redactSecrets } from '../logger';
 import { checkEvictionPolicy } from '../redis-health';
 import { trackBaseUrl } from '../settings';
 import { CannotRunError, EXIT, defineCommand, refuseArguments, table, type CliContext } from './args';
-import { redisWhere } from './redis';
+import { openRedis, redisWhere } from './redis';
 
 const options = {} as const;
 
@@ -32,11 +32,15 @@ Environment: as for the service: CIO_CONFIG, CUSTOMERIO_SITE_ID,
 CUSTOMERIO_API_KEY, CUSTOMERIO_REGION, CUSTOMERIO_TRACK_URL, REDIS_URL,
 QUEUE_PREFIX, WRITE_KEYS…
 
+The last line is the verdict: "All checks passed.", or "Check failed:" with each
+part that failed (Redis, Customer.io credentials, region…).
+
 Exit codes:
   0  configuration valid, Redis answers, credentials accepted, region matches
-  1  Customer.io refused the credentials, the region is wrong, Customer.io
-     or Redis cannot be reached, or Redis's maxmemory-policy is not noeviction
-  2  the configuration is invalid or the credentials are missing`,
+  1  the configuration is valid but a check failed: credentials missing or
+     refused, the region is wrong, Customer.io or Redis cannot be reached,
+     or Redis's maxmemory-policy is not noeviction
+  2  the configuration is invalid (nothing else is checked)`,
 
   async run(ctx, { positionals }) {
     refuseArguments(positionals);
@@ -46,19 +50,26 @@ Exit codes:
     printSubscriptions(ctx, config);
     ctx.out('');
 
-    const redisOk = await checkRedis(ctx, config);
+    const failures: string[] = [];
+    if (!(await checkRedis(ctx, config))) failures.push('Redis (unreachable)');
     const missing = missingCredentials(config);
     if (missing) {
       ctx.out(`Customer.io: not checked.\n${missing}`);
-      return EXIT.cannotRun;
+      failures.push(`Customer.io credentials (missing: ${missingNames(config)})`);
+    } else {
+      const credentials = await checkCredentials(ctx, config);
+      if (credentials) failures.push(credentials);
     }
-    const credentialsOk = await checkCredentials(ctx, config);
-    const problems = [!redisOk && 'Redis', !credentialsOk && 'Customer.io'].filter(Boolean);
     ctx.out('');
-    ctx.out(problems.length === 0 ? 'All checks passed.' : `Check failed: ${problems.join(' and ')} (see above).`);
-    return problems.length === 0 ? EXIT.ok : EXIT.problems;
+    ctx.out(failures.length === 0 ? 'All checks passed.' : `Check failed: ${failures.join('; ')}. The configuration itself is valid.`);
+    return failures.length === 0 ? EXIT.ok : EXIT.problems;
   },
 });
+
+function missingNames(config: ServiceConfig): string {
+  const cio = config.customerio;
+  return [!cio.siteId && 'CUSTOMERIO_SITE_ID', !cio.apiKey && 'CUSTOMERIO_API_KEY'].filter(Boolean).join(' and ');
+}
 
 function printSettings(ctx: CliContext, config: ServiceConfig): void {
   const cio = config.customerio;
@@ -89,7 +100,8 @@ function printSubscriptions(ctx: CliContext, config: ServiceConfig): void {
 
 async function checkRedis(ctx: CliContext, config: ServiceConfig): Promise<boolean> {
   try {
-    const open = await ctx.openQueues(config);
+    // A connection and reads, no queue objects: opening BullMQ queues would write to Redis.
+    const open = await openRedis(config);
     let verdict;
     try {
       verdict = await checkEvictionPolicy(open.redis);
@@ -110,7 +122,8 @@ async function checkRedis(ctx: CliContext, config: ServiceConfig): Promise<boole
   }
 }
 
-async function checkCredentials(ctx: CliContext, config: ServiceConfig): Promise<boolean> {
+/** Undefined when Customer.io takes the credentials in the configured region; else the part that failed. */
+async function checkCredentials(ctx: CliContext, config: ServiceConfig): Promise<string | undefined> {
   const cio = config.customerio;
   const client = new CustomerIoClient({ ...cio });
   const secrets = [cio.siteId, cio.apiKey];
@@ -124,14 +137,14 @@ async function checkCredentials(ctx: CliContext, config: ServiceConfig): Promise
       `Customer.io unreachable at ${client.baseUrl} (${redactSecrets(reason, secrets)}): check the network, ` +
         `${cio.trackUrl ? 'CUSTOMERIO_TRACK_URL' : 'a proxy or firewall'}, and try again`,
     );
-    return false;
+    return 'Customer.io (unreachable)';
   } finally {
     client.close();
   }
   return verdict(ctx, config, res, (text) => redactSecrets(text, secrets));
 }
 
-function verdict(ctx: CliContext, config: ServiceConfig, res: CioResponse, redact: (text: string) => string): boolean {
+function verdict(ctx: CliContext, config: ServiceConfig, res: CioResponse, redact: (text: string) => string): string | undefined {
   const configured = config.customerio.region;
   const setting = regionSetting(ctx, config);
   if (res.status === 401 || res.status === 403) {
@@ -140,28 +153,28 @@ function verdict(ctx: CliContext, config: ServiceConfig, res: CioResponse, redac
         'They are the Track API key pair (Settings → Workspace Settings → API and Webhook Credentials → Track API keys), ' +
         'not an App API key; a key from another workspace is refused too.',
     );
-    return false;
+    return `Customer.io credentials (refused, ${res.status})`;
   }
   if (res.status >= 300 && res.status < 400) {
     ctx.out(`Customer.io answered ${res.status} (a redirect${res.headers.location ? ` to ${res.headers.location}` : ''}): the Track API host looks wrong; check CUSTOMERIO_REGION and CUSTOMERIO_TRACK_URL`);
-    return false;
+    return `Customer.io (answered ${res.status}, a redirect)`;
   }
   if (res.status !== 200) {
     ctx.out(`Customer.io answered ${res.status}, not 200: ${redact(bodyText(res.body))}; try again, and check CUSTOMERIO_TRACK_URL if it is set`);
-    return false;
+    return `Customer.io (answered ${res.status})`;
   }
   const region = typeof (res.body as { region?: unknown })?.region === 'string' ? ((res.body as { region: string }).region) : undefined;
   if (!region) {
     ctx.out(`credentials OK, but the answer names no region (${redact(bodyText(res.body))}); cannot tell whether ${setting} is right`);
-    return false;
+    return 'Customer.io region (not named in the answer)';
   }
   const actual = region.trim().toUpperCase();
   if (actual === configured) {
     ctx.out(`credentials OK, workspace region ${region} matches ${setting}`);
-    return true;
+    return undefined;
   }
   ctx.out(`credentials OK but the workspace is in ${actual} while ${setting}: set CUSTOMERIO_REGION=${actual}`);
-  return false;
+  return `Customer.io region (the workspace is in ${actual})`;
 }
 
 /** `CUSTOMERIO_REGION=US`, or where else the region came from. */

@@ -3,7 +3,7 @@
 
 import type { ServiceConfig } from '../config';
 import { redactUrl } from '../logger';
-import { closeQueues, connectRedis, createQueues, waitForRedis } from '../queues';
+import { closeQueues, connectRedis, createQueues, waitForRedis, type RedisConnection } from '../queues';
 import { CannotRunError, type OpenQueues } from './args';
 
 /** How long a command waits for Redis to answer before it gives up with exit 2. */
@@ -14,7 +14,8 @@ export function redisWhere(config: ServiceConfig): string {
   return config.redisClusterNodes.length ? `cluster ${config.redisClusterNodes.join(',')}` : redactUrl(config.redisUrl);
 }
 
-export async function openQueues(config: ServiceConfig): Promise<OpenQueues> {
+/** A live connection and no queue objects: BullMQ's Queue writes its meta key when it opens. */
+export async function openRedis(config: ServiceConfig): Promise<{ redis: RedisConnection; where: string; close(): Promise<void> }> {
   const where = redisWhere(config);
   const redis = connectRedis(config, 'producer');
   redis.on('error', () => undefined); // the wait below reports the problem once, in words
@@ -24,6 +25,11 @@ export async function openQueues(config: ServiceConfig): Promise<OpenQueues> {
     redis.disconnect();
     throw new CannotRunError((err as Error).message);
   }
+  return { redis, where, close: () => redis.quit().then(() => undefined, () => redis.disconnect()) };
+}
+
+export async function openQueues(config: ServiceConfig): Promise<OpenQueues> {
+  const { redis, where } = await openRedis(config);
   const queues = createQueues(redis, config.queuePrefix);
   for (const queue of Object.values(queues)) queue.on('error', () => undefined);
   return {

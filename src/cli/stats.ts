@@ -1,8 +1,9 @@
 // `cio-relay stats`: job counts by action queue and state, as a table or as JSON.
 
-import { queueDepth } from '../queues';
 import { ACTION_KEYS, type ActionKey } from '../types';
-import { EXIT, defineCommand, plural, refuseArguments, table } from './args';
+import { CannotRunError, EXIT, defineCommand, plural, refuseArguments, table } from './args';
+import { PREFIX_PATTERN, findPrefixes, readQueues } from './queue-reader';
+import { openRedis } from './redis';
 
 /** The columns, in the order a job moves through them; `prioritized` is shown only when in use. */
 const STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'paused'] as const;
@@ -31,22 +32,27 @@ Options:
               …, queuePaused}}, totals: {state: n}}; always every action
   -h, --help  this text
 
+It only reads: nothing in Redis is created or changed.
+
 Environment: REDIS_URL and QUEUE_PREFIX, as for the service.
 
 Exit codes:
   0  done
-  2  could not run: bad arguments or configuration, Redis unreachable`,
+  2  could not run: bad arguments or configuration, Redis unreachable, or no
+     queues under QUEUE_PREFIX (the prefixes found are listed)`,
 
   async run(ctx, { options: opts, positionals }) {
     refuseArguments(positionals);
     const config = ctx.config();
-    const open = await ctx.openQueues(config);
+    const open = await openRedis(config);
     try {
+      const readings = await readQueues(open.redis, config.queuePrefix);
+      if (ACTION_KEYS.every((a) => !readings[a].exists && Object.values(readings[a].counts).every((n) => n === 0))) {
+        throw new CannotRunError(await noQueuesMessage(open.redis, config.queuePrefix, open.where));
+      }
       const counts = {} as Record<ActionKey, Record<string, number>>;
-      for (const action of ACTION_KEYS) counts[action] = {};
-      for (const row of await queueDepth(open.queues)) counts[row.action][row.state] = row.count;
-      const paused = new Set<ActionKey>();
-      await Promise.all(ACTION_KEYS.map(async (a) => (await open.queues[a].isPaused()) && paused.add(a)));
+      for (const action of ACTION_KEYS) counts[action] = readings[action].counts;
+      const paused = new Set<ActionKey>(ACTION_KEYS.filter((a) => readings[a].paused));
 
       const states: string[] = [...STATES];
       if (ACTION_KEYS.some((a) => (counts[a].prioritized ?? 0) > 0)) states.splice(1, 0, 'prioritized');
@@ -82,3 +88,14 @@ Exit codes:
     }
   },
 });
+
+/** Why there is nothing to show, and the prefixes that do hold queues. */
+async function noQueuesMessage(redis: Parameters<typeof findPrefixes>[0], prefix: string, where: string): Promise<string> {
+  const found = await findPrefixes(redis);
+  const shown = found.slice(0, 10).join(', ') + (found.length > 10 ? ` and ${found.length - 10} more` : '');
+  return [
+    `No queues under QUEUE_PREFIX=${prefix} at ${where}: no service has used this prefix there. Is it mistyped?`,
+    found.length ? `Prefixes with queues in this Redis: ${shown}` : 'No prefix in this Redis holds queues yet: start the service (npm start) first.',
+    `(List them yourself: redis-cli --scan --pattern '${PREFIX_PATTERN}', the prefix is what comes before ":{trackEvent}".)`,
+  ].join('\n');
+}

@@ -23,6 +23,20 @@ export interface StandInOptions {
   maxRequestBytes?: number;
   /** Batch items (serialized) above this are listed in errors[] (default 32 KB, as documented). */
   maxItemBytes?: number;
+  /** Told of every request once its answer is decided (`npm run stand-in` logs them). */
+  onExchange?: (exchange: Exchange) => void;
+}
+
+/** One request and what the stand-in answered, for a log. */
+export interface Exchange {
+  method: string;
+  path: string;
+  /** Operations in the request: the batch's length, or 1 for a single entity or metric. */
+  items: number;
+  /** Undefined when the stand-in does not answer (a hang). */
+  status?: number;
+  /** The items refused in a 2xx answer, or the reasons of a whole-request refusal. */
+  refusals: Array<{ batch_index?: number; reason?: string; field?: string; message: string }>;
 }
 
 export interface RecordedRequest {
@@ -91,6 +105,7 @@ export class CustomerIoStandIn {
   private readonly maxRequestBytes: number;
   private readonly maxItemBytes: number;
   private readonly latencyMs: number;
+  private readonly onExchange?: (exchange: Exchange) => void;
 
   private constructor(
     private readonly server: http.Server,
@@ -105,6 +120,7 @@ export class CustomerIoStandIn {
     this.maxRequestBytes = opts.maxRequestBytes ?? 500 * KB;
     this.maxItemBytes = opts.maxItemBytes ?? 32 * KB;
     this.latencyMs = opts.latencyMs ?? 0;
+    this.onExchange = opts.onExchange;
   }
 
   static async start(opts: StandInOptions = {}): Promise<CustomerIoStandIn> {
@@ -190,18 +206,19 @@ export class CustomerIoStandIn {
 
     const script = this.scripted.shift();
     if (script) {
-      if (script.hang) return this.hang(res);
-      if (isTrackPost(method, path) && script.status >= 200 && script.status < 300 && !malformed) {
+      if (!script.hang && isTrackPost(method, path) && script.status >= 200 && script.status < 300 && !malformed) {
         this.recordScriptedOutcome(path, body, script.body);
       }
-      return this.send(res, script, script.delayMs);
+      return this.finish(res, method, path, body, script.hang ? 'hang' : script, script.delayMs);
     }
-
     const fault = this.drawFault();
-    if (fault === 'hang') return this.hang(res);
-    if (fault) return this.send(res, fault);
+    this.finish(res, method, path, body, fault ?? this.answer(method, path, req.headers.authorization, body, raw.length, malformed));
+  }
 
-    this.send(res, this.answer(method, path, req.headers.authorization, body, raw.length, malformed));
+  private finish(res: http.ServerResponse, method: string, path: string, body: unknown, answer: Answer | 'hang', delayMs?: number): void {
+    this.onExchange?.(describeExchange(method, path, body, answer));
+    if (answer === 'hang') return this.hang(res);
+    this.send(res, answer, delayMs);
   }
 
   private answer(
@@ -338,6 +355,21 @@ export class CustomerIoStandIn {
     }, delay);
     this.timers.add(timer);
   }
+}
+
+function describeExchange(method: string, path: string, body: unknown, answer: Answer | 'hang'): Exchange {
+  const items = isRecord(body) && Array.isArray(body.batch) ? body.batch.length : body === '' ? 0 : 1;
+  if (answer === 'hang') return { method, path, items, refusals: [] };
+  const out = isRecord(answer.body) ? answer.body : {};
+  const refusals: Exchange['refusals'] = [];
+  if (Array.isArray(out.errors)) {
+    for (const e of out.errors) if (isRecord(e)) refusals.push({ batch_index: e.batch_index, reason: e.reason, field: e.field, message: String(e.message ?? '') });
+  }
+  if (isRecord(out.meta)) {
+    if (Array.isArray(out.meta.errors)) for (const m of out.meta.errors) refusals.push({ message: String(m) });
+    else if (typeof out.meta.error === 'string') refusals.push({ message: out.meta.error });
+  }
+  return { method, path, items, status: answer.status, refusals };
 }
 
 /** What the real API refuses in an entity operation: a missing type, action or identifiers. */

@@ -2,11 +2,17 @@
 // kind through the real HTTP API, waits for the workers, and reports what reached "Customer.io" and what
 // was refused, and why. Needs only Redis. `npm run demo -- --keep` leaves it running to explore the
 // dashboard; otherwise it cleans up its queues and exits.
+//
+// It works under a queue prefix of its own, fresh each run (cio-demo-<random>), whatever QUEUE_PREFIX says:
+// the demo deletes its queues and counts at the end, and must never delete a real deployment's.
 
+import { randomBytes } from 'node:crypto';
 import { ConfigError, loadConfig, type ServiceConfig } from '../config';
 import { CustomerIoStandIn } from '../customerio/stand-in';
 import { createLogger } from '../logger';
+import { removeMessageIndex } from '../jobs/message-index';
 import { removeCounts } from '../queues';
+import { markerKey } from '../redis-health/data-marker';
 import { startService } from '../service';
 import type { Job } from 'bullmq';
 import type { GroupJobData } from '../jobs/group';
@@ -31,7 +37,7 @@ async function main(): Promise<void> {
     const base = loadConfig({ ...process.env, CUSTOMERIO_SITE_ID: DEMO_SITE_ID, CUSTOMERIO_API_KEY: DEMO_API_KEY });
     config = {
       ...base,
-      queuePrefix: process.env.QUEUE_PREFIX ?? 'cio-demo',
+      queuePrefix: `cio-demo-${randomBytes(4).toString('hex')}`,
       port: process.env.PORT ? base.port : 3000,
       flushIntervalMs: Math.min(base.flushIntervalMs, 200),
       customerio: { ...base.customerio, region: 'US', trackUrl: standIn.url },
@@ -50,8 +56,12 @@ async function main(): Promise<void> {
     await standIn.close();
     return fail((err as Error).message);
   }
-  await clearDemoData(service, config.queuePrefix);
-  out(`cio-relay demo: the service runs at ${service.url}, Customer.io is a stand-in at ${standIn.url}.\n`);
+  out(`cio-relay demo: the service runs at ${service.url}, Customer.io is a stand-in at ${standIn.url}.`);
+  const given = process.env.QUEUE_PREFIX;
+  out(
+    `It keeps its jobs in queues under the prefix ${config.queuePrefix}, removed when it ends` +
+      (given ? ` (QUEUE_PREFIX=${given} is left alone: the demo never touches queues it did not make).\n` : '.\n'),
+  );
 
   const events = sampleEvents();
   const response = await fetch(`${service.url}/v1/batch`, {
@@ -67,6 +77,7 @@ async function main(): Promise<void> {
   if (keep) {
     out(`\nStill running: dashboard ${service.url}/admin/queues, metrics ${service.url}/metrics. Ctrl-C to stop.`);
     process.once('SIGINT', () => void stop());
+    process.once('SIGTERM', () => void stop());
   } else {
     await stop();
   }
@@ -79,10 +90,15 @@ async function main(): Promise<void> {
   }
 }
 
-/** The demo's queues and counts (a run starts from zero and leaves nothing behind). */
+/**
+ * The demo's queues, counts, message index and Redis marker, all under the prefix made for this run:
+ * nothing else is deleted.
+ */
 async function clearDemoData(service: Awaited<ReturnType<typeof startService>>, prefix: string): Promise<void> {
   await Promise.all(ACTION_KEYS.map((a) => service.queues[a].obliterate({ force: true })));
   await removeCounts(service.redis, prefix);
+  await removeMessageIndex(service.redis, prefix);
+  await service.redis.del(markerKey(prefix));
 }
 
 async function settled(queues: Awaited<ReturnType<typeof startService>>['queues'], timeoutMs: number): Promise<void> {

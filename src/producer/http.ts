@@ -34,7 +34,8 @@ import { EVENT_TYPES, MAX_REQUEST_BYTES, prepareEvents, type Refused } from './p
 import { QueueUnavailableError, type Producer } from './publish';
 
 export interface ApiOptions {
-  config: Pick<ServiceConfig, 'writeKeys' | 'dashboard'> & Partial<Pick<ServiceConfig, 'corsOrigins' | 'queuePrefix' | 'completedRetentionSeconds'>>;
+  config: Pick<ServiceConfig, 'writeKeys' | 'dashboard'> &
+    Partial<Pick<ServiceConfig, 'corsOrigins' | 'httpRequestTimeoutMs' | 'httpHeadersTimeoutMs' | 'queuePrefix' | 'completedRetentionSeconds'>>;
   producer: Producer;
   subscriptions: readonly Subscription[];
   metrics: Metrics;
@@ -87,6 +88,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     // Two info lines per request would drown the log at ingestion rates; errors are logged below.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_REQUEST_BYTES,
+    ...serverTimeouts(opts.config),
     onProtoPoisoning: 'remove',
     onConstructorPoisoning: 'remove',
   });
@@ -99,11 +101,13 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     }
     if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       const given = JSON.stringify(request.headers['content-type'] ?? '');
-      return reply.code(400).send({ error: `Content-Type ${given} is not a valid media type; send application/json` });
+      return reply.code(400).send(badRequest(`Content-Type ${given} is not a valid media type; send application/json`));
     }
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply.code(400).send({ error: `request body is over ${MAX_REQUEST_BYTES} bytes; at most ${MAX_REQUEST_BYTES}` });
+    // Over the limit is a 400 like every other refusal of the body, never fastify's 413.
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || status === 413) {
+      return reply.code(400).send(badRequest(`request body is over ${MAX_REQUEST_BYTES} bytes; at most ${MAX_REQUEST_BYTES}`));
     }
+    if (status === 400) return reply.code(400).send(badRequest(err.message));
     return reply.code(status).send({ error: err.message });
   });
   app.setNotFoundHandler((request, reply) => {
@@ -126,6 +130,18 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   await app.register(async (scope) => eventRoutes(scope, opts, log));
   await app.register(async (scope) => dashboard(scope, opts));
   return app;
+}
+
+/**
+ * Fastify waits forever for a request by default: a client that sends its headers or body slowly, or
+ * never finishes, would hold a connection (and its memory) for good. Node checks the deadlines every
+ * connectionsCheckingInterval, so that is kept well under them.
+ */
+function serverTimeouts(config: ApiOptions['config']) {
+  const requestTimeout = config.httpRequestTimeoutMs ?? DEFAULTS.httpRequestTimeoutMs;
+  const headersTimeout = Math.min(config.httpHeadersTimeoutMs ?? DEFAULTS.httpHeadersTimeoutMs, requestTimeout);
+  const connectionsCheckingInterval = Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4)));
+  return { requestTimeout, http: { requestTimeout, headersTimeout, connectionsCheckingInterval } };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -285,14 +301,25 @@ function batchEvents(body: Body): unknown[] {
   });
 }
 
-function refusal(refused: Refused[], total: number): { error: string; errors: Refused[] } {
+/** Every 400 has this shape: `index` names the event at fault, null when the whole request is. */
+interface BadRequest {
+  error: string;
+  errors: Array<{ index: number | null; error: string }>;
+}
+
+/** A refusal of the whole request (its body, its envelope), in the shape of every 400. */
+function badRequest(message: string): BadRequest {
+  return { error: message, errors: [{ index: null, error: message }] };
+}
+
+function refusal(refused: Refused[], total: number): BadRequest {
   const first = refused[0].error;
   const error =
     total === 1
       ? `${first}; nothing was queued`
       : `${refused.length} of ${total} events refused (first: ${first}); nothing was queued, the whole request must be sent again` +
         (refused.length > MAX_LISTED_ERRORS ? `; errors lists the first ${MAX_LISTED_ERRORS}` : '');
-  return { error, errors: refused.slice(0, MAX_LISTED_ERRORS) };
+  return { error, errors: refused.slice(0, MAX_LISTED_ERRORS).map(({ index, error }) => ({ index, error })) };
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -110,16 +110,39 @@ describe('cli: check', function () {
     expect(result.stdout).to.include('redis://relay:***@127.0.0.1:1');
     expect(result.stdout).to.include('Redis: Cannot reach Redis');
     expect(result.stdout).to.match(/Customer\.io unreachable at http:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\)/);
-    expect(result.stdout).to.include('Check failed: Redis and Customer.io (see above).');
+    expect(result.stdout.trimEnd().split('\n').pop()).to.equal(
+      'Check failed: Redis (unreachable); Customer.io (unreachable). The configuration itself is valid.',
+    );
     expectNoSecrets(result);
   });
 
-  it('says how to set missing credentials (exit 2)', async () => {
+  it('says how to set missing credentials, and ends with a verdict naming them (exit 1)', async () => {
     const result = await runCli(['check'], env({ CUSTOMERIO_SITE_ID: undefined, CUSTOMERIO_API_KEY: undefined }));
 
-    expect(result.code, transcript(result)).to.equal(2);
+    expect(result.code, transcript(result)).to.equal(1);
     expect(result.stdout).to.include('Customer.io credentials are missing: set CUSTOMERIO_SITE_ID and CUSTOMERIO_API_KEY');
+    expect(result.stdout.trimEnd().split('\n').pop()).to.equal(
+      'Check failed: Customer.io credentials (missing: CUSTOMERIO_SITE_ID and CUSTOMERIO_API_KEY). The configuration itself is valid.',
+    );
     expect(standIn.requests).to.have.length(0);
+  });
+
+  it('names every part that failed, Redis too, when the credentials are missing (exit 1)', async () => {
+    const result = await runCli(['check'], env({ CUSTOMERIO_API_KEY: undefined, REDIS_URL: UNREACHABLE_REDIS_URL }));
+
+    expect(result.code, transcript(result)).to.equal(1);
+    expect(result.stdout.trimEnd().split('\n').pop()).to.equal(
+      'Check failed: Redis (unreachable); Customer.io credentials (missing: CUSTOMERIO_API_KEY). The configuration itself is valid.',
+    );
+  });
+
+  it('ends each failure with a verdict naming the part that failed', async () => {
+    standIn.respondNext({ status: 200, body: { url: 'https://track-eu.customer.io', region: 'eu', environment_id: 7 } });
+    const region = await runCli(['check'], env());
+    expect(region.stdout.trimEnd().split('\n').pop()).to.equal('Check failed: Customer.io region (the workspace is in EU). The configuration itself is valid.');
+
+    const refused = await runCli(['check'], env({ CUSTOMERIO_API_KEY: 'hunter2' }));
+    expect(refused.stdout.trimEnd().split('\n').pop()).to.equal('Check failed: Customer.io credentials (refused, 401). The configuration itself is valid.');
   });
 
   it('prints a configuration error, naming the subscription and the field (exit 2)', async () => {

@@ -48,6 +48,34 @@ describe('cli: stats', function () {
     expect(parsed.totals).to.deep.equal({ waiting: 3, active: 0, delayed: 2, failed: 0, completed: 0, paused: 0 });
   });
 
+  it('writes nothing to Redis: the keys and their values are the same before and after', async () => {
+    const snapshot = async () => {
+      const keys = (await (q.redis as any).keys(`${q.prefix}:*`)).sort() as string[];
+      const meta = await Promise.all(keys.filter((k) => k.endsWith(':meta')).map((k) => q.redis.hgetall(k)));
+      return { keys, meta };
+    };
+    // A queue's meta as another BullMQ version may have left it: opening a Queue would write it over.
+    await q.redis.hdel(`${q.prefix}:{trackEvent}:trackEvent:meta`, 'version', 'opts.maxLenEvents');
+    const before = await snapshot();
+    for (const args of [['stats'], ['stats', '--json'], ['stats', '--all']]) {
+      const result = await runCli(args, env());
+      expect(result.code, transcript(result)).to.equal(0);
+    }
+    expect(await snapshot()).to.deep.equal(before);
+  });
+
+  it('with a prefix that holds no queues, says so, names the prefixes it found, exits 2 and creates no key', async () => {
+    const typo = `${q.prefix}x`;
+    const result = await runCli(['stats'], { REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: typo });
+
+    expect(result.code, transcript(result)).to.equal(2);
+    expect(result.stderr).to.include(`No queues under QUEUE_PREFIX=${typo} at ${TEST_REDIS_URL}`);
+    expect(result.stderr).to.include(q.prefix);
+    expect(result.stderr).to.include("redis-cli --scan --pattern '*:{trackEvent}:trackEvent:meta'");
+    expect(result.stdout).to.equal('');
+    expect(await (q.redis as any).keys(`${typo}:*`)).to.deep.equal([]);
+  });
+
   it('exits 2 with a clear message when Redis is unreachable', async () => {
     const result = await runCli(['stats'], { REDIS_URL: UNREACHABLE_REDIS_URL, QUEUE_PREFIX: q.prefix });
 

@@ -7,6 +7,7 @@
 // The random part is seeded; the seed is printed, and FUZZ_SEED=<seed> replays a run.
 import { deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { expect } from 'chai';
+import { itemJobs } from '../support/items';
 import type { FastifyInstance } from 'fastify';
 import { DEFAULTS } from '../../src/config';
 import { createLogger } from '../../src/logger';
@@ -535,7 +536,7 @@ describe('fuzz: the HTTP tracking API does not let a body pollute Object.prototy
     expect(({} as any).All).to.equal(undefined);
     expect(Object.getOwnPropertyNames(Object.prototype).sort()).to.deep.equal(before);
     // And nothing that reached Redis carries the keys as a prototype: the jobs read back as plain data.
-    for (const job of await redis.queues.trackEvent.getJobs(['waiting'])) {
+    for (const job of await itemJobs(redis.queues.trackEvent, ['waiting'])) {
       expect(Object.getPrototypeOf(job.data.event)).to.equal(Object.prototype);
       expect((job.data.event as any).polluted).to.equal(undefined);
     }

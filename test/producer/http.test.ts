@@ -299,6 +299,39 @@ describe('HTTP tracking API', function () {
       expect(await jobCount()).to.equal(0);
     });
 
+    it('gives every 400 the same shape, {"error", "errors": [{"index", "error"}]}, index null when the whole request is at fault', async () => {
+      const big = JSON.stringify({ batch: [track(60, { properties: { pad: 'x'.repeat(MAX_REQUEST_BYTES) } })] });
+      const cases: Array<[string, string, string | Buffer | object, Record<string, string>?]> = [
+        ['malformed JSON', '/v1/track', '{"type": "track", "event": '],
+        ['empty body', '/v1/track', ''],
+        ['an array for a body', '/v1/track', [track(61)]],
+        ['an invalid content type', '/v1/track', track(62), { 'content-type': 'bogus' }],
+        ['an unsupported content encoding', '/v1/track', track(63), { 'content-encoding': 'br' }],
+        ['gzip that is not gzip', '/v1/track', 'not gzip at all', { 'content-encoding': 'gzip' }],
+        ['a body over 500 KB', '/v1/batch', big],
+        ['gzip over 500 KB once decompressed', '/v1/track', gzipSync(JSON.stringify(track(64, { properties: { pad: 'x'.repeat(3 * MAX_REQUEST_BYTES) } }))), { 'content-encoding': 'gzip' }],
+        ['nesting too deep', '/v1/track', `{"type":"track","properties":${'['.repeat(100)}${']'.repeat(100)}}`],
+        ['a type that differs from the path', '/v1/track', { type: 'identify', userId: 'u' }],
+        ['a batch without "batch"', '/v1/batch', { events: [] }],
+        ['a batch that is not an array', '/v1/batch', { batch: 'nope' }],
+        ['an unknown type', '/v1/batch', { batch: [{ type: 'bogus', userId: 'u' }] }],
+        ['an event over 32 KB', '/v1/track', track(65, { properties: { pad: 'x'.repeat(33 * 1024) } })],
+      ];
+      for (const [what, path, body, headers] of cases) {
+        const res = await post(open, path, body, headers);
+        expect(res.status, what).to.equal(400);
+        expect(Object.keys(res.json ?? {}), `${what}: ${res.text}`).to.deep.equal(['error', 'errors']);
+        expect(res.json.error, what).to.be.a('string').and.not.equal('');
+        expect(res.json.errors, what).to.be.an('array').that.is.not.empty;
+        for (const entry of res.json.errors) {
+          expect(Object.keys(entry), `${what}: ${res.text}`).to.deep.equal(['index', 'error']);
+          expect(entry.index === null || Number.isInteger(entry.index), `${what}: index ${entry.index}`).to.equal(true);
+          expect(entry.error, what).to.be.a('string').and.not.equal('');
+        }
+      }
+      expect(await jobCount()).to.equal(0);
+    });
+
     it('refuses a deeply nested body and keeps serving', async () => {
       const res = await post(open, '/v1/track', `{"type":"track","properties":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
       expect(res.status).to.equal(400);

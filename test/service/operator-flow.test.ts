@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { itemCounts } from '../support/items';
 import pino from 'pino';
 import { loadConfig } from '../../src/config';
 import { CustomerIoStandIn } from '../../src/customerio/stand-in';
@@ -82,7 +83,7 @@ describe('operator round trip: backfill, failure, fix, replay', function () {
     const replayed = await runCli(['replay', '--action', 'trackEvent'], env(fixed));
     expect(replayed.code, replayed.stderr).to.equal(0);
     expect(replayed.stdout).to.match(/trackEvent\D+3/);
-    await until(async () => (await svc.queues.trackEvent.getJobCounts('completed')).completed === 3);
+    await until(async () => (await itemCounts(svc.queues.trackEvent)).completed === 3); // items delivered
     expect(standIn.items().map((i) => i.identifiers.id).sort()).to.deep.equal(['u1', 'u2', 'u3']);
     expect(await (await fetch(`${svc.url}/metrics`)).text()).to.include('cio_items_delivered_total{action="trackEvent"} 3');
   });

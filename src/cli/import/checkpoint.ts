@@ -1,9 +1,9 @@
 // The checkpoint FILE.cio-import.json: "lines 1–N are queued, the next line starts at byte B". A run
 // with the same file (same size and modification time) and QUEUE_PREFIX resumes at B.
 //
-// Re-queuing a line that was already queued is harmless: a job id is derived from the event's messageId
-// and the subscription (queues.ts, jobIdFor), so Redis keeps one job while the first is still there
-// (waiting, active, failed, or completed within COMPLETED_RETENTION_SECONDS). Past that window a
+// Re-queuing a line that was already queued is harmless: the message index (jobs/message-index.ts)
+// knows each event queued for a subscription within COMPLETED_RETENTION_SECONDS, and leaves out a
+// re-sent one. Past that window a
 // re-queued track, page or screen event still carries its id, so Customer.io drops the duplicate.
 // That is why a checkpoint is written only after a chunk is in Redis and may lag behind by one chunk.
 

@@ -1,0 +1,75 @@
+// Reading a queue's job counts without BullMQ's Queue: opening a Queue writes its meta key (and a
+// mistyped QUEUE_PREFIX would leave 15 of them behind), and a command that only looks must change nothing.
+// Each state is one list or sorted set of BullMQ's key layout (<queue prefix>:<queue name>:<state>), read
+// with LLEN or ZCARD, the same figures Queue.getJobCounts returns; a paused queue has `paused` in its meta.
+
+import type { RedisConnection } from '../queues';
+import { queuePrefix } from '../queues';
+import { ACTION_KEYS, type ActionKey } from '../types';
+
+const STATE_KEYS = {
+  waiting: { key: 'wait', kind: 'list' },
+  active: { key: 'active', kind: 'list' },
+  paused: { key: 'paused', kind: 'list' },
+  delayed: { key: 'delayed', kind: 'zset' },
+  prioritized: { key: 'prioritized', kind: 'zset' },
+  failed: { key: 'failed', kind: 'zset' },
+  completed: { key: 'completed', kind: 'zset' },
+} as const;
+
+export type JobState = keyof typeof STATE_KEYS;
+export const READ_STATES = Object.keys(STATE_KEYS) as JobState[];
+
+export interface QueueReading {
+  /** Whether BullMQ ever opened this queue (its meta key exists). */
+  exists: boolean;
+  paused: boolean;
+  counts: Record<JobState, number>;
+}
+
+function keyOf(basePrefix: string, action: ActionKey, suffix: string): string {
+  return `${queuePrefix(basePrefix, action)}:${action}:${suffix}`;
+}
+
+/** One queue's counts, with read-only commands in one round trip (the keys share a cluster slot). */
+export async function readQueue(redis: RedisConnection, basePrefix: string, action: ActionKey): Promise<QueueReading> {
+  const meta = keyOf(basePrefix, action, 'meta');
+  const pipeline = redis.pipeline().exists(meta).hexists(meta, 'paused');
+  for (const state of READ_STATES) {
+    const { key, kind } = STATE_KEYS[state];
+    if (kind === 'list') pipeline.llen(keyOf(basePrefix, action, key));
+    else pipeline.zcard(keyOf(basePrefix, action, key));
+  }
+  const results = (await pipeline.exec()) ?? [];
+  const values = results.map(([err, value]) => {
+    if (err) throw err;
+    return Number(value);
+  });
+  const counts = {} as Record<JobState, number>;
+  READ_STATES.forEach((state, i) => (counts[state] = values[2 + i]));
+  return { exists: values[0] === 1, paused: values[1] === 1, counts };
+}
+
+export async function readQueues(redis: RedisConnection, basePrefix: string): Promise<Record<ActionKey, QueueReading>> {
+  const readings = await Promise.all(ACTION_KEYS.map((action) => readQueue(redis, basePrefix, action)));
+  return Object.fromEntries(ACTION_KEYS.map((action, i) => [action, readings[i]])) as Record<ActionKey, QueueReading>;
+}
+
+/** The pattern that finds every prefix's trackEvent queue, for `redis-cli --scan --pattern`. */
+export const PREFIX_PATTERN = '*:{trackEvent}:trackEvent:meta';
+
+/** The queue prefixes present in Redis (every node of a cluster), found by SCAN, at most `limit`. */
+export async function findPrefixes(redis: RedisConnection, limit = 1000): Promise<string[]> {
+  const suffix = PREFIX_PATTERN.slice(1);
+  const nodes = 'nodes' in redis && typeof redis.nodes === 'function' ? redis.nodes('master') : [redis];
+  const found = new Set<string>();
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', PREFIX_PATTERN, 'COUNT', 1000);
+      for (const key of keys) found.add(key.slice(0, -suffix.length));
+      cursor = next;
+    } while (cursor !== '0' && found.size < limit);
+  }
+  return [...found].sort();
+}
