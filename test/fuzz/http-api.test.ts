@@ -198,7 +198,9 @@ describe('fuzz: the HTTP tracking API', function () {
       bad('an event over the limit in bytes but not in characters', batchOf([ev({ properties: { s: '😀'.repeat(9000) } })]), /event 0 is 36\d\d\d bytes/),
       ok('a request of exactly 512000 bytes', under.body, under.events),
       bad('a request of 512001 bytes', over.body, /request body is 512001 bytes; at most 512000/),
-      bad('a request of 3 MB', batchOf([ev({ properties: { s: 'x'.repeat(3 * 1024 * 1024) } })]), /request body is .*bytes; at most 512000/),
+      // Within the 2 MB the API still reads (and throws away) to answer; past that it closes the connection,
+      // and a client still writing sees the reset (EPIPE) rather than the 400, depending on timing.
+      bad('a request of 1.5 MB', batchOf([ev({ properties: { s: 'x'.repeat(1.5 * 1024 * 1024) } })]), /request body is .*bytes; at most 512000/),
       ok('3000 events in one request', batchOf(thousands), 3000),
       // Unicode
       ok('emoji, RTL and bidi overrides', batchOf([ev({ event: '🎉 שלום مرحبا \u202Eevil\u202C', userId: '👩‍👩‍👧', properties: { '🔑': '🌍', rtl: '\u200F\u061C' } })]), 1),

@@ -41,7 +41,7 @@ describe('HTTP API timeouts', function () {
     const metrics = createMetrics();
     app = await buildApi({
       config: { writeKeys: [], dashboard: { readOnly: false }, httpRequestTimeoutMs: 800, httpHeadersTimeoutMs: 400 },
-      producer: new Producer({ queues: redis.queues, subscriptions: [], policy: DEFAULTS, metrics }),
+      producer: new Producer({ queues: redis.queues, redis: redis.redis, queuePrefix: redis.prefix, subscriptions: [], policy: DEFAULTS, metrics }),
       subscriptions: [],
       metrics,
       logger: createLogger({ level: 'silent' }),
