@@ -4,10 +4,11 @@
 //
 //   node dist/bench/end-to-end.js [--events 50000] [--repeat 3] [--backlog 1000000] [--skip-backlog]
 //                                 [--skip-memory] [--latency-seconds 20] [--only e2e,baseline,backlog,latency]
-//                                 [--inflight 1] [--standin child|inproc] [--profile DIR]
+//                                 [--inflight 4] [--standin child|inproc] [--profile DIR]
 //
 // The throughput comparison runs `--repeat` rounds of each side, alternating which goes first, and
-// reports the medians: on a small shared machine one round is not enough.
+// reports the medians: on a small shared machine one round is not enough. Both sides publish with
+// `--inflight` calls in flight (default 4, as several clients of the HTTP API would), the same for each.
 //
 // Every measured part runs in a fresh child process of this script (so each starts with a cold heap
 // and its RSS is its own); the Customer.io stand-in runs in a process of its own too, as Customer.io is
@@ -541,7 +542,7 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const opts: Options = { events: 50_000, backlog: 1_000_000, skipBacklog: false, skipMemory: false, repeat: 3, latencySeconds: 20, only: [], inflight: 1, standin: 'child' };
+  const opts: Options = { events: 50_000, backlog: 1_000_000, skipBacklog: false, skipMemory: false, repeat: 3, latencySeconds: 20, only: [], inflight: 4, standin: 'child' };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = () => {
@@ -597,7 +598,7 @@ function parseOptions(argv: string[]): Options {
       case '--help':
         console.log(
           'usage: node dist/bench/end-to-end.js [--events 50000] [--repeat 3] [--backlog 1000000] [--skip-backlog] [--skip-memory]\n' +
-            '                                     [--latency-seconds 20] [--only e2e,baseline,backlog,latency] [--inflight 1]\n' +
+            '                                     [--latency-seconds 20] [--only e2e,baseline,backlog,latency] [--inflight 4]\n' +
             '                                     [--standin child|inproc] [--profile DIR]',
         );
         process.exit(0);

@@ -19,6 +19,8 @@ export interface GroupToWrite {
   subscription: string;
   events: SegmentEvent[];
   extras?: GroupExtras;
+  /** The events as JSON, when already made (fitToCaps): used when every event is new. */
+  json?: string;
 }
 
 export interface GroupCaps {
@@ -110,7 +112,8 @@ export class GroupWriter {
       // Counted before the write: a Redis out of memory may refuse a write command half-way through
       // BullMQ's script (the job's hash written, its list entry not), and the rollback removes that too.
       added.push({ queue, jobId });
-      await queue.add(group.subscription, encodeGroup(group.subscription, events, group.extras), jobOpts);
+      const json = events === group.events ? group.json : undefined;
+      await queue.add(group.subscription, encodeGroup(group.subscription, events, group.extras, json), jobOpts);
       if (!opts.dedupe) await this.index.point(prefix, queued.map((i) => ({ field: fields[i], jobId })));
     };
     // The queues' connection is ready after its first use; before that, a command would be refused at once.

@@ -1,14 +1,17 @@
 // Group commit: the events of requests that arrive within a few milliseconds of each other are written
 // to Redis together, one job per subscription, instead of one job per event.
 //
-// States of the committer: idle (nothing pending, no timer) → collecting (the first request started the
-// window timer; others join) → writing (the window closed or the caps were reached: the pending requests
-// are handed to `write` as one commit). Several commits may be writing at once. A request waits at most
-// `windowMs` before its commit starts, then for the commit's own write; its promise settles with the
-// commit: every request of a commit is acknowledged together, or refused together.
+// States of the committer: idle (nothing pending, nothing being written) → a request arrives: with no
+// commit being written, it is written at the next turn of the event loop (with whatever arrived in the same
+// turn), so a lone caller waits for nothing; while a commit is being written, requests collect, and are
+// written together as soon as it finishes, or when the window (`windowMs`) since the first of them
+// closes, or when they reach `maxEvents`, whichever comes first. A request therefore waits at most
+// `windowMs` before its commit starts, then for the commit's own write. Every request of a commit is
+// acknowledged together, or refused together.
 //
-// Trade-off: a longer window makes fewer, larger jobs (less Redis memory and CPU per event) and adds that
-// long to each request's answer. The default, 2 ms, is small next to an HTTP round trip.
+// Trade-off: under load, requests arriving during a write share the next one (fewer, larger jobs: less
+// Redis memory and CPU per event); at light load nothing waits. The default window, 2 ms, only bounds
+// how long a request may wait behind a slow write.
 
 export interface CommitCaps {
   /** Longest a request waits for others to join its commit. 0: write at the next turn of the event loop. */
@@ -42,7 +45,20 @@ export class GroupCommitter<T, R> {
       this.pending.push({ entry, events, resolve, reject });
       this.pendingEvents += events;
       if (this.pendingEvents >= this.caps.maxEvents) this.commit();
+      else if (this.writing.size === 0) this.scheduleSoon();
       else if (!this.timer) this.timer = setTimeout(() => this.commit(), this.caps.windowMs);
+    });
+  }
+
+  private soon = false;
+
+  // The next turn of the event loop: requests handled in this one join the commit.
+  private scheduleSoon(): void {
+    if (this.soon) return;
+    this.soon = true;
+    setImmediate(() => {
+      this.soon = false;
+      this.commit();
     });
   }
 
@@ -59,7 +75,11 @@ export class GroupCommitter<T, R> {
     const batch = this.pending;
     this.pending = [];
     this.pendingEvents = 0;
-    const done = this.run(batch).finally(() => this.writing.delete(done));
+    const done = this.run(batch).finally(() => {
+      this.writing.delete(done);
+      // What collected while this commit was written goes now, together.
+      if (this.pending.length > 0 && this.writing.size === 0) this.commit();
+    });
     this.writing.add(done);
   }
 

@@ -116,7 +116,7 @@ export class Producer {
     const caps = { maxEvents: this.opts.policy.groupMaxEvents, maxBytes: this.opts.policy.groupMaxBytes };
     const groups: GroupToWrite[] = [];
     for (const [sub, events] of bySubscription) {
-      for (const piece of fitToCaps(events, caps)) groups.push({ action: sub.action, subscription: sub.name, events: piece.events });
+      for (const piece of fitToCaps(events, caps)) groups.push({ action: sub.action, subscription: sub.name, events: piece.events, json: piece.json });
     }
     let written;
     try {

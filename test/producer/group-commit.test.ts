@@ -3,15 +3,51 @@ import { expect } from 'chai';
 import { GroupCommitter } from '../../src/producer/group-commit';
 
 describe('group commit', () => {
-  it('writes the requests that arrive within the window as one commit, and answers each', async () => {
+  it('writes the requests of one turn of the event loop as one commit, at once, and answers each', async () => {
     const commits: string[][] = [];
-    const c = new GroupCommitter<string, string>({ windowMs: 20, maxEvents: 1000 }, async (entries) => {
+    const c = new GroupCommitter<string, string>({ windowMs: 60_000, maxEvents: 1000 }, async (entries) => {
       commits.push(entries);
       return entries.map((e) => `ok ${e}`);
     });
+    const started = Date.now();
     const answers = await Promise.all(['a', 'b', 'c'].map((e) => c.submit(e, 1)));
+    expect(Date.now() - started).to.be.below(1000); // a lone caller does not wait for the window
     expect(commits).to.deep.equal([['a', 'b', 'c']]);
     expect(answers).to.deep.equal(['ok a', 'ok b', 'ok c']);
+  });
+
+  it('collects the requests that arrive while a commit is written, and writes them together when it ends', async () => {
+    const commits: string[][] = [];
+    let release!: () => void;
+    const first = new Promise<void>((r) => (release = r));
+    const c = new GroupCommitter<string, void>({ windowMs: 60_000, maxEvents: 1000 }, async (entries) => {
+      commits.push(entries);
+      if (commits.length === 1) await first;
+      return entries.map(() => undefined);
+    });
+    const a = c.submit('a', 1);
+    await new Promise((r) => setImmediate(r));
+    const later = ['b', 'c', 'd'].map((e) => c.submit(e, 1));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(commits).to.deep.equal([['a']]);
+    release();
+    await Promise.all([a, ...later]);
+    expect(commits).to.deep.equal([['a'], ['b', 'c', 'd']]);
+  });
+
+  it('does not hold collected requests longer than the window behind a slow write', async () => {
+    const commits: string[][] = [];
+    const c = new GroupCommitter<string, void>({ windowMs: 20, maxEvents: 1000 }, async (entries) => {
+      commits.push(entries);
+      if (commits.length === 1) await new Promise((r) => setTimeout(r, 2000));
+      return entries.map(() => undefined);
+    });
+    void c.submit('a', 1);
+    await new Promise((r) => setImmediate(r));
+    const started = Date.now();
+    await c.submit('b', 1);
+    expect(Date.now() - started).to.be.below(1000);
+    expect(commits).to.deep.equal([['a'], ['b']]);
   });
 
   it('writes at once when the commit holds maxEvents, without waiting for the window', async () => {
