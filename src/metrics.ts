@@ -15,7 +15,7 @@ import { memoryCounterStore, Tally, type CounterStore, type OnceMark } from './t
 export type ReceivedSource = 'http' | 'publish' | 'import';
 export type FilterReason = 'integrations' | 'no_subscription';
 export type FailReason = 'invalid' | 'rejected' | 'retries_exhausted' | 'too_large' | 'request_rejected' | 'ambiguous_answer' | 'stalled' | 'internal';
-export type RetryReason = 'transient' | 'rate_limited' | 'auth';
+export type RetryReason = 'transient' | 'rate_limited' | 'auth' | 'internal';
 export type StatusClass = '2xx' | '3xx' | '4xx' | '5xx' | 'error';
 
 export interface QueueDepth {
@@ -132,7 +132,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   );
   const itemsRetried = shared(
     'cio_items_retried_total',
-    'Items put back to be sent again, by action and reason (transient, rate_limited, auth).',
+    'Items put back to be sent again, by action and reason (transient, rate_limited, auth, internal).',
     ['action', 'reason'],
   );
   const batchSize = new Histogram({

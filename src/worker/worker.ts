@@ -16,7 +16,7 @@ import type { FailReason, Metrics, RetryReason } from '../metrics';
 import { decodeGroup, groupCount, type AnyJobData, type GroupJobData } from '../jobs/group';
 import { MessageIndex } from '../jobs/message-index';
 import { GroupWriter, type GroupToWrite } from '../jobs/writer';
-import { completedRetention, countFinalOnce, createQueues, jobOptions, queuePrefix, type Queues, type RedisConnection } from '../queues';
+import { completedRetention, countAttemptOnce, countFinalOnce, createQueues, jobOptions, queuePrefix, type Queues, type RedisConnection } from '../queues';
 import { sharedErrorLog } from '../log-throttle';
 import { transform, type Subscription } from '../subscriptions';
 import { ACTION_KEYS, type ActionKey, type SegmentEvent } from '../types';
@@ -114,7 +114,7 @@ export class WorkerPool {
     const actions = new Set(this.opts.config.subscriptions.map((s) => s.action));
     for (const action of ACTION_KEYS) {
       if (!actions.has(action)) continue;
-      const worker = new Worker<AnyJobData, GroupResult>(action, (job) => this.process(action, job), {
+      const worker = new Worker<AnyJobData, GroupResult>(action, (job) => this.processCounted(action, job), {
         connection: this.opts.connection,
         prefix: queuePrefix(this.opts.config.queuePrefix, action),
         concurrency: this.opts.config.workerConcurrency,
@@ -151,11 +151,35 @@ export class WorkerPool {
     return this.closing;
   }
 
+  /**
+   * Every way a run can end counts: the outcomes process() counts itself, and here whatever it did not
+   * foresee (Redis away while the items' new jobs are written, a bug): the job's items are counted as
+   * retried (BullMQ runs the job again after its backoff) or, on its last attempt, failed, with the
+   * reason class `internal`, and the error is logged.
+   */
+  private async processCounted(action: ActionKey, job: Job<AnyJobData, GroupResult>): Promise<GroupResult> {
+    try {
+      return await this.process(action, job);
+    } catch (err) {
+      if (err instanceof UnrecoverableError || err instanceof Error && err.name === 'RateLimitError') throw err;
+      const items = groupCount(job.data);
+      const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      if (last) await this.countFailed(action, job, 'internal', items);
+      else await this.opts.metrics?.itemsRetried.inc({ action, reason: 'internal' }, items, countAttemptOnce(job));
+      this.opts.logger.error(
+        { action, job: job.id, items, attempt: job.attemptsMade + 1, err: (err as Error)?.message },
+        last ? 'job failed on an unforeseen error (replay it once the cause is fixed)' : 'job failed on an unforeseen error; BullMQ runs it again',
+      );
+      throw err;
+    }
+  }
+
   private async process(action: ActionKey, job: Job<AnyJobData, GroupResult>): Promise<GroupResult> {
     const data = job.data;
     const subscription = this.subscriptions.get(data.subscription);
     if (!subscription) {
       await this.countFailed(action, job, 'internal', groupCount(data));
+      this.opts.logger.error({ action, job: job.id, subscription: data.subscription }, 'job failed: its subscription is not in this configuration');
       throw new UnrecoverableError(
         `The subscription "${data.subscription}" is not in this worker's configuration (CIO_CONFIG); restore it and replay the job.`,
       );
@@ -165,6 +189,7 @@ export class WorkerPool {
     const group = data as GroupJobData;
     if (group.fail && job.attemptsMade === 0) {
       await this.countFailed(action, job, group.fail.metric, 1);
+      this.opts.logger.info({ action, job: job.id, from: group.from, reason: group.fail.metric }, `item failed: ${group.fail.reason}`);
       throw itemFailure(group.fail.reason);
     }
     let events: SegmentEvent[];
@@ -172,7 +197,9 @@ export class WorkerPool {
       events = decodeGroup(data);
     } catch (err) {
       await this.countFailed(action, job, 'internal', groupCount(data));
-      throw new UnrecoverableError(`internal error: the job's events cannot be read (${(err as Error).message})`);
+      const reason = `internal error: the job's events cannot be read (${(err as Error).message})`;
+      this.opts.logger.error({ action, job: job.id }, reason);
+      throw new UnrecoverableError(reason);
     }
     const now = this.clock();
     const items = await Promise.all(events.map(async (event): Promise<ItemOutcome> => ({ event, outcome: await this.deliver(subscription, event, now) })));
