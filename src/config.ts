@@ -18,6 +18,8 @@ export const DEFAULTS = {
   flushIntervalMs: 500,
   /** Jobs each worker process holds at once per action queue: enough to fill several batches. */
   workerConcurrency: 200,
+  /** Events each worker process holds at once, across its jobs and queues (a job carries up to GROUP_MAX_EVENTS). */
+  workerMaxItems: 10_000,
   /** Requests to Customer.io in flight at once per worker process, for one-at-a-time paths. */
   requestConcurrency: 16,
   /** Tries per item for transient failures (5xx, timeouts); 429 and 401/403 waits do not count. */
@@ -68,6 +70,7 @@ export interface ServiceConfig {
   host: string;
   flushIntervalMs: number;
   workerConcurrency: number;
+  workerMaxItems: number;
   requestConcurrency: number;
   attempts: number;
   backoffMs: number;
@@ -166,6 +169,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     host,
     flushIntervalMs: int(env, 'FLUSH_INTERVAL_MS', DEFAULTS.flushIntervalMs, 1, 60_000),
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', DEFAULTS.workerConcurrency, 1, 10_000),
+    workerMaxItems: int(env, 'WORKER_MAX_ITEMS', DEFAULTS.workerMaxItems, 100, 1_000_000),
     requestConcurrency: int(env, 'REQUEST_CONCURRENCY', DEFAULTS.requestConcurrency, 1, 1000),
     attempts: int(env, 'JOB_ATTEMPTS', DEFAULTS.attempts, 1, 1000),
     backoffMs: int(env, 'RETRY_BACKOFF_MS', DEFAULTS.backoffMs, 1, MAX_TIMER_MS),

@@ -21,6 +21,7 @@ import { sharedErrorLog } from '../log-throttle';
 import { transform, type Subscription } from '../subscriptions';
 import { ACTION_KEYS, type ActionKey, type SegmentEvent } from '../types';
 import { Delivery, type Outcome } from './delivery';
+import { ItemPermits } from './permits';
 import { settle, type ItemOutcome, type Settlement } from './settle';
 
 export type WorkerConfig = Pick<
@@ -29,6 +30,7 @@ export type WorkerConfig = Pick<
   | 'queuePrefix'
   | 'flushIntervalMs'
   | 'workerConcurrency'
+  | 'workerMaxItems'
   | 'requestConcurrency'
   | 'attempts'
   | 'backoffMs'
@@ -82,6 +84,8 @@ export class WorkerPool {
   private readonly random: () => number;
   private readonly queues: Queues;
   private readonly writer: GroupWriter;
+  /** The bound on events held at once by this process (WORKER_MAX_ITEMS). */
+  readonly permits: ItemPermits;
   private closing?: Promise<void>;
 
   constructor(private readonly opts: WorkerPoolOptions) {
@@ -89,6 +93,7 @@ export class WorkerPool {
     this.clock = opts.clock ?? Date.now;
     this.random = opts.random ?? (() => randomInt(1_000_000) / 1_000_000);
     this.subscriptions = new Map(config.subscriptions.map((s) => [s.name, s]));
+    this.permits = new ItemPermits(config.workerMaxItems);
     // The worker connection waits out a Redis outage, so the jobs a settled job leaves behind are written
     // before it completes, however long Redis is away.
     this.queues = createQueues(opts.connection, config.queuePrefix);
@@ -192,6 +197,18 @@ export class WorkerPool {
       this.opts.logger.info({ action, job: job.id, from: group.from, reason: group.fail.metric }, `item failed: ${group.fail.reason}`);
       throw itemFailure(group.fail.reason);
     }
+    // Events are decoded only once the process has room for them (permits.ts).
+    const permits = await this.permits.acquire(groupCount(data));
+    try {
+      return await this.processEvents(action, subscription, job);
+    } finally {
+      this.permits.release(permits);
+    }
+  }
+
+  private async processEvents(action: ActionKey, subscription: Subscription, job: Job<AnyJobData, GroupResult>): Promise<GroupResult> {
+    const data = job.data;
+    const group = data as GroupJobData;
     let events: SegmentEvent[];
     try {
       events = decodeGroup(data);
