@@ -39,6 +39,7 @@ export interface TraceAnswer {
   /** One entry per subscription the event was queued for within the window; empty: not seen. */
   found: SubscriptionTrace[];
   windowSeconds: number;
+  queuePrefix: string;
 }
 
 const MAX_HOPS = 64;
@@ -55,7 +56,7 @@ export async function traceMessage(
     const jobId = await index.lookup(queuePrefix(opts.queuePrefix, sub.action), indexField(sub.name, messageId));
     if (jobId) found.push(await follow(queues[sub.action], sub, jobId, messageId));
   }
-  return { messageId, found, windowSeconds: opts.windowSeconds };
+  return { messageId, found, windowSeconds: opts.windowSeconds, queuePrefix: opts.queuePrefix };
 }
 
 async function follow(queue: Queues[ActionKey], sub: Subscription, firstJobId: string, messageId: string): Promise<SubscriptionTrace> {
@@ -121,7 +122,9 @@ function receivedAtOf(job: Job<AnyJobData>, messageId: string): string | undefin
 /** The answer in lines a person reads. */
 export function describeTrace(answer: TraceAnswer): string[] {
   if (answer.found.length === 0) {
-    return [`${answer.messageId}: not seen within the retention window (${answer.windowSeconds} s) by any subscription of this configuration`];
+    return [
+      `${answer.messageId}: not seen within the retention window (${answer.windowSeconds} s) by any subscription of this configuration, under QUEUE_PREFIX=${answer.queuePrefix}`,
+    ];
   }
   const lines: string[] = [];
   for (const t of answer.found) {
