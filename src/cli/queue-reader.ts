@@ -1,7 +1,8 @@
 // Reading a queue's job counts without BullMQ's Queue: opening a Queue writes its meta key (and a
 // mistyped QUEUE_PREFIX would leave 15 of them behind), and a command that only looks must change nothing.
 // Each state is one list or sorted set of BullMQ's key layout (<queue prefix>:<queue name>:<state>), read
-// with LLEN or ZCARD, the same figures Queue.getJobCounts returns; a paused queue has `paused` in its meta.
+// with LLEN or ZCARD, the same figures Queue.getJobCounts returns; a paused queue has `paused` in its meta (BullMQ 6 keeps
+// its jobs in the wait list: there is no paused state any more).
 
 import type { RedisConnection } from '../queues';
 import { queuePrefix } from '../queues';
@@ -10,7 +11,6 @@ import { ACTION_KEYS, type ActionKey } from '../types';
 const STATE_KEYS = {
   waiting: { key: 'wait', kind: 'list' },
   active: { key: 'active', kind: 'list' },
-  paused: { key: 'paused', kind: 'list' },
   delayed: { key: 'delayed', kind: 'zset' },
   prioritized: { key: 'prioritized', kind: 'zset' },
   failed: { key: 'failed', kind: 'zset' },

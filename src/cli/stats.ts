@@ -6,7 +6,7 @@ import { PREFIX_PATTERN, findPrefixes, readQueues } from './queue-reader';
 import { openRedis } from './redis';
 
 /** The columns, in the order a job moves through them; `prioritized` is shown only when in use. */
-const STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'paused'] as const;
+const STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
 
 const options = { json: 'flag', all: 'flag' } as const;
 
@@ -16,15 +16,15 @@ export const statsCommand = defineCommand({
   options,
   help: `Usage: cio-relay stats [--json] [--all]
 
-Prints how many jobs each action queue holds in each state:
+Prints how many jobs each action queue holds in each state (a job carries the
+events of one subscription that arrived together; a failed job is one item):
   waiting    queued, not yet taken by a worker
   active     in a worker's hands (a batch filling or a request in flight)
   delayed    waiting for a retry after a 5xx or timeout
   failed     failed for good; see the reason in the dashboard, replay with
              cio-relay replay once fixed
   completed  delivered, kept for COMPLETED_RETENTION_SECONDS
-  paused     waiting in a queue the workers paused (a 429, refused credentials)
-A queue marked "(paused)" is paused now.
+A queue marked "(paused)" is paused now; its jobs count as waiting.
 
 Options:
   --all       list every action, not only those with a subscription or jobs
