@@ -60,7 +60,7 @@ describe('HTTP tracking API', function () {
     const metrics = createMetrics();
     const producer = new Producer({ queues, redis: opts.connection ?? redis.redis, queuePrefix: redis.prefix, subscriptions: SUBSCRIPTIONS, policy: DEFAULTS, metrics });
     const app = await buildApi({
-      config: { writeKeys: opts.writeKeys ?? [], corsOrigins: opts.corsOrigins, dashboard: opts.dashboard ?? { readOnly: false } },
+      config: { writeKeys: opts.writeKeys ?? [], corsOrigins: opts.corsOrigins, dashboard: opts.dashboard ?? { readOnly: false }, queuePrefix: redis.prefix },
       producer,
       subscriptions: SUBSCRIPTIONS,
       metrics,
@@ -526,6 +526,17 @@ describe('HTTP tracking API', function () {
     it('leaves the event routes outside the dashboard credentials', async () => {
       const res = await post(guarded, '/v1/track', track(90));
       expect(res.status).to.equal(200);
+    });
+
+    it('answers trace at /admin/trace/<messageId> behind the same credentials', async () => {
+      expect((await post(guarded, '/v1/track', track(91))).status).to.equal(200);
+      expect((await fetch(`${guarded.url}/admin/trace/msg-91`)).status).to.equal(401);
+      const res = await fetch(`${guarded.url}/admin/trace/msg-91`, { headers: { authorization: basic(DASH_USER, DASH_PASSWORD) } });
+      expect(res.status).to.equal(200);
+      const answer = (await res.json()) as { found: Array<{ subscription: string; status: string }> };
+      expect(answer.found.map((f) => [f.subscription, f.status])).to.deep.equal([['Track Event', 'waiting']]);
+      const unknown = await fetch(`${guarded.url}/admin/trace/never-sent`, { headers: { authorization: basic(DASH_USER, DASH_PASSWORD) } });
+      expect(((await unknown.json()) as { found: unknown[] }).found).to.deep.equal([]);
     });
   });
 });
