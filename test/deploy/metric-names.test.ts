@@ -48,6 +48,9 @@ describe('metric names in the alert rules and the dashboard', function () {
     ];
     const res = await fetch(`${service.url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ batch }) });
     expect(res.status).to.equal(200);
+    // a client's retry of one of them: queued once, counted as a re-send
+    const again = await fetch(`${service.url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ batch: [batch[2]] }) });
+    expect(again.status).to.equal(200);
     // until both queues are through (the 429 pause included)
     const until = Date.now() + 45_000;
     for (;;) {
