@@ -1,7 +1,7 @@
 // Entry point: `node dist/main.js all|api|worker` (npm start, npm run api, npm run worker).
 
 import { ConfigError, loadConfig, missingCredentials } from './config';
-import { createLogger, redactUrl } from './logger';
+import { createLogger, redactUrl } from './log/logger';
 import { startService, type ServiceMode } from './service';
 
 const MODES: ServiceMode[] = ['all', 'api', 'worker'];

@@ -4,9 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { missingCredentials, type ServiceConfig } from '../config';
 import { CioTransportError, CustomerIoClient, type CioResponse } from '../customerio/client';
-import { redactSecrets } from '../logger';
-import { checkEvictionPolicy } from '../redis-health';
-import { trackBaseUrl } from '../settings';
+import { redactSecrets } from '../log/logger';
+import { checkEvictionPolicy } from '../redis/health';
+import { trackBaseUrl } from '../core/settings';
 import { CannotRunError, EXIT, defineCommand, refuseArguments, table, type CliContext } from './args';
 import { openRedis, redisWhere } from './redis';
 

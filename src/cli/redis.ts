@@ -2,8 +2,9 @@
 // live connection, or a CannotRunError that says why not and how to fix it.
 
 import type { ServiceConfig } from '../config';
-import { redactUrl } from '../logger';
-import { closeQueues, connectRedis, createQueues, waitForRedis, type RedisConnection } from '../queues';
+import { redactUrl } from '../log/logger';
+import { closeQueues, createQueues } from '../jobs/queues';
+import { connectRedis, waitForRedis, type RedisConnection } from '../redis/connection';
 import { CannotRunError, type OpenQueues } from './args';
 
 /** How long a command waits for Redis to answer before it gives up with exit 2. */

@@ -6,8 +6,10 @@
 
 import type { Job } from 'bullmq';
 import type { GroupJobData } from '../jobs/group';
-import { forgetCounted, type JobData, type Queues, type RedisConnection } from '../queues';
-import { ACTION_KEYS, isActionKey, type ActionKey } from '../types';
+import { forgetCounted } from '../counts/redis-store';
+import { type JobData, type Queues } from '../jobs/queues';
+import { type RedisConnection } from '../redis/connection';
+import { ACTION_KEYS, isActionKey, type ActionKey } from '../core/types';
 import { EXIT, UsageError, defineCommand, plural, refuseArguments, table } from './args';
 
 const PAGE = 500;

@@ -1,12 +1,11 @@
 // `cio-relay stats`: job counts by action queue and state, as a table or as JSON.
 
-import { ACTION_KEYS, type ActionKey } from '../types';
+import { ACTION_KEYS, type ActionKey } from '../core/types';
 import { CannotRunError, EXIT, defineCommand, plural, refuseArguments, table } from './args';
 import { PREFIX_PATTERN, findPrefixes, readQueues } from './queue-reader';
 import { openRedis } from './redis';
+import { ALL_JOB_STATES } from '../redis/keys';
 
-/** The columns, in the order a job moves through them; `prioritized` is shown only when in use. */
-const STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'paused'] as const;
 
 const options = { json: 'flag', all: 'flag' } as const;
 
@@ -54,8 +53,9 @@ Exit codes:
       for (const action of ACTION_KEYS) counts[action] = readings[action].counts;
       const paused = new Set<ActionKey>(ACTION_KEYS.filter((a) => readings[a].paused));
 
-      const states: string[] = [...STATES];
-      if (ACTION_KEYS.some((a) => (counts[a].prioritized ?? 0) > 0)) states.splice(1, 0, 'prioritized');
+      // The columns, in the order a job moves through them; `prioritized` only when in use.
+      const prioritized = ACTION_KEYS.some((a) => (counts[a].prioritized ?? 0) > 0);
+      const states: string[] = ALL_JOB_STATES.filter((s) => s !== 'prioritized' || prioritized);
       const totals: Record<string, number> = {};
       for (const state of states) totals[state] = ACTION_KEYS.reduce((sum, a) => sum + (counts[a][state] ?? 0), 0);
 

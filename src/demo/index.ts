@@ -8,15 +8,16 @@
 
 import { randomBytes } from 'node:crypto';
 import { ConfigError, loadConfig, type ServiceConfig } from '../config';
-import { CustomerIoStandIn } from '../customerio/stand-in';
-import { createLogger } from '../logger';
-import { removeMessageIndex } from '../jobs/message-index';
-import { removeCounts } from '../queues';
-import { markerKey } from '../redis-health/data-marker';
+import { CustomerIoStandIn } from './customerio-stand-in';
+import { createLogger } from '../log/logger';
+import { removeMessageIndex } from '../redis/message-index';
+import { UNFINISHED_JOB_STATES } from '../redis/keys';
+import { removeCounts } from '../counts/redis-store';
+import { markerKey } from '../redis/health/data-marker';
 import { startService } from '../service';
 import type { Job } from 'bullmq';
 import type { GroupJobData } from '../jobs/group';
-import { ACTION_KEYS } from '../types';
+import { ACTION_KEYS } from '../core/types';
 import { sampleEvents } from './samples';
 
 const DEMO_SITE_ID = 'demo-site';
@@ -104,7 +105,7 @@ async function clearDemoData(service: Awaited<ReturnType<typeof startService>>, 
 async function settled(queues: Awaited<ReturnType<typeof startService>>['queues'], timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const counts = await Promise.all(ACTION_KEYS.map((a) => queues[a].getJobCounts('waiting', 'active', 'delayed', 'prioritized')));
+    const counts = await Promise.all(ACTION_KEYS.map((a) => queues[a].getJobCounts(...UNFINISHED_JOB_STATES)));
     if (counts.every((c) => Object.values(c).every((n) => n === 0))) return;
     if (Date.now() > until) return out('(some jobs are still waiting; the report shows what happened so far)');
     await new Promise((r) => setTimeout(r, 100));

@@ -12,15 +12,19 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type pino from 'pino';
 import type { ServiceConfig } from '../config';
 import { CustomerIoClient } from '../customerio/client';
-import type { FailReason, Metrics, RetryReason } from '../metrics';
+import type { Metrics } from '../counts/metrics';
+import type { FailReason, Outcome } from '../core/outcomes';
 import { decodeGroup, groupCount, type AnyJobData, type GroupJobData } from '../jobs/group';
-import { MessageIndex } from '../jobs/message-index';
+import { MessageIndex } from '../redis/message-index';
 import { GroupWriter, type GroupToWrite } from '../jobs/writer';
-import { completedRetention, countFinalOnce, createQueues, jobOptions, queuePrefix, type Queues, type RedisConnection } from '../queues';
-import { sharedErrorLog } from '../log-throttle';
-import { transform, type Subscription } from '../subscriptions';
-import { ACTION_KEYS, type ActionKey, type SegmentEvent } from '../types';
-import { Delivery, type Outcome } from './delivery';
+import { completedRetention, createQueues, jobOptions, type Queues } from '../jobs/queues';
+import { queuePrefix } from '../redis/keys';
+import { countFinalOnce } from '../counts/redis-store';
+import { type RedisConnection } from '../redis/connection';
+import { sharedErrorLog } from '../log/throttle';
+import { transform, type Subscription } from '../core/subscriptions';
+import { ACTION_KEYS, type ActionKey, type SegmentEvent } from '../core/types';
+import { Delivery } from './delivery';
 import { settle, type ItemOutcome, type Settlement } from './settle';
 
 export type WorkerConfig = Pick<
@@ -130,7 +134,7 @@ export class WorkerPool {
       // Failures decided by BullMQ rather than by process(): a job that stalled too often.
       worker.on('failed', (job, err) => {
         if (job && /stalled more than allowable limit/.test(err.message)) {
-          void this.opts.metrics?.itemsFailed.inc({ action, reason: 'stalled' }, groupCount(job.data));
+          void this.opts.metrics?.countItems('stalled', action, groupCount(job.data));
           this.opts.logger.error({ action, job: job.id, items: groupCount(job.data) }, 'job failed: it stalled too often (replay it)');
         }
       });
@@ -222,9 +226,9 @@ export class WorkerPool {
     const m = this.opts.metrics;
     const mark = countFinalOnce(job);
     const counts: Array<Promise<void>> = [];
-    if (m && s.delivered.length > 0) counts.push(m.itemsDelivered.inc({ action }, s.delivered.length, mark));
-    if (m && s.retry) counts.push(m.itemsRetried.inc({ action, reason: 'transient' satisfies RetryReason }, s.retry.events.length, mark));
-    if (m && s.wait) counts.push(m.itemsRetried.inc({ action, reason: s.wait.why }, s.wait.events.length, mark));
+    if (m && s.delivered.length > 0) counts.push(m.countItems('delivered', action, s.delivered.length, mark));
+    if (m && s.retry) counts.push(m.countItems('transient', action, s.retry.events.length, mark));
+    if (m && s.wait) counts.push(m.countItems(s.wait.why, action, s.wait.events.length, mark));
     await Promise.all(counts);
 
     if (s.retry) this.opts.logger.warn({ action, job: job.id, items: s.retry.events.length, delayMs: s.retry.delayMs, retryJob: delayed!.id }, s.retry.reason);
@@ -242,7 +246,7 @@ export class WorkerPool {
   }
 
   private async countFailed(action: ActionKey, job: Job, reason: FailReason, items: number): Promise<void> {
-    await this.opts.metrics?.itemsFailed.inc({ action, reason }, items, countFinalOnce(job));
+    await this.opts.metrics?.countItems(reason, action, items, countFinalOnce(job));
   }
 
   private pause(action: ActionKey, ms: number, reason: string): void {

@@ -2,9 +2,9 @@
 // errors) are checked here; what the service then does with Customer.io's answers (P01–P05, P13) is checked
 // end to end in test/worker/outcomes.test.ts. Probes named in deviations.md assert our behaviour instead.
 import { expect } from 'chai';
-import { ACTIONS, buildItem, defaultMapping, PATH_FOR } from '../../src/actions';
-import { basicAuthorization, parseRegion, trackBaseUrl } from '../../src/settings';
-import { compileMapping } from '../../src/subscriptions/mapping';
+import { ACTIONS, buildItem, defaultMapping, PATH_FOR } from '../../src/core/actions';
+import { basicAuthorization, parseRegion, trackBaseUrl } from '../../src/core/settings';
+import { compileMapping } from '../../src/core/subscriptions/mapping';
 import { loadVectors, VECTOR_NOW } from '../support/vectors';
 
 interface Probe {

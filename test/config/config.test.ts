@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { ConfigError, loadConfig } from '../../src/config';
+import { ACTION_KEYS } from '../../src/core/types';
 
 const dir = mkdtempSync(join(tmpdir(), 'cio-config-'));
 let n = 0;
@@ -33,9 +34,9 @@ function refusal(env: Record<string, string>): string {
 }
 
 describe('configuration', () => {
-  it('with no subscriptions configured, the 15 presets apply with their default mappings', () => {
+  it('with no subscriptions configured, the presets of every action apply with their default mappings', () => {
     const config = loadConfig({});
-    expect(config.subscriptions.map((s) => s.action)).to.have.length(15);
+    expect(config.subscriptions.map((s) => s.action)).to.deep.equal([...ACTION_KEYS]);
     expect(config.subscriptions.every((s) => s.batchSize === 50 && s.enableBatching)).to.equal(true);
   });
 

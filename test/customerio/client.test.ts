@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { expect } from 'chai';
 import { CioTransportError, CustomerIoClient } from '../../src/customerio/client';
-import { CustomerIoStandIn } from '../../src/customerio/stand-in';
+import { CustomerIoStandIn } from '../../src/demo/customerio-stand-in';
 
 const SITE_ID = 'site-123';
 const API_KEY = 'key-secret-abcdef';

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { CioResponse, CustomerIoClient } from '../../src/customerio/client';
-import { CustomerIoStandIn } from '../../src/customerio/stand-in';
+import { CustomerIoStandIn } from '../../src/demo/customerio-stand-in';
 
 const SITE_ID = 'site-123';
 const API_KEY = 'key-secret-abcdef';

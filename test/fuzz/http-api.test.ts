@@ -10,15 +10,15 @@ import { expect } from 'chai';
 import { itemJobs } from '../support/items';
 import type { FastifyInstance } from 'fastify';
 import { DEFAULTS } from '../../src/config';
-import { createLogger } from '../../src/logger';
-import { createMetrics } from '../../src/metrics';
-import { buildApi } from '../../src/producer/http';
+import { createLogger } from '../../src/log/logger';
+import { createMetrics } from '../../src/counts/metrics';
+import { buildApi } from '../../src/http/app';
 import { Producer } from '../../src/producer/publish';
-import { compileSubscriptions } from '../../src/subscriptions';
-import { EVENT_TYPES, MAX_EVENT_BYTES, MAX_REQUEST_BYTES } from '../../src/producer/prepare';
-import { MAX_JSON_DEPTH } from '../../src/producer/http';
+import { compileSubscriptions } from '../../src/core/subscriptions';
+import { EVENT_TYPES } from '../../src/producer/prepare';
+import { MAX_ITEM_BYTES as MAX_EVENT_BYTES, MAX_JSON_DEPTH, MAX_REQUEST_BYTES } from '../../src/core/limits';
 import { openTestQueues, type TestQueues } from '../support/redis';
-import type { ActionKey } from '../../src/types';
+import type { ActionKey } from '../../src/core/types';
 import {
   chaosPrefix,
   inspectQueues,

@@ -5,9 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import type { FastifyInstance } from 'fastify';
 import { DEFAULTS, loadConfig } from '../../src/config';
-import { createLogger } from '../../src/logger';
-import { createMetrics } from '../../src/metrics';
-import { buildApi } from '../../src/producer/http';
+import { createLogger } from '../../src/log/logger';
+import { createMetrics } from '../../src/counts/metrics';
+import { buildApi } from '../../src/http/app';
 import { Producer } from '../../src/producer/publish';
 import { openTestQueues, type TestQueues } from '../support/redis';
 

@@ -5,7 +5,7 @@
 // dashboard's API, shutdown), then searches everything the processes wrote to stdout/stderr, everything in
 // Redis, and the answers it got, for the secrets in every form: plain, URL-encoded, and as Basic tokens.
 import { expect } from 'chai';
-import { CustomerIoStandIn } from '../../src/customerio/stand-in';
+import { CustomerIoStandIn } from '../../src/demo/customerio-stand-in';
 import {
   chaosPrefix,
   inspectQueues,

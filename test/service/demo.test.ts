@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { expect } from 'chai';
 import IORedis from 'ioredis';
-import { closeQueues, createQueues } from '../../src/queues';
+import { closeQueues, createQueues } from '../../src/jobs/queues';
 import { REDIS_URL, testPrefix } from '../support/pipeline';
 
 async function runDemo(env: Record<string, string>): Promise<{ code: number | null; output: string }> {

@@ -7,9 +7,9 @@ import { expect } from 'chai';
 import { itemCounts } from '../support/items';
 import pino from 'pino';
 import { loadConfig } from '../../src/config';
-import { CustomerIoStandIn } from '../../src/customerio/stand-in';
+import { CustomerIoStandIn } from '../../src/demo/customerio-stand-in';
 import { startService, type RunningService } from '../../src/service';
-import { ACTION_KEYS } from '../../src/types';
+import { ACTION_KEYS } from '../../src/core/types';
 import { runCli } from '../support/cli';
 import { REDIS_URL, testPrefix } from '../support/pipeline';
 

@@ -4,17 +4,20 @@ import { randomBytes } from 'node:crypto';
 import type { Job } from 'bullmq';
 import pino from 'pino';
 import { DEFAULTS, type ServiceConfig } from '../../src/config';
-import { CustomerIoStandIn } from '../../src/customerio/stand-in';
-import { createMetrics, type Metrics } from '../../src/metrics';
+import { CustomerIoStandIn } from '../../src/demo/customerio-stand-in';
+import { createMetrics, type Metrics } from '../../src/counts/metrics';
 import { Producer } from '../../src/producer/publish';
-import { removeMessageIndex } from '../../src/jobs/message-index';
+import { removeMessageIndex } from '../../src/redis/message-index';
 import { itemJobs, type ItemJob } from './items';
-import { connectRedis, createQueues, type JobData, type Queues, type RedisConnection } from '../../src/queues';
-import { compileSubscriptions } from '../../src/subscriptions';
+import { connectRedis, type RedisConnection } from '../../src/redis/connection';
+import { createQueues, type JobData, type Queues } from '../../src/jobs/queues';
+import { UNFINISHED_JOB_STATES } from '../../src/redis/keys';
+import { compileSubscriptions } from '../../src/core/subscriptions';
 import { WorkerPool } from '../../src/worker/worker';
-import { ACTION_KEYS, type ActionKey } from '../../src/types';
+import { ACTION_KEYS, type ActionKey } from '../../src/core/types';
 
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export { TEST_REDIS_URL as REDIS_URL } from './redis';
+import { TEST_REDIS_URL as REDIS_URL } from './redis';
 
 export function testPrefix(): string {
   return `cio-test-${randomBytes(4).toString('hex')}`;
@@ -75,7 +78,7 @@ export async function startPipeline(overrides: Parameters<typeof testConfig>[0] 
   async function unfinished(actions: ActionKey[]): Promise<number> {
     let n = 0;
     for (const a of actions) {
-      const c = await queues[a].getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      const c = await queues[a].getJobCounts(...UNFINISHED_JOB_STATES);
       n += Object.values(c).reduce((x, y) => x + y, 0);
     }
     return n;

@@ -3,10 +3,13 @@
 
 import { randomBytes } from 'node:crypto';
 import type IORedis from 'ioredis';
-import { removeMessageIndex } from '../../src/jobs/message-index';
-import { connectRedis, createQueues, waitForRedis, type Queues, type RedisConnection } from '../../src/queues';
+import { DEFAULTS } from '../../src/config';
+import { removeMessageIndex } from '../../src/redis/message-index';
+import { connectRedis, waitForRedis, type RedisConnection } from '../../src/redis/connection';
+import { createQueues, type Queues } from '../../src/jobs/queues';
 
-export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** The Redis every test shares: REDIS_URL, else the service's own default. */
+export const TEST_REDIS_URL = process.env.REDIS_URL || DEFAULTS.redisUrl;
 /** Nothing listens here: a connection to it stays down. */
 export const UNREACHABLE_REDIS_URL = 'redis://127.0.0.1:1';
 

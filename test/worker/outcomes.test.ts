@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { loadVectors } from '../support/vectors';
 import { itemsOf } from '../support/items';
 import { startPipeline, trackEvent, type Pipeline } from '../support/pipeline';
-import type { ActionKey } from '../../src/types';
+import type { ActionKey } from '../../src/core/types';
 
 const TRACK_ONLY = [{ name: 'Track', action: 'trackEvent', trigger: 'type = "track"', mapping: {
   id: { '@path': '$.userId' }, anonymous_id: { '@path': '$.anonymousId' }, name: { '@path': '$.event' },

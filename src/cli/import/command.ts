@@ -11,8 +11,8 @@ import type { ServiceConfig } from '../../config';
 import { CannotRunError, UsageError, defineCommand, fileErrorReason, wholeNumber, type CliContext, type OpenQueues } from '../args';
 import { checkpointPathFor, resumableCheckpoint, type Checkpoint } from './checkpoint';
 import { countLines } from './lines';
-import { createMetrics } from '../../metrics';
-import { redisCounterStore } from '../../queues';
+import { createMetrics } from '../../counts/metrics';
+import { redisCounterStore } from '../../counts/redis-store';
 import { ImportRun } from './run';
 
 const options = { restart: 'flag', rate: 'value' } as const;

@@ -5,8 +5,9 @@
 import type { Stats } from 'node:fs';
 import type { ServiceConfig } from '../../config';
 import { Producer, type PublishResult } from '../../producer/publish';
-import type { Metrics } from '../../metrics';
-import type { Queues, RedisConnection } from '../../queues';
+import type { Metrics } from '../../counts/metrics';
+import type { Queues } from '../../jobs/queues';
+import type { RedisConnection } from '../../redis/connection';
 import { EXIT, signalExitCode, type CliContext } from '../args';
 import { removeCheckpoint, writeCheckpoint, type Checkpoint, type CheckpointSubject } from './checkpoint';
 import { countAcceptedEvent, countBadLine, emptyCounts, type Counts } from './counts';
