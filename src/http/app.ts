@@ -15,7 +15,7 @@ import type { Producer } from '../producer/publish';
 import type { RedisConnection } from '../redis/connection';
 import type { Queues } from '../jobs/queues';
 import { dashboard } from './dashboard';
-import { badRequest } from './errors';
+import { badRequest, refusal } from './errors';
 import { eventRoutes } from './ingest';
 import { registerOpsRoutes } from './ops';
 
@@ -57,23 +57,25 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
     if (status >= 500) {
       log.error({ err, method: request.method, url: request.url }, 'request failed');
-      return reply.code(status).send({ error: 'internal error while handling the request; the service log has the details' });
+      return reply.code(status).send(refusal('CIO_ERR_INTERNAL', 'internal error while handling the request; the service log has the details'));
     }
     if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       const given = JSON.stringify(request.headers['content-type'] ?? '');
-      return reply.code(400).send(badRequest(`Content-Type ${given} is not a valid media type; send application/json`));
+      return reply.code(400).send(badRequest('CIO_ERR_CONTENT_TYPE', `Content-Type ${given} is not a valid media type; send application/json`));
     }
     // Over the limit is a 400 like every other refusal of the body, never fastify's 413.
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || status === 413) {
-      return reply.code(400).send(badRequest(`request body is over ${MAX_REQUEST_BYTES} bytes; at most ${MAX_REQUEST_BYTES}`));
+      return reply.code(400).send(badRequest('CIO_ERR_BODY_TOO_LARGE', `request body is over ${MAX_REQUEST_BYTES} bytes; at most ${MAX_REQUEST_BYTES}`));
     }
-    if (status === 400) return reply.code(400).send(badRequest(err.message));
-    return reply.code(status).send({ error: err.message });
+    // Our refusals carry their own code; errors fastify raises keep fastify's (FST_ERR_…).
+    const code = err.code || (status === 404 ? 'CIO_ERR_NOT_FOUND' : `HTTP_${status}`);
+    if (status === 400) return reply.code(400).send(badRequest(code, err.message));
+    return reply.code(status).send(refusal(code, err.message));
   });
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0];
     const hint = path.startsWith('/v1/') ? `; events go to POST /v1/{${[...EVENT_TYPES, 'batch', 'import'].join(',')}}` : '';
-    return reply.code(404).send({ error: `no route ${request.method} ${path}${hint}` });
+    return reply.code(404).send(refusal('CIO_ERR_NOT_FOUND', `no route ${request.method} ${path}${hint}`));
   });
 
   registerOpsRoutes(app, { metrics: opts.metrics, redis: opts.redis, healthTimeoutMs: opts.healthTimeoutMs, ingests: true, memoryGate: opts.memoryGate });

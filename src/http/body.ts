@@ -1,5 +1,5 @@
 // Reading an event request's body: decompressed (gzip, deflate), at most MAX_REQUEST_BYTES once decoded,
-// no deeper than MAX_JSON_DEPTH, parsed as JSON whatever the content type. Every refusal is an ApiError(400)
+// no deeper than MAX_JSON_DEPTH, parsed as JSON whatever the content type. Every refusal is an ApiError (a 400)
 // that names the problem.
 
 import type { Readable } from 'node:stream';
@@ -17,12 +17,12 @@ const gunzipAsync = promisify(gunzip);
 const inflateAsync = promisify(inflate);
 const inflateRawAsync = promisify(inflateRaw);
 
-/** The body as text: read, decompressed, and at most MAX_REQUEST_BYTES; throws ApiError(400) otherwise. */
+/** The body as text: read, decompressed, and at most MAX_REQUEST_BYTES; throws an ApiError otherwise. */
 export async function readBody(payload: Readable, headers: FastifyRequest['headers']): Promise<string> {
   const encoding = String(headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   const compressed = encoding === 'gzip' || encoding === 'x-gzip' || encoding === 'deflate';
   if (!compressed && encoding !== 'identity' && encoding !== '') {
-    throw new ApiError(400, `Content-Encoding ${JSON.stringify(encoding)} is not supported; send gzip, deflate or none`);
+    throw new ApiError('CIO_ERR_CONTENT_ENCODING', `Content-Encoding ${JSON.stringify(encoding)} is not supported; send gzip, deflate or none`);
   }
   const declared = Number(headers['content-length']);
   if (Number.isFinite(declared) && declared > MAX_DRAINED_BYTES) throw tooLarge(declared, compressed);
@@ -44,7 +44,7 @@ export async function readBody(payload: Readable, headers: FastifyRequest['heade
     }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(undefined, true);
-    throw new ApiError(400, `request body is not valid ${encoding} data (${(err as Error).message})`);
+    throw new ApiError('CIO_ERR_BODY_UNREADABLE', `request body is not valid ${encoding} data (${(err as Error).message})`);
   }
   if (decoded.length > MAX_REQUEST_BYTES) throw tooLarge(decoded.length, true);
   return decoded.toString('utf8');
@@ -52,7 +52,7 @@ export async function readBody(payload: Readable, headers: FastifyRequest['heade
 
 function tooLarge(bytes: number | undefined, decoded: boolean): ApiError {
   const size = bytes === undefined ? `over ${MAX_DRAINED_BYTES}` : String(bytes);
-  return new ApiError(400, `request body is ${size} bytes${decoded ? ' once decompressed' : ''}; at most ${MAX_REQUEST_BYTES}`);
+  return new ApiError('CIO_ERR_BODY_TOO_LARGE', `request body is ${size} bytes${decoded ? ' once decompressed' : ''}; at most ${MAX_REQUEST_BYTES}`);
 }
 
 /** Reads the stream, keeping at most `keep` bytes and counting up to MAX_DRAINED_BYTES; `complete` is
@@ -75,8 +75,8 @@ function readStream(stream: Readable, keep: number): Promise<{ body: Buffer; byt
       if (bytes > MAX_DRAINED_BYTES) finish(false);
     };
     const onEnd = () => finish(true);
-    const onError = (err: Error) => reject(new ApiError(400, `request body could not be read (${err.message})`));
-    const onAborted = () => reject(new ApiError(400, 'request body was cut off: the client closed the connection'));
+    const onError = (err: Error) => reject(new ApiError('CIO_ERR_BODY_UNREADABLE', `request body could not be read (${err.message})`));
+    const onAborted = () => reject(new ApiError('CIO_ERR_BODY_UNREADABLE', 'request body was cut off: the client closed the connection'));
     stream.on('data', onData);
     stream.once('end', onEnd);
     stream.once('error', onError);
@@ -89,9 +89,9 @@ export function parseBody(
   parseJson: ReturnType<FastifyInstance['getDefaultJsonParser']>,
   request: FastifyRequest,
 ): unknown {
-  if (text.trim() === '') throw new ApiError(400, 'request body is empty; expected a JSON object');
+  if (text.trim() === '') throw new ApiError('CIO_ERR_BODY_EMPTY', 'request body is empty; expected a JSON object');
   const depth = jsonDepthOver(text, MAX_JSON_DEPTH);
-  if (depth) throw new ApiError(400, `request body nests more than ${MAX_JSON_DEPTH} levels deep; refused`);
+  if (depth) throw new ApiError('CIO_ERR_BODY_TOO_DEEP', `request body nests more than ${MAX_JSON_DEPTH} levels deep; refused`);
   let parsed: unknown;
   let failed = false;
   // Fastify's parser (secure-json-parse) drops __proto__ and constructor.prototype keys; its error says
@@ -107,7 +107,7 @@ export function parseBody(
     } catch (err) {
       reason = (err as Error).message;
     }
-    throw new ApiError(400, `request body is not valid JSON: ${reason}`);
+    throw new ApiError('CIO_ERR_BODY_INVALID_JSON', `request body is not valid JSON: ${reason}`);
   }
   return parsed;
 }

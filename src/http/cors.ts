@@ -1,6 +1,7 @@
 // Which pages may post events from a browser (CORS_ORIGINS).
 
 import type { FastifyInstance } from 'fastify';
+import { refusal } from './errors';
 
 /** The Access-Control-Allow-Origin value for a request's Origin, or undefined (no header). */
 export function corsPolicy(origins: string[]): (origin: string | undefined) => string | undefined {
@@ -25,7 +26,7 @@ export function registerCors(api: FastifyInstance, origins: string[]): void {
     if (allowed) reply.header('access-control-allow-origin', allowed).header('vary', 'Origin');
   });
   api.options('/v1/*', async (request, reply) => {
-    if (!cors(request.headers.origin)) return reply.code(403).send({ error: 'this origin may not post events here (CORS_ORIGINS)' });
+    if (!cors(request.headers.origin)) return reply.code(403).send(refusal('CIO_ERR_ORIGIN_REFUSED', 'this origin may not post events here (CORS_ORIGINS)'));
     return reply
       .code(204)
       .header('access-control-allow-methods', 'POST, OPTIONS')

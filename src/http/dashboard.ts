@@ -11,6 +11,7 @@ import { traceMessage } from '../jobs/trace';
 import type { RedisConnection } from '../redis/connection';
 import type { Queues } from '../jobs/queues';
 import { basicCredentials, credentialsMatch, sha256 } from './auth';
+import { refusal } from './errors';
 
 export const DASHBOARD_PATH = '/admin/queues';
 /** GET /admin/trace/<messageId>: the trace of one event, as JSON (jobs/trace.ts). */
@@ -47,7 +48,7 @@ export async function dashboard(scope: FastifyInstance, opts: DashboardOptions):
       return reply
         .code(401)
         .header('www-authenticate', 'Basic realm="cio-relay dashboard", charset="UTF-8"')
-        .send({ error: given === undefined ? 'the dashboard needs a user name and password' : 'wrong dashboard user name or password' });
+        .send(refusal('CIO_ERR_DASHBOARD_AUTH', given === undefined ? 'the dashboard needs a user name and password' : 'wrong dashboard user name or password'));
     });
   }
   await scope.register(serverAdapter.registerPlugin(), { prefix: DASHBOARD_PATH });

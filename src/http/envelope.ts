@@ -17,13 +17,13 @@ export function authorizedBody(request: FastifyRequest, writeKeys: KeyChecker): 
     const inBody = isObject(body) && typeof body.writeKey === 'string' ? body.writeKey : undefined;
     const key = basicAuthUser(request.headers.authorization) ?? inBody;
     if (key === undefined || key === '') {
-      throw new ApiError(401, 'missing write key: send it as the Basic-auth user name (empty password) or as "writeKey" in the body');
+      throw new ApiError('CIO_ERR_WRITE_KEY_MISSING', 'missing write key: send it as the Basic-auth user name (empty password) or as "writeKey" in the body');
     }
-    if (!writeKeys.known(key)) throw new ApiError(401, 'unknown write key');
+    if (!writeKeys.known(key)) throw new ApiError('CIO_ERR_WRITE_KEY_UNKNOWN', 'unknown write key');
   }
-  if (body === undefined || body === null) throw new ApiError(400, 'request body is empty; expected a JSON object');
+  if (body === undefined || body === null) throw new ApiError('CIO_ERR_BODY_EMPTY', 'request body is empty; expected a JSON object');
   if (!isObject(body)) {
-    throw new ApiError(400, `request body must be a JSON object, got ${Array.isArray(body) ? 'an array' : typeof body}`);
+    throw new ApiError('CIO_ERR_BODY_NOT_OBJECT', `request body must be a JSON object, got ${Array.isArray(body) ? 'an array' : typeof body}`);
   }
   // The key never travels further: not into Redis, the dashboard or the log.
   const { writeKey: _key, ...rest } = body;
@@ -34,7 +34,7 @@ export function withPathType(event: Body, type: EventType): Body {
   const own = event.type;
   if (own === undefined || own === null || own === '') return { ...event, type };
   if (own !== type) {
-    throw new ApiError(400, `the event's type ${JSON.stringify(own)} does not match the endpoint /v1/${type} (type "${type}")`);
+    throw new ApiError('CIO_ERR_TYPE_MISMATCH', `the event's type ${JSON.stringify(own)} does not match the endpoint /v1/${type} (type "${type}")`);
   }
   return event;
 }
@@ -42,8 +42,8 @@ export function withPathType(event: Body, type: EventType): Body {
 /** The events of a /v1/batch body, each with the batch's context, integrations and sentAt under its own. */
 export function batchEvents(body: Body): unknown[] {
   const { batch } = body;
-  if (batch === undefined) throw new ApiError(400, 'request body has no "batch": expected {"batch": [event, …]}');
-  if (!Array.isArray(batch)) throw new ApiError(400, `"batch" must be an array of events, got ${typeof batch}`);
+  if (batch === undefined) throw new ApiError('CIO_ERR_BATCH_INVALID', 'request body has no "batch": expected {"batch": [event, …]}');
+  if (!Array.isArray(batch)) throw new ApiError('CIO_ERR_BATCH_INVALID', `"batch" must be an array of events, got ${typeof batch}`);
   const shared = { context: body.context, integrations: body.integrations };
   return batch.map((raw) => {
     if (!isObject(raw)) return raw; // refused with its index by prepareEvents

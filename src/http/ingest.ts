@@ -16,7 +16,7 @@ import { basicAuthUser, keyChecker } from './auth';
 import { parseBody, readBody } from './body';
 import { registerCors } from './cors';
 import { authorizedBody, batchEvents, withPathType } from './envelope';
-import type { BadRequest } from './errors';
+import { refusal, type BadRequest } from './errors';
 import { withTimeout } from './timeout';
 
 /** A refused batch lists at most this many per-event errors. */
@@ -66,12 +66,12 @@ export async function eventRoutes(api: FastifyInstance, opts: IngestOptions, log
   api.addHook('onRequest', async (request, reply) => {
     if (!writeKeys.required) return;
     const key = basicAuthUser(request.headers.authorization);
-    if (key !== undefined && !writeKeys.known(key)) return reply.code(401).send({ error: 'unknown write key' });
+    if (key !== undefined && !writeKeys.known(key)) return reply.code(401).send(refusal('CIO_ERR_WRITE_KEY_UNKNOWN', 'unknown write key'));
   });
 
   const accept = async (request: FastifyRequest, reply: FastifyReply, events: unknown[]) => {
     const { prepared, refused } = prepareEvents(events, opts.subscriptions, clock());
-    if (refused.length > 0) return reply.code(400).send(refusal(refused, events.length));
+    if (refused.length > 0) return reply.code(400).send(eventsRefused(refused, events.length));
     const jobs = prepared.reduce((n, p) => n + p.fired.length, 0);
     try {
       // A connection that never came up leaves BullMQ waiting for it; answer now instead.
@@ -93,7 +93,7 @@ export async function eventRoutes(api: FastifyInstance, opts: IngestOptions, log
       return reply
         .code(503)
         .header('retry-after', String(RETRY_AFTER_SECONDS))
-        .send({ error: `${err.message}; nothing was queued, retry the request` });
+        .send(refusal('CIO_ERR_UNAVAILABLE', `${err.message}; nothing was queued, retry the request`));
     }
     return { success: true };
   };
@@ -116,12 +116,12 @@ export async function eventRoutes(api: FastifyInstance, opts: IngestOptions, log
   api.post('/v1/b', batch); // analytics.js with batching on
 }
 
-function refusal(refused: Refused[], total: number): BadRequest {
+function eventsRefused(refused: Refused[], total: number): BadRequest {
   const first = refused[0].error;
   const error =
     total === 1
       ? `${first}; nothing was queued`
       : `${refused.length} of ${total} events refused (first: ${first}); nothing was queued, the whole request must be sent again` +
         (refused.length > MAX_LISTED_ERRORS ? `; errors lists the first ${MAX_LISTED_ERRORS}` : '');
-  return { error, errors: refused.slice(0, MAX_LISTED_ERRORS).map(({ index, error }) => ({ index, error })) };
+  return { error, code: 'CIO_ERR_EVENTS_REFUSED', errors: refused.slice(0, MAX_LISTED_ERRORS).map(({ index, error }) => ({ index, error })) };
 }

@@ -8,6 +8,7 @@ import type pino from 'pino';
 import { DEFAULTS } from '../config/defaults';
 import type { Metrics } from '../counts/metrics';
 import type { RedisConnection } from '../redis/connection';
+import { refusal } from './errors';
 import { withTimeout } from './timeout';
 
 export interface OpsOptions {
@@ -72,10 +73,10 @@ export async function serveWorkerEndpoints(opts: WorkerEndpointsOptions): Promis
           ? await metricsAnswer(opts.ops.metrics)
           : req.method === 'GET' && req.url === '/health'
             ? await healthAnswer(opts.ops)
-            : json(404, { error: 'not found: a worker serves GET /metrics and GET /health' });
+            : json(404, refusal('CIO_ERR_NOT_FOUND', 'not found: a worker serves GET /metrics and GET /health'));
       res.writeHead(answer.status, { 'content-type': answer.contentType }).end(answer.body);
     } catch (err) {
-      res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: (err as Error).message }));
+      res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify(refusal('CIO_ERR_INTERNAL', (err as Error).message)));
     }
   });
   const { host, port, metricsPort, logger } = opts;
