@@ -18,6 +18,7 @@ interface Probe {
   expected_request?: { url: string; headers: Record<string, string>; body: any } | null;
   expected_requests?: Array<{ url: string; body: any }>;
   expected_error?: { message: string; status?: number };
+  expected_multistatus?: any[];
   raw?: unknown;
 }
 
@@ -32,7 +33,7 @@ function referenceItems(p: Probe): Expectation {
   if (p.expected_error && events.length === 1 && !p.expected_request) return [{ error: p.expected_error.message }];
   const requests = p.expected_requests ?? (p.expected_request ? [p.expected_request] : []);
   const sent = requests.flatMap((r) => (Array.isArray(r.body?.batch) ? r.body.batch : [r.body]));
-  const multistatus: any[] | undefined = (p as any).expected_multistatus;
+  const multistatus = p.expected_multistatus;
   // Events refused by validation are not in the request; the multistatus says where they were.
   return events.map((_, i) => {
     const entry = multistatus?.[i];

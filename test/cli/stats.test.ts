@@ -51,7 +51,7 @@ describe('cli: stats', function () {
 
   it('writes nothing to Redis: the keys and their values are the same before and after', async () => {
     const snapshot = async () => {
-      const keys = (await (q.redis as any).keys(`${q.prefix}:*`)).sort() as string[];
+      const keys = (await q.redis.keys(`${q.prefix}:*`)).sort();
       const meta = await Promise.all(keys.filter((k) => k.endsWith(':meta')).map((k) => q.redis.hgetall(k)));
       return { keys, meta };
     };
@@ -74,7 +74,7 @@ describe('cli: stats', function () {
     expect(result.stderr).to.include(q.prefix);
     expect(result.stderr).to.include("redis-cli --scan --pattern '*:{trackEvent}:trackEvent:meta'");
     expect(result.stdout).to.equal('');
-    expect(await (q.redis as any).keys(`${typo}:*`)).to.deep.equal([]);
+    expect(await q.redis.keys(`${typo}:*`)).to.deep.equal([]);
   });
 
   it('exits 2 with a clear message when Redis is unreachable', async () => {

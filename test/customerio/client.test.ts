@@ -193,7 +193,7 @@ describe('CustomerIoClient', () => {
         const everything = [
           inspect(err, { depth: 20, showHidden: true }),
           JSON.stringify(err),
-          JSON.stringify(Object.getOwnPropertyNames(err).map((k) => (err as any)[k])),
+          JSON.stringify(Object.getOwnPropertyNames(err).map((k) => (err as unknown as Record<string, unknown>)[k])),
         ].join('\n');
         expect(everything).not.to.include(API_KEY);
         expect(everything).not.to.include(token);

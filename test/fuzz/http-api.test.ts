@@ -264,7 +264,7 @@ describe('fuzz: the HTTP tracking API', function () {
       }
     }
     expect(failures).to.deep.equal([]);
-    expect(({} as any).polluted).to.equal(undefined);
+    expect(({} as Record<string, unknown>).polluted).to.equal(undefined);
     expect((await request(`${api.url}/health`)).status).to.equal(200);
   });
 
@@ -533,14 +533,14 @@ describe('fuzz: the HTTP tracking API does not let a body pollute Object.prototy
       const res = await request(`${url}${path}`, { body, headers: { 'content-type': 'application/json' } });
       expect(res.status, `${body}: ${res.text}`).to.be.oneOf([200, 400]);
     }
-    expect(({} as any).polluted).to.equal(undefined);
-    expect(({} as any).type).to.equal(undefined);
-    expect(({} as any).All).to.equal(undefined);
+    expect(({} as Record<string, unknown>).polluted).to.equal(undefined);
+    expect(({} as Record<string, unknown>).type).to.equal(undefined);
+    expect(({} as Record<string, unknown>).All).to.equal(undefined);
     expect(Object.getOwnPropertyNames(Object.prototype).sort()).to.deep.equal(before);
     // And nothing that reached Redis carries the keys as a prototype: the jobs read back as plain data.
     for (const job of await itemJobs(redis.queues.trackEvent, ['waiting'])) {
       expect(Object.getPrototypeOf(job.data.event)).to.equal(Object.prototype);
-      expect((job.data.event as any).polluted).to.equal(undefined);
+      expect((job.data.event as Record<string, unknown>).polluted).to.equal(undefined);
     }
   });
 });

@@ -173,7 +173,7 @@ describe('observability: shared counters', () => {
     });
 
     it('counts a job once when its worker died after counting, and again when it is replayed', async () => {
-      const job = await q.queues.trackEvent.add('sub', { subscription: 'sub', event: { type: 'track', event: 'x' } as any });
+      const job = await q.queues.trackEvent.add('sub', { subscription: 'sub', event: { type: 'track', event: 'x' } });
       const store = redisCounterStore(q.redis, q.prefix);
       const delivered = async () => {
         const rows = await store.read();

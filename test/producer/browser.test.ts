@@ -75,7 +75,7 @@ describe('analytics.js (the browser SDK) in Chromium, on a page of another origi
     const apiHost = `${new URL(service.url).host}/v1`;
     const answers = await page.evaluate(
       async ({ writeKey, apiHost }) => {
-        const { AnalyticsBrowser } = (window as any).AnalyticsNext;
+        const { AnalyticsBrowser } = (globalThis as unknown as { AnalyticsNext: typeof import('@segment/analytics-next') }).AnalyticsNext;
         // The settings Segment's CDN would serve, given inline: the one destination is Segment's own API, here the service.
         const [analytics] = await AnalyticsBrowser.load({
           writeKey,

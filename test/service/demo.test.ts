@@ -50,7 +50,7 @@ describe('npm run demo', function () {
     const queues = createQueues(redis, prefix);
     const countsKey = `${prefix}:{counts}`;
     try {
-      await queues.trackEvent.add('Track Event', { subscription: 'Track Event', event: { type: 'track', event: 'Kept' } as any });
+      await queues.trackEvent.add('Track Event', { subscription: 'Track Event', event: { type: 'track', event: 'Kept' } });
       await redis.hset(countsKey, 'events_received|source=http', '7');
       const before = (await redis.keys(`${prefix}:*`)).sort();
 

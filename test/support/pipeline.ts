@@ -70,7 +70,7 @@ export async function startPipeline(overrides: Parameters<typeof testConfig>[0] 
   const queues = createQueues(producerRedis, config.queuePrefix);
   const metrics = createMetrics();
   const logs: any[] = [];
-  const logger = pino({ level: 'debug' }, { write: (line: string) => logs.push(JSON.parse(line)) } as any);
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
   const producer = new Producer({ queues, redis: producerRedis, queuePrefix: config.queuePrefix, subscriptions: config.subscriptions, policy: config, metrics });
   const pool = new WorkerPool({ config, connection: workerRedis, queues, logger, metrics });
   if (opts.startWorkers !== false) pool.start();
