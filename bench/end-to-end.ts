@@ -33,7 +33,7 @@ import { startService } from '../src/service';
 import { ACTION_KEYS } from '../src/core/types';
 import { describeMachine, fmtInt, fmtMb, fmtRatio, percentile, syntheticChunk, table } from './shared';
 
-const REDIS_URL = process.env.REDIS_URL || DEFAULTS.redisUrl;
+const REDIS_URL = process.env.REDIS_URL || DEFAULTS.redis.url;
 const SITE_ID = 'bench-site';
 const API_KEY = 'bench-key';
 const CHUNK = 100;
@@ -284,7 +284,7 @@ async function publishAll(producer: Producer, n: number, runId: string, inflight
 /** The same events as plain BullMQ jobs: the data our producer queues ({subscription, event}), with our removeOnComplete. */
 async function addAllPlain(queue: Queue, n: number, runId: string, inflight: number, progress?: (done: number) => void): Promise<void> {
   // The service's retention policy, spelled out here so the baseline keeps it whatever queues.ts does with it.
-  const removeOnComplete = { age: DEFAULT_POLICY.completedRetentionSeconds, count: DEFAULT_POLICY.completedRetentionCount };
+  const removeOnComplete = { age: DEFAULT_POLICY.jobs.completedRetentionSeconds, count: DEFAULT_POLICY.jobs.completedRetentionCount };
   let next = 0;
   const lane = async () => {
     while (next < n) {
@@ -515,7 +515,7 @@ async function latencyPhase(spec: Extract<PhaseSpec, { phase: 'latency' }>): Pro
   }
   await service.close();
   await standIn.close();
-  return { events: total, elapsedMs: Date.now() - start, ...usage, latencies, flushIntervalMs: config.flushIntervalMs };
+  return { events: total, elapsedMs: Date.now() - start, ...usage, latencies, flushIntervalMs: config.worker.flushIntervalMs };
 }
 
 function failedNote(failed: number): string[] | undefined {
@@ -767,8 +767,8 @@ async function orchestrate(opts: Options): Promise<void> {
     const defaults = DEFAULT_POLICY;
     const changed = Object.entries(overrides());
     console.log(
-      `settings            ${changed.length ? `NOT the defaults: ${changed.map(([k, v]) => `${k}=${v}`).join(' ')}; ` : 'defaults: '}FLUSH_INTERVAL_MS ${defaults.flushIntervalMs}, WORKER_CONCURRENCY ${defaults.workerConcurrency}, the ${defaults.subscriptions.length} preset subscriptions (batch size 50), ` +
-        `removeOnComplete {age ${defaults.completedRetentionSeconds}s, count ${defaults.completedRetentionCount}} in both ours (on the workers) and the baseline (on each job)`,
+      `settings            ${changed.length ? `NOT the defaults: ${changed.map(([k, v]) => `${k}=${v}`).join(' ')}; ` : 'defaults: '}FLUSH_INTERVAL_MS ${defaults.worker.flushIntervalMs}, WORKER_CONCURRENCY ${defaults.worker.concurrency}, the ${defaults.subscriptions.length} preset subscriptions (batch size 50), ` +
+        `removeOnComplete {age ${defaults.jobs.completedRetentionSeconds}s, count ${defaults.jobs.completedRetentionCount}} in both ours (on the workers) and the baseline (on each job)`,
     );
     const sample = syntheticChunk(0, 1000, { runId: o.base });
     const meanBytes = sample.reduce((n, e) => n + Buffer.byteLength(JSON.stringify(e)), 0) / sample.length;
@@ -950,7 +950,7 @@ async function backlog(o: Orchestrator, opts: Options, estimate?: MemoryResult):
     ['worker process RSS: peak / final (sampled every 500 ms)', `${fmtMb(drain.rssPeak)} / ${fmtMb(drain.rssFinal)}`],
     ['worker process heap used, peak', fmtMb(drain.heapPeak)],
     ['items delivered to the stand-in', `${fmtInt(delivered)} (rejected ${fmtInt(drain.standIn?.rejectedItems ?? 0)}, in ${fmtInt(drain.standIn?.requests ?? 0)} requests)`],
-    ['jobs after the drain', `completed ${fmtInt(counts.completed ?? 0)} (kept: removeOnComplete count ${fmtInt(DEFAULT_POLICY.completedRetentionCount)} per queue), failed ${fmtInt(counts.failed ?? 0)}, unfinished ${fmtInt(unfinished)}`],
+    ['jobs after the drain', `completed ${fmtInt(counts.completed ?? 0)} (kept: removeOnComplete count ${fmtInt(DEFAULT_POLICY.jobs.completedRetentionCount)} per queue), failed ${fmtInt(counts.failed ?? 0)}, unfinished ${fmtInt(unfinished)}`],
     ['Redis used_memory after the drain', `+${fmtMb(after - before)}`],
     ['nothing lost', lost === 0 && (counts.failed ?? 0) === 0 && unfinished === 0 ? 'yes: delivered == queued, no failed or unfinished job' : `NO: ${fmtInt(lost)} missing, ${counts.failed ?? 0} failed, ${unfinished} unfinished`],
   ]));

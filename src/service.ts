@@ -32,35 +32,35 @@ export interface RunningService {
 }
 
 export async function startService(config: ServiceConfig, mode: ServiceMode, logger: pino.Logger): Promise<RunningService> {
-  const producerRedis = connectRedis(config, 'producer');
+  const producerRedis = connectRedis(config.redis, 'producer');
   producerRedis.on('error', () => undefined); // reconnects by itself; /health and 503s report the state, superviseRedis logs it
   try {
-    await waitForRedis(producerRedis, redactUrl(config.redisClusterNodes.length ? config.redisClusterNodes.join(',') : config.redisUrl));
+    await waitForRedis(producerRedis, redactUrl(config.redis.clusterNodes.length ? config.redis.clusterNodes.join(',') : config.redis.url));
     await refuseEvictingRedis(producerRedis, logger);
   } catch (err) {
     producerRedis.disconnect();
     throw err;
   }
-  const queues = createQueues(producerRedis, config.queuePrefix);
+  const queues = createQueues(producerRedis, config.redis.queuePrefix);
 
   // Workers store their counts over the connection that waits out a Redis outage (the 'worker' role:
   // maxRetriesPerRequest null, redis/connection.ts), so a job never moves on before its count is stored;
   // the API's counts retry on their own (counts/tally.ts).
   let workerRedis: RedisConnection | undefined;
   if (mode !== 'api') {
-    workerRedis = connectRedis(config, 'worker');
+    workerRedis = connectRedis(config.redis, 'worker');
     workerRedis.on('error', () => undefined);
   }
   const metrics = createMetrics({
     collectQueueDepth: () => queueDepth(queues),
     defaultMetrics: true,
-    counterStore: redisCounterStore(workerRedis ?? producerRedis, config.queuePrefix),
+    counterStore: redisCounterStore(workerRedis ?? producerRedis, config.redis.queuePrefix),
   });
 
   let supervision: RedisSupervision;
   try {
     supervision = await superviseRedis({
-      settings: config,
+      settings: config.redis,
       logger,
       producer: producerRedis,
       others: workerRedis ? [workerRedis] : [],
@@ -76,7 +76,8 @@ export async function startService(config: ServiceConfig, mode: ServiceMode, log
 
   let pool: WorkerPool | undefined;
   if (workerRedis) {
-    const limiter = config.maxRequestsPerSecond > 0 ? createRequestLimiter(workerRedis, config.queuePrefix, config.maxRequestsPerSecond) : undefined;
+    const { maxRequestsPerSecond } = config.worker;
+    const limiter = maxRequestsPerSecond > 0 ? createRequestLimiter(workerRedis, config.redis.queuePrefix, maxRequestsPerSecond) : undefined;
     pool = new WorkerPool({ config, connection: workerRedis, queues, logger, metrics, acquireRequestSlot: limiter });
   }
 
@@ -87,20 +88,22 @@ export async function startService(config: ServiceConfig, mode: ServiceMode, log
   let url: string;
   try {
     if (mode !== 'worker') {
-      producer = new Producer({ queues, redis: producerRedis, queuePrefix: config.queuePrefix, subscriptions: config.subscriptions, policy: config, metrics });
-      const app = await buildApi({ config, producer, subscriptions: config.subscriptions, metrics, logger, queues, redis: producerRedis, memoryGate: supervision.memoryGate });
+      producer = new Producer({ queues, redis: producerRedis, queuePrefix: config.redis.queuePrefix, subscriptions: config.subscriptions, policy: config.jobs, metrics });
+      const apiConfig = { ...config.http, queuePrefix: config.redis.queuePrefix, completedRetentionSeconds: config.jobs.completedRetentionSeconds };
+      const app = await buildApi({ config: apiConfig, producer, subscriptions: config.subscriptions, metrics, logger, queues, redis: producerRedis, memoryGate: supervision.memoryGate });
       try {
-        url = await app.listen({ port: config.port, host: config.host });
+        url = await app.listen({ port: config.http.port, host: config.http.host });
       } catch (err) {
         await app.close();
-        throw portError(err, config.port, config.host, 'PORT');
+        throw portError(err, config.http.port, config.http.host, 'PORT');
       }
       closeServer = () => app.close();
     } else {
       const ops = { metrics, redis: producerRedis, ingests: false };
-      const server = await serveWorkerEndpoints({ ops, host: config.host, port: config.port, metricsPort: config.metricsPort, logger });
+      const { host } = config.http;
+      const server = await serveWorkerEndpoints({ ops, host, port: config.http.port, metricsPort: config.http.metricsPort, logger });
       const { port } = server.address() as AddressInfo;
-      url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+      url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
       closeServer = () => new Promise((resolve) => server.close(() => resolve()));
     }
   } catch (err) {

@@ -76,7 +76,7 @@ Exit codes:
         sinceMs !== undefined && `failed since ${new Date(sinceMs).toISOString()}`,
         reason !== undefined && `reason containing ${JSON.stringify(opts.reason)}`,
       ].filter(Boolean);
-      ctx.out(`${dryRun ? 'Would re-queue' : 'Re-queued'} failed jobs (QUEUE_PREFIX=${config.queuePrefix}${conditions.length ? `, ${conditions.join(', ')}` : ''}):`);
+      ctx.out(`${dryRun ? 'Would re-queue' : 'Re-queued'} failed jobs (QUEUE_PREFIX=${config.redis.queuePrefix}${conditions.length ? `, ${conditions.join(', ')}` : ''}):`);
       if (rows.length === 0) ctx.out('  no failed jobs');
       for (const line of table(rows)) ctx.out(`  ${line}`);
       const totalJobs = `${total} failed ${plural(total, 'job')}`;

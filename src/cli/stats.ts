@@ -45,9 +45,9 @@ Exit codes:
     const config = ctx.config();
     const open = await openRedis(config);
     try {
-      const readings = await readQueues(open.redis, config.queuePrefix);
+      const readings = await readQueues(open.redis, config.redis.queuePrefix);
       if (ACTION_KEYS.every((a) => !readings[a].exists && Object.values(readings[a].counts).every((n) => n === 0))) {
-        throw new CannotRunError(await noQueuesMessage(open.redis, config.queuePrefix, open.where));
+        throw new CannotRunError(await noQueuesMessage(open.redis, config.redis.queuePrefix, open.where));
       }
       const counts = {} as Record<ActionKey, Record<string, number>>;
       for (const action of ACTION_KEYS) counts[action] = readings[action].counts;
@@ -65,7 +65,7 @@ Exit codes:
           actions[action] = Object.fromEntries(states.map((s) => [s, counts[action][s] ?? 0]));
           actions[action].queuePaused = paused.has(action);
         }
-        ctx.out(JSON.stringify({ queuePrefix: config.queuePrefix, actions, totals }, null, 2));
+        ctx.out(JSON.stringify({ queuePrefix: config.redis.queuePrefix, actions, totals }, null, 2));
         return EXIT.ok;
       }
 
@@ -78,7 +78,7 @@ Exit codes:
         ...shown.map((a) => [paused.has(a) ? `${a} (paused)` : a, ...states.map((s) => String(counts[a][s] ?? 0))]),
         ['total', ...states.map((s) => String(totals[s]))],
       ];
-      ctx.out(`Queues under QUEUE_PREFIX=${config.queuePrefix} at ${open.where}:`);
+      ctx.out(`Queues under QUEUE_PREFIX=${config.redis.queuePrefix} at ${open.where}:`);
       for (const line of table(rows)) ctx.out(line);
       const hidden = ACTION_KEYS.length - shown.length;
       if (hidden > 0) ctx.out(`(${hidden} other ${plural(hidden, 'action')} without subscription or jobs: --all lists them)`);

@@ -1,6 +1,7 @@
 // Configuration: the environment plus the optional CIO_CONFIG file, read once, typed and checked.
-// Every default lives in DEFAULTS (defaults.ts); units are in the names. A bad setting throws ConfigError with a message
-// that names the setting and says what is expected.
+// It is grouped by concern (redis, jobs, worker, http, customerio), so each part of the service takes its
+// group; every default lives in DEFAULTS (defaults.ts), grouped the same way; units are in the names. A bad
+// setting throws ConfigError with a message that names the setting and says what is expected.
 
 import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
@@ -13,44 +14,73 @@ import type { Region } from '../core/types';
 export { ConfigError } from '../core/subscriptions';
 export { DEFAULTS } from './defaults';
 
-
-export interface ServiceConfig {
-  redisUrl: string;
+/** Redis: where it is, the prefix of every key, and when the API stops taking events because it is full. */
+export interface RedisConfig {
+  url: string;
   /** host:port seeds; set for Redis Cluster. */
-  redisClusterNodes: string[];
+  clusterNodes: string[];
   queuePrefix: string;
-  customerio: { siteId: string; apiKey: string; region: Region; trackUrl?: string; timeoutMs: number };
-  writeKeys: string[];
-  /** Origins whose pages may post events from a browser (analytics.js); ['*'] = any. */
-  corsOrigins: string[];
-  port: number;
-  host: string;
-  flushIntervalMs: number;
-  workerConcurrency: number;
-  requestConcurrency: number;
+  memoryRefuseRatio: number;
+  memoryPollMs: number;
+}
+
+/** The jobs: retries, how long they stay, and how events are grouped into them. */
+export interface JobsConfig {
   attempts: number;
   backoffMs: number;
+  completedRetentionSeconds: number;
+  completedRetentionCount: number;
+  failedRetentionSeconds: number;
+  groupCommitWindowMs: number;
+  groupMaxEvents: number;
+  groupMaxBytes: number;
+}
+
+/** The workers: batching, concurrency, pauses, and taking back jobs whose worker died. */
+export interface WorkerSettings {
+  flushIntervalMs: number;
+  /** Jobs held at once per action queue (WORKER_CONCURRENCY). */
+  concurrency: number;
+  requestConcurrency: number;
   authPauseMs: number;
   rateLimitPauseMs: number;
   /** Optional cap on requests per second to Customer.io, shared by all workers; 0 = none. */
   maxRequestsPerSecond: number;
-  completedRetentionSeconds: number;
-  completedRetentionCount: number;
-  failedRetentionSeconds: number;
   stalledIntervalMs: number;
   lockDurationMs: number;
   maxStalledCount: number;
-  shutdownTimeoutMs: number;
-  groupCommitWindowMs: number;
-  groupMaxEvents: number;
-  groupMaxBytes: number;
-  redisMemoryRefuseRatio: number;
-  redisMemoryPollMs: number;
+}
+
+/** The HTTP side: where it listens, who may post, how long it waits for a client, the dashboard. */
+export interface HttpConfig {
+  host: string;
+  port: number;
+  writeKeys: string[];
+  /** Origins whose pages may post events from a browser (analytics.js); ['*'] = any. */
+  corsOrigins: string[];
   /** REQUEST_TIMEOUT_MS and HEADERS_TIMEOUT_MS: how long the API waits for a client's request, and its headers. */
-  httpRequestTimeoutMs: number;
-  httpHeadersTimeoutMs: number;
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
   dashboard: { user?: string; password?: string; readOnly: boolean };
+  /** Where a worker-only process serves /metrics and /health (METRICS_PORT). */
   metricsPort?: number;
+}
+
+export interface CustomerIoConfig {
+  siteId: string;
+  apiKey: string;
+  region: Region;
+  trackUrl?: string;
+  timeoutMs: number;
+}
+
+export interface ServiceConfig {
+  redis: RedisConfig;
+  jobs: JobsConfig;
+  worker: WorkerSettings;
+  http: HttpConfig;
+  customerio: CustomerIoConfig;
+  shutdownTimeoutMs: number;
   subscriptions: Subscription[];
 }
 
@@ -92,61 +122,69 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
   if (trackUrl && !/^https?:\/\/[^\s/]+/.test(trackUrl)) {
     throw new ConfigError(`CUSTOMERIO_TRACK_URL must be an http(s) URL such as https://track.customer.io, got ${JSON.stringify(trackUrl)}`);
   }
-  const corsOrigins = env.CORS_ORIGINS === undefined ? [...DEFAULTS.corsOrigins] : list(env.CORS_ORIGINS);
+  const corsOrigins = env.CORS_ORIGINS === undefined ? [...DEFAULTS.http.corsOrigins] : list(env.CORS_ORIGINS);
   for (const origin of corsOrigins) {
     if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
       throw new ConfigError(`CORS_ORIGINS holds origins such as https://www.example.com (no path), or *; got ${JSON.stringify(origin)}`);
     }
   }
-  const redisUrl = env.REDIS_URL || DEFAULTS.redisUrl;
+  const redisUrl = env.REDIS_URL || DEFAULTS.redis.url;
   if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got ${JSON.stringify(redisUrl.replace(/:[^:@/]*@/, ':***@'))}`);
-  const httpRequestTimeoutMs = int(env, 'REQUEST_TIMEOUT_MS', DEFAULTS.httpRequestTimeoutMs, 100);
-  const httpHeadersTimeoutMs = int(env, 'HEADERS_TIMEOUT_MS', Math.min(DEFAULTS.httpHeadersTimeoutMs, httpRequestTimeoutMs), 100);
+  const httpRequestTimeoutMs = int(env, 'REQUEST_TIMEOUT_MS', DEFAULTS.http.requestTimeoutMs, 100);
+  const httpHeadersTimeoutMs = int(env, 'HEADERS_TIMEOUT_MS', Math.min(DEFAULTS.http.headersTimeoutMs, httpRequestTimeoutMs), 100);
   if (httpHeadersTimeoutMs > httpRequestTimeoutMs) {
     throw new ConfigError(`HEADERS_TIMEOUT_MS (${httpHeadersTimeoutMs}) may not be over REQUEST_TIMEOUT_MS (${httpRequestTimeoutMs}): the headers are part of the request`);
   }
-  const queuePrefix = env.QUEUE_PREFIX || DEFAULTS.queuePrefix;
+  const queuePrefix = env.QUEUE_PREFIX || DEFAULTS.redis.queuePrefix;
   if (!/^[A-Za-z0-9_.-]+$/.test(queuePrefix)) throw new ConfigError(`QUEUE_PREFIX may hold letters, digits, '_', '.' and '-' only, got ${JSON.stringify(queuePrefix)}`);
 
   return {
-    redisUrl,
-    redisClusterNodes: list(env.REDIS_CLUSTER_NODES),
-    queuePrefix,
+    redis: {
+      url: redisUrl,
+      clusterNodes: list(env.REDIS_CLUSTER_NODES),
+      queuePrefix,
+      memoryRefuseRatio: ratio(env, 'REDIS_MEMORY_REFUSE_RATIO', DEFAULTS.redis.memoryRefuseRatio),
+      memoryPollMs: int(env, 'REDIS_MEMORY_POLL_MS', DEFAULTS.redis.memoryPollMs, 50, 60_000),
+    },
+    jobs: {
+      attempts: int(env, 'JOB_ATTEMPTS', DEFAULTS.jobs.attempts, 1, 1000),
+      backoffMs: int(env, 'RETRY_BACKOFF_MS', DEFAULTS.jobs.backoffMs, 1, MAX_TIMER_MS),
+      completedRetentionSeconds: int(env, 'COMPLETED_RETENTION_SECONDS', DEFAULTS.jobs.completedRetentionSeconds, 0),
+      completedRetentionCount: int(env, 'COMPLETED_RETENTION_COUNT', DEFAULTS.jobs.completedRetentionCount, 0),
+      failedRetentionSeconds: int(env, 'FAILED_RETENTION_SECONDS', DEFAULTS.jobs.failedRetentionSeconds, 0),
+      groupCommitWindowMs: int(env, 'GROUP_COMMIT_WINDOW_MS', DEFAULTS.jobs.groupCommitWindowMs, 0, 100),
+      groupMaxEvents: int(env, 'GROUP_MAX_EVENTS', DEFAULTS.jobs.groupMaxEvents, 1, 1000),
+      groupMaxBytes: int(env, 'GROUP_MAX_BYTES', DEFAULTS.jobs.groupMaxBytes, MAX_ITEM_BYTES, 16 * 1024 * 1024),
+    },
+    worker: {
+      flushIntervalMs: int(env, 'FLUSH_INTERVAL_MS', DEFAULTS.worker.flushIntervalMs, 1, 60_000),
+      concurrency: int(env, 'WORKER_CONCURRENCY', DEFAULTS.worker.concurrency, 1, 10_000),
+      requestConcurrency: int(env, 'REQUEST_CONCURRENCY', DEFAULTS.worker.requestConcurrency, 1, 1000),
+      authPauseMs: int(env, 'AUTH_PAUSE_MS', DEFAULTS.worker.authPauseMs, 1, MAX_TIMER_MS),
+      rateLimitPauseMs: int(env, 'RATE_LIMIT_PAUSE_MS', DEFAULTS.worker.rateLimitPauseMs, 1, MAX_TIMER_MS),
+      maxRequestsPerSecond: int(env, 'MAX_REQUESTS_PER_SECOND', DEFAULTS.worker.maxRequestsPerSecond, 0),
+      stalledIntervalMs: int(env, 'STALLED_INTERVAL_MS', DEFAULTS.worker.stalledIntervalMs, 100, MAX_TIMER_MS),
+      lockDurationMs: int(env, 'LOCK_DURATION_MS', DEFAULTS.worker.lockDurationMs, 100, MAX_TIMER_MS),
+      maxStalledCount: int(env, 'MAX_STALLED_COUNT', DEFAULTS.worker.maxStalledCount, 1),
+    },
+    http: {
+      host,
+      port: int(env, 'PORT', DEFAULTS.http.port, 0, 65535),
+      writeKeys,
+      corsOrigins,
+      requestTimeoutMs: httpRequestTimeoutMs,
+      headersTimeoutMs: httpHeadersTimeoutMs,
+      dashboard,
+      metricsPort: env.METRICS_PORT ? int(env, 'METRICS_PORT', 0, 0, 65535) : undefined,
+    },
     customerio: {
       siteId: env.CUSTOMERIO_SITE_ID ?? str(fileSettings.siteId),
       apiKey: env.CUSTOMERIO_API_KEY ?? str(fileSettings.apiKey),
       region,
       trackUrl,
-      timeoutMs: int(env, 'CUSTOMERIO_TIMEOUT_MS', DEFAULTS.requestTimeoutMs, 100, MAX_TIMER_MS),
+      timeoutMs: int(env, 'CUSTOMERIO_TIMEOUT_MS', DEFAULTS.customerio.timeoutMs, 100, MAX_TIMER_MS),
     },
-    writeKeys,
-    corsOrigins,
-    port: int(env, 'PORT', DEFAULTS.port, 0, 65535),
-    host,
-    flushIntervalMs: int(env, 'FLUSH_INTERVAL_MS', DEFAULTS.flushIntervalMs, 1, 60_000),
-    workerConcurrency: int(env, 'WORKER_CONCURRENCY', DEFAULTS.workerConcurrency, 1, 10_000),
-    requestConcurrency: int(env, 'REQUEST_CONCURRENCY', DEFAULTS.requestConcurrency, 1, 1000),
-    attempts: int(env, 'JOB_ATTEMPTS', DEFAULTS.attempts, 1, 1000),
-    backoffMs: int(env, 'RETRY_BACKOFF_MS', DEFAULTS.backoffMs, 1, MAX_TIMER_MS),
-    authPauseMs: int(env, 'AUTH_PAUSE_MS', DEFAULTS.authPauseMs, 1, MAX_TIMER_MS),
-    rateLimitPauseMs: int(env, 'RATE_LIMIT_PAUSE_MS', DEFAULTS.rateLimitPauseMs, 1, MAX_TIMER_MS),
-    maxRequestsPerSecond: int(env, 'MAX_REQUESTS_PER_SECOND', DEFAULTS.maxRequestsPerSecond, 0),
-    completedRetentionSeconds: int(env, 'COMPLETED_RETENTION_SECONDS', DEFAULTS.completedRetentionSeconds, 0),
-    completedRetentionCount: int(env, 'COMPLETED_RETENTION_COUNT', DEFAULTS.completedRetentionCount, 0),
-    failedRetentionSeconds: int(env, 'FAILED_RETENTION_SECONDS', DEFAULTS.failedRetentionSeconds, 0),
-    stalledIntervalMs: int(env, 'STALLED_INTERVAL_MS', DEFAULTS.stalledIntervalMs, 100, MAX_TIMER_MS),
-    lockDurationMs: int(env, 'LOCK_DURATION_MS', DEFAULTS.lockDurationMs, 100, MAX_TIMER_MS),
-    maxStalledCount: int(env, 'MAX_STALLED_COUNT', DEFAULTS.maxStalledCount, 1),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', DEFAULTS.shutdownTimeoutMs, 0, MAX_TIMER_MS),
-    groupCommitWindowMs: int(env, 'GROUP_COMMIT_WINDOW_MS', DEFAULTS.groupCommitWindowMs, 0, 100),
-    groupMaxEvents: int(env, 'GROUP_MAX_EVENTS', DEFAULTS.groupMaxEvents, 1, 1000),
-    groupMaxBytes: int(env, 'GROUP_MAX_BYTES', DEFAULTS.groupMaxBytes, MAX_ITEM_BYTES, 16 * 1024 * 1024),
-    redisMemoryRefuseRatio: ratio(env, 'REDIS_MEMORY_REFUSE_RATIO', DEFAULTS.redisMemoryRefuseRatio),
-    redisMemoryPollMs: int(env, 'REDIS_MEMORY_POLL_MS', DEFAULTS.redisMemoryPollMs, 50, 60_000),
-    httpRequestTimeoutMs,
-    httpHeadersTimeoutMs,
-    dashboard,
-    metricsPort: env.METRICS_PORT ? int(env, 'METRICS_PORT', 0, 0, 65535) : undefined,
     subscriptions: compileSubscriptions(file.subscriptions),
   };
 }

@@ -61,7 +61,7 @@ export interface Metrics {
 export interface MetricsOptions {
   /** Reads the queues' job counts; called on every scrape. Without it, cio_queue_jobs has no series. */
   collectQueueDepth?: () => Promise<QueueDepth[]>;
-  /** A scrape waits at most this long for collectQueueDepth (Redis may be unreachable). Default DEFAULTS.metricsCollectTimeoutMs. */
+  /** A scrape waits at most this long for collectQueueDepth (Redis may be unreachable). Default DEFAULTS.counts.scrapeTimeoutMs. */
   collectTimeoutMs?: number;
   /**
    * Called when collectQueueDepth fails or times out (the scrape then goes on without cio_queue_jobs), or
@@ -87,7 +87,7 @@ export function statusClass(status: number | undefined): StatusClass {
 export function createMetrics(opts: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   const registers = [registry];
-  const collectTimeoutMs = opts.collectTimeoutMs ?? DEFAULTS.metricsCollectTimeoutMs;
+  const collectTimeoutMs = opts.collectTimeoutMs ?? DEFAULTS.counts.scrapeTimeoutMs;
   const onCollectError =
     opts.onCollectError ??
     ((err: unknown) => logger.warn({ err }, 'could not read queue depth; cio_queue_jobs is left out of this scrape'));

@@ -115,7 +115,7 @@ export function memoryCounterStore(): CounterStore {
 export interface TallyOptions {
   /** Called when the store refuses a write after a good one (once per outage, not once per retry); the increments are kept and written again. */
   onError?: (err: unknown) => void;
-  /** Wait before writing again after a refused write. Default DEFAULTS.countsRetryMs. */
+  /** Wait before writing again after a refused write. Default DEFAULTS.counts.retryMs. */
   retryMs?: number;
 }
 
@@ -241,7 +241,7 @@ export class Tally {
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       void this.writeNow();
-    }, this.opts.retryMs ?? DEFAULTS.countsRetryMs);
+    }, this.opts.retryMs ?? DEFAULTS.counts.retryMs);
     this.retryTimer.unref();
   }
 

@@ -25,8 +25,8 @@ export interface ClassifyOptions {
 }
 
 export const CLASSIFY_DEFAULTS: Readonly<ClassifyOptions> = {
-  defaultRetryAfterMs: DEFAULTS.rateLimitPauseMs,
-  maxRetryAfterMs: DEFAULTS.maxRetryAfterMs,
+  defaultRetryAfterMs: DEFAULTS.worker.rateLimitPauseMs,
+  maxRetryAfterMs: DEFAULTS.customerio.maxRetryAfterMs,
   now: () => Date.now(),
 };
 

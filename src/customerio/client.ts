@@ -37,7 +37,7 @@ export interface CioResponse {
 
 
 export const CLIENT_DEFAULTS = {
-  timeoutMs: DEFAULTS.requestTimeoutMs,
+  timeoutMs: DEFAULTS.customerio.timeoutMs,
   maxSockets: 50,
   /** Customer.io answers with a few bytes; anything past this is not Customer.io talking. */
   maxResponseBytes: 10 * 1024 * 1024,

@@ -6,7 +6,7 @@
 
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type pino from 'pino';
-import { DEFAULTS, type ServiceConfig } from '../config';
+import { DEFAULTS, type HttpConfig, type JobsConfig, type RedisConfig } from '../config';
 import type { Metrics } from '../counts/metrics';
 import type { Subscription } from '../core/subscriptions';
 import { MAX_REQUEST_BYTES } from '../core/limits';
@@ -21,9 +21,13 @@ import { registerOpsRoutes } from './ops';
 
 export { DASHBOARD_PATH, TRACE_PATH } from './dashboard';
 
+/** The HTTP settings the API needs, and where the dashboard's trace looks (QUEUE_PREFIX) and how far back. */
+export type ApiConfig = Pick<HttpConfig, 'writeKeys' | 'dashboard'> &
+  Partial<Pick<HttpConfig, 'corsOrigins' | 'requestTimeoutMs' | 'headersTimeoutMs'>> &
+  Partial<Pick<RedisConfig, 'queuePrefix'> & Pick<JobsConfig, 'completedRetentionSeconds'>>;
+
 export interface ApiOptions {
-  config: Pick<ServiceConfig, 'writeKeys' | 'dashboard'> &
-    Partial<Pick<ServiceConfig, 'corsOrigins' | 'httpRequestTimeoutMs' | 'httpHeadersTimeoutMs' | 'queuePrefix' | 'completedRetentionSeconds'>>;
+  config: ApiConfig;
   producer: Producer;
   subscriptions: readonly Subscription[];
   metrics: Metrics;
@@ -32,9 +36,9 @@ export interface ApiOptions {
   /** The producer's connection: /health pings it, and the event routes answer 503 at once while it is down. */
   redis: RedisConnection;
   clock?: () => number;
-  /** How long an event request waits for Redis to take its jobs before answering 503. Default DEFAULTS.enqueueTimeoutMs. */
+  /** How long an event request waits for Redis to take its jobs before answering 503. Default DEFAULTS.http.enqueueTimeoutMs. */
   enqueueTimeoutMs?: number;
-  /** How long /health waits for PING. Default DEFAULTS.healthTimeoutMs. */
+  /** How long /health waits for PING. Default DEFAULTS.http.healthTimeoutMs. */
   healthTimeoutMs?: number;
   /** Why Redis cannot take events now though it answers (nearly full: redis/health/memory-gate.ts), from its
    * last background reading; while it says so, events get 503 and /health reports it. */
@@ -86,8 +90,8 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       queues: opts.queues,
       redis: opts.redis,
       subscriptions: opts.subscriptions,
-      queuePrefix: opts.config.queuePrefix ?? DEFAULTS.queuePrefix,
-      windowSeconds: opts.config.completedRetentionSeconds ?? DEFAULTS.completedRetentionSeconds,
+      queuePrefix: opts.config.queuePrefix ?? DEFAULTS.redis.queuePrefix,
+      windowSeconds: opts.config.completedRetentionSeconds ?? DEFAULTS.jobs.completedRetentionSeconds,
     }),
   );
   return app;
@@ -98,9 +102,9 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
  * never finishes, would hold a connection (and its memory) for good. Node checks the deadlines every
  * connectionsCheckingInterval, so that is kept well under them.
  */
-function serverTimeouts(config: ApiOptions['config']) {
-  const requestTimeout = config.httpRequestTimeoutMs ?? DEFAULTS.httpRequestTimeoutMs;
-  const headersTimeout = Math.min(config.httpHeadersTimeoutMs ?? DEFAULTS.httpHeadersTimeoutMs, requestTimeout);
+function serverTimeouts(config: ApiConfig) {
+  const requestTimeout = config.requestTimeoutMs ?? DEFAULTS.http.requestTimeoutMs;
+  const headersTimeout = Math.min(config.headersTimeoutMs ?? DEFAULTS.http.headersTimeoutMs, requestTimeout);
   const connectionsCheckingInterval = Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4)));
   return { requestTimeout, http: { requestTimeout, headersTimeout, connectionsCheckingInterval } };
 }

@@ -34,7 +34,7 @@ export interface IngestOptions {
   /** The producer's connection: the event routes answer 503 at once while it is down. */
   redis: RedisConnection;
   clock?: () => number;
-  /** How long an event request waits for Redis to take its jobs before answering 503. Default DEFAULTS.enqueueTimeoutMs. */
+  /** How long an event request waits for Redis to take its jobs before answering 503. Default DEFAULTS.http.enqueueTimeoutMs. */
   enqueueTimeoutMs?: number;
   /** Why Redis cannot take events now though it answers (nearly full). */
   memoryGate?: { problem(): string | undefined };
@@ -44,7 +44,7 @@ export async function eventRoutes(api: FastifyInstance, opts: IngestOptions, log
   const writeKeys = keyChecker(opts.writeKeys);
   const parseJson = api.getDefaultJsonParser('remove', 'remove');
   const clock = opts.clock ?? Date.now;
-  const enqueueTimeoutMs = opts.enqueueTimeoutMs ?? DEFAULTS.enqueueTimeoutMs;
+  const enqueueTimeoutMs = opts.enqueueTimeoutMs ?? DEFAULTS.http.enqueueTimeoutMs;
   let lastUnavailableLog = 0;
 
   // Every content type is read as JSON: SDKs send application/json, sendBeacon sends text/plain, and a
@@ -55,7 +55,7 @@ export async function eventRoutes(api: FastifyInstance, opts: IngestOptions, log
     return parseBody(text, parseJson, request);
   });
 
-  registerCors(api, opts.corsOrigins ?? [...DEFAULTS.corsOrigins]);
+  registerCors(api, opts.corsOrigins ?? [...DEFAULTS.http.corsOrigins]);
 
   // Refusals at debug level: enough to tell why a client's events are missing, never headers or bodies.
   api.addHook('onResponse', async (request, reply) => {

@@ -15,7 +15,7 @@ export interface OpsOptions {
   metrics: Metrics;
   /** The connection /health pings. */
   redis: RedisConnection;
-  /** How long /health waits for PING. Default DEFAULTS.healthTimeoutMs. */
+  /** How long /health waits for PING. Default DEFAULTS.http.healthTimeoutMs. */
   healthTimeoutMs?: number;
   /** The process takes events (the API): its 503 says that ingestion is refused. */
   ingests: boolean;
@@ -31,7 +31,7 @@ interface Answer {
 
 /** 200 `{status: ok}` once Redis answers PING and has room; else 503 and why. */
 export async function healthAnswer(opts: OpsOptions): Promise<Answer> {
-  const timeoutMs = opts.healthTimeoutMs ?? DEFAULTS.healthTimeoutMs;
+  const timeoutMs = opts.healthTimeoutMs ?? DEFAULTS.http.healthTimeoutMs;
   const problem = (await redisProblem(opts.redis, timeoutMs)) ?? opts.memoryGate?.problem();
   if (!problem) return json(200, { status: 'ok' });
   const refusing = opts.ingests ? { ingestion: 'refused' } : {};

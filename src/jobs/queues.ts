@@ -4,6 +4,7 @@
 import { Queue, type JobsOptions, type WorkerOptions } from 'bullmq';
 import { ACTION_KEYS, type ActionKey } from '../core/types';
 import type { AnyJobData } from './group';
+import type { JobsConfig } from '../config';
 import type { RedisConnection } from '../redis/connection';
 import { COUNTED_JOB_STATES, queuePrefix } from '../redis/keys';
 
@@ -24,13 +25,8 @@ export async function closeQueues(queues: Queues): Promise<void> {
   await Promise.all(Object.values(queues).map((q) => q.close()));
 }
 
-export interface JobPolicy {
-  attempts: number;
-  backoffMs: number;
-  completedRetentionSeconds: number;
-  completedRetentionCount: number;
-  failedRetentionSeconds: number;
-}
+/** The job settings every job and worker carries (the group settings are the producer's). */
+export type JobPolicy = Pick<JobsConfig, 'attempts' | 'backoffMs' | 'completedRetentionSeconds' | 'completedRetentionCount' | 'failedRetentionSeconds'>;
 
 /**
  * What each job carries: attempts and backoff for a job whose run fails as a whole (Redis away while its

@@ -6,7 +6,8 @@
 // (same messageId, same subscription, within the window) is left out by the message index.
 
 import type { Metrics } from '../counts/metrics';
-import { jobOptions, type JobPolicy, type Queues } from '../jobs/queues';
+import type { JobsConfig } from '../config';
+import { jobOptions, type Queues } from '../jobs/queues';
 import { type RedisConnection } from '../redis/connection';
 import { MessageIndex } from '../redis/message-index';
 import { fitToCaps, GroupWriter, type GroupToWrite } from '../jobs/writer';
@@ -31,11 +32,8 @@ export class QueueUnavailableError extends Error {
 }
 
 /** What the producer needs of the job policy: retries for jobs, the dedupe window, group sizes. */
-export type ProducerPolicy = JobPolicy & {
-  groupCommitWindowMs: number;
-  groupMaxEvents: number;
-  groupMaxBytes: number;
-};
+/** The producer reads the whole jobs group: the job options, and how events are grouped into jobs. */
+export type ProducerPolicy = JobsConfig;
 
 export interface ProducerOptions {
   queues: Queues;

@@ -1,13 +1,12 @@
 // Connections to Redis: one per role, and the option that makes each role behave as it must.
 
 import IORedis, { Cluster, type RedisOptions } from 'ioredis';
+import type { RedisConfig } from '../config';
 
 export type RedisConnection = IORedis | Cluster;
 
-export interface RedisSettings {
-  redisUrl: string;
-  redisClusterNodes?: string[];
-}
+/** Where Redis is: a URL (credentials and TLS from it), and for a Redis Cluster its seed nodes. */
+export type RedisSettings = Pick<RedisConfig, 'url'> & Partial<Pick<RedisConfig, 'clusterNodes'>>;
 
 /**
  * `producer`: commands fail at once while Redis is unreachable (the API answers 503 and clients retry).
@@ -22,8 +21,8 @@ export function connectRedis(settings: RedisSettings, role: 'producer' | 'worker
       ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5000 }
       : { maxRetriesPerRequest: null, connectTimeout: 5000 };
   const retryStrategy = (times: number) => Math.min(times * 200, 2000);
-  if (settings.redisClusterNodes && settings.redisClusterNodes.length > 0) {
-    const url = new URL(settings.redisUrl);
+  if (settings.clusterNodes && settings.clusterNodes.length > 0) {
+    const url = new URL(settings.url);
     const redisOptions: RedisOptions = {
       ...roleOptions,
       username: decodeURIComponent(url.username) || undefined,
@@ -31,7 +30,7 @@ export function connectRedis(settings: RedisSettings, role: 'producer' | 'worker
       tls: url.protocol === 'rediss:' ? {} : undefined,
     };
     return new Cluster(
-      settings.redisClusterNodes.map((node) => {
+      settings.clusterNodes.map((node) => {
         const [host, port] = node.split(':');
         return { host, port: Number(port || 6379) };
       }),
@@ -42,7 +41,7 @@ export function connectRedis(settings: RedisSettings, role: 'producer' | 'worker
       },
     );
   }
-  return new IORedis(settings.redisUrl, { ...roleOptions, retryStrategy, lazyConnect: false });
+  return new IORedis(settings.url, { ...roleOptions, retryStrategy, lazyConnect: false });
 }
 
 /** Resolves once Redis answers PING; otherwise rejects with a message that says how to get one running. */

@@ -10,7 +10,7 @@
 import { createHash, randomInt } from 'node:crypto';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type pino from 'pino';
-import type { ServiceConfig } from '../config';
+import type { RedisConfig, ServiceConfig } from '../config';
 import { CustomerIoClient } from '../customerio/client';
 import type { Metrics } from '../counts/metrics';
 import type { FailReason, Outcome } from '../core/outcomes';
@@ -27,25 +27,8 @@ import { ACTION_KEYS, type ActionKey, type SegmentEvent } from '../core/types';
 import { Delivery } from './delivery';
 import { settle, type ItemOutcome, type Settlement } from './settle';
 
-export type WorkerConfig = Pick<
-  ServiceConfig,
-  | 'customerio'
-  | 'queuePrefix'
-  | 'flushIntervalMs'
-  | 'workerConcurrency'
-  | 'requestConcurrency'
-  | 'attempts'
-  | 'backoffMs'
-  | 'authPauseMs'
-  | 'rateLimitPauseMs'
-  | 'stalledIntervalMs'
-  | 'lockDurationMs'
-  | 'maxStalledCount'
-  | 'subscriptions'
-  | 'completedRetentionSeconds'
-  | 'completedRetentionCount'
-  | 'failedRetentionSeconds'
->;
+/** What the workers read: their own group, the jobs', Customer.io's, the subscriptions and the queue prefix. */
+export type WorkerConfig = Pick<ServiceConfig, 'worker' | 'jobs' | 'customerio' | 'subscriptions'> & { redis: Pick<RedisConfig, 'queuePrefix'> };
 
 export interface WorkerPoolOptions {
   config: WorkerConfig;
@@ -95,16 +78,16 @@ export class WorkerPool {
     this.subscriptions = new Map(config.subscriptions.map((s) => [s.name, s]));
     // The worker connection waits out a Redis outage, so the jobs a settled job leaves behind are written
     // before it completes, however long Redis is away.
-    this.queues = createQueues(opts.connection, config.queuePrefix);
-    const index = new MessageIndex(opts.connection, config.completedRetentionSeconds, this.clock);
-    this.writer = new GroupWriter(this.queues, index, config.queuePrefix, jobOptions(config), this.clock);
+    this.queues = createQueues(opts.connection, config.redis.queuePrefix);
+    const index = new MessageIndex(opts.connection, config.jobs.completedRetentionSeconds, this.clock);
+    this.writer = new GroupWriter(this.queues, index, config.redis.queuePrefix, jobOptions(config.jobs), this.clock);
     this.client = new CustomerIoClient({ ...config.customerio });
     this.delivery = new Delivery({
       client: this.client,
-      flushIntervalMs: config.flushIntervalMs,
-      requestConcurrency: config.requestConcurrency,
-      authPauseMs: config.authPauseMs,
-      rateLimitPauseMs: config.rateLimitPauseMs,
+      flushIntervalMs: config.worker.flushIntervalMs,
+      requestConcurrency: config.worker.requestConcurrency,
+      authPauseMs: config.worker.authPauseMs,
+      rateLimitPauseMs: config.worker.rateLimitPauseMs,
       metrics: opts.metrics,
       logger: opts.logger,
       acquireRequestSlot: opts.acquireRequestSlot,
@@ -120,15 +103,15 @@ export class WorkerPool {
       if (!actions.has(action)) continue;
       const worker = new Worker<AnyJobData, GroupResult>(action, (job) => this.process(action, job), {
         connection: this.opts.connection,
-        prefix: queuePrefix(this.opts.config.queuePrefix, action),
-        concurrency: this.opts.config.workerConcurrency,
-        stalledInterval: this.opts.config.stalledIntervalMs,
-        lockDuration: this.opts.config.lockDurationMs,
+        prefix: queuePrefix(this.opts.config.redis.queuePrefix, action),
+        concurrency: this.opts.config.worker.concurrency,
+        stalledInterval: this.opts.config.worker.stalledIntervalMs,
+        lockDuration: this.opts.config.worker.lockDurationMs,
         // A job caught by several worker deaths or Redis outages must come back each time, not fail.
-        maxStalledCount: this.opts.config.maxStalledCount,
+        maxStalledCount: this.opts.config.worker.maxStalledCount,
         // A limiter must be configured for queue.rateLimit() to hold jobs back; the cap itself is never reached.
         limiter: { max: Number.MAX_SAFE_INTEGER, duration: 1000 },
-        ...completedRetention(this.opts.config),
+        ...completedRetention(this.opts.config.jobs),
       });
       worker.on('error', (err) => sharedErrorLog(this.opts.logger, 'BullMQ worker', 'the worker keeps running and reconnects by itself')(err, { action }));
       // Failures decided by BullMQ rather than by process(): a job that stalled too often.
@@ -181,7 +164,7 @@ export class WorkerPool {
     const now = this.clock();
     const items = await Promise.all(events.map(async (event): Promise<ItemOutcome> => ({ event, outcome: await this.deliver(subscription, event, now) })));
     const attempt = (group.attempt ?? 0) + job.attemptsMade;
-    const settlement = settle(items, attempt, this.opts.config, this.random);
+    const settlement = settle(items, attempt, this.opts.config.jobs, this.random);
     return this.finish(action, subscription, job, settlement);
   }
 

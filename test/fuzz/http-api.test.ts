@@ -507,7 +507,7 @@ describe('fuzz: the HTTP tracking API does not let a body pollute Object.prototy
     redis = await openTestQueues();
     const subscriptions = compileSubscriptions(onePerType());
     const metrics = createMetrics();
-    const producer = new Producer({ queues: redis.queues, redis: redis.redis, queuePrefix: redis.prefix, subscriptions, policy: DEFAULTS, metrics });
+    const producer = new Producer({ queues: redis.queues, redis: redis.redis, queuePrefix: redis.prefix, subscriptions, policy: DEFAULTS.jobs, metrics });
     app = await buildApi({
       config: { writeKeys: [], dashboard: { readOnly: false } },
       producer,

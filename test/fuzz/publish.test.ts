@@ -90,7 +90,7 @@ describe('fuzz: publish()', function () {
   it('gives one result per event, reports each invalid event with an error naming it, and queues exactly the valid ones', async () => {
     const seed = seedFor('publish() fuzz', 'FUZZ_SEED');
     const g = generators(seededRandom(seed));
-    const producer = new Producer({ queues: redis.queues, redis: redis.redis, queuePrefix: redis.prefix, subscriptions: compileSubscriptions(onePerType()), policy: DEFAULTS });
+    const producer = new Producer({ queues: redis.queues, redis: redis.redis, queuePrefix: redis.prefix, subscriptions: compileSubscriptions(onePerType()), policy: DEFAULTS.jobs });
     const calls = scale(300, 3000);
     const expectedJobs = new Set<string>();
     let seq = 0;
@@ -154,7 +154,7 @@ describe('fuzz: publish()', function () {
   });
 
   it('never throws for one bad event: one too deep, circular, holding a BigInt, or with an impossible clock skew is reported in its result, and the others are queued', async () => {
-    const producer = new Producer({ queues: redis.queues, redis: redis.redis, queuePrefix: redis.prefix, subscriptions: compileSubscriptions(onePerType()), policy: DEFAULTS });
+    const producer = new Producer({ queues: redis.queues, redis: redis.redis, queuePrefix: redis.prefix, subscriptions: compileSubscriptions(onePerType()), policy: DEFAULTS.jobs });
     let deep: Record<string, unknown> = { leaf: 1 };
     for (let i = 0; i < 10_000; i++) deep = { a: deep };
     const circular: Record<string, unknown> = { type: 'track', event: 'c', userId: 'u', messageId: 'circ-1' };
@@ -197,7 +197,7 @@ describe('fuzz: events with hostile keys and random values, through the workers'
     const seed = seedFor('worker fuzz', 'FUZZ_SEED');
     const g = generators(seededRandom(seed));
     // The 15 presets: every action's mapping and builder sees the events.
-    p = await startPipeline({ attempts: 2 });
+    p = await startPipeline({ jobs: { attempts: 2 } });
     const presetEvents = [
       'Device Created or Updated', 'Device Deleted', 'Relationship Deleted', 'User Deleted', 'User Suppressed', 'User Unsuppressed',
       'Object Deleted', 'Report Delivery Event', 'Report Content Event', 'Application Installed', 'Order Completed',

@@ -35,7 +35,7 @@ describe('analytics.js (the browser SDK) in Chromium, on a page of another origi
       this.skip();
     }
     standIn = await CustomerIoStandIn.start({ siteId: 'site', apiKey: 'key' });
-    const base = testConfig({ writeKeys: [WRITE_KEY] });
+    const base = testConfig({ http: { writeKeys: [WRITE_KEY] } });
     service = await startService({ ...base, customerio: { ...base.customerio, trackUrl: standIn.url } }, 'all', pino({ level: 'silent' }));
     const bundle = readFileSync(SDK_BUNDLE);
     site = http.createServer((req, res) => {

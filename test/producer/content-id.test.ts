@@ -70,7 +70,7 @@ describe('messageIds of events sent without one', () => {
       const metrics = createMetrics();
       app = await buildApi({
         config: { writeKeys: [], dashboard: { readOnly: false } },
-        producer: new Producer({ queues: redis.queues, redis: redis.redis, queuePrefix: redis.prefix, subscriptions: [TRACK], policy: DEFAULTS, metrics }),
+        producer: new Producer({ queues: redis.queues, redis: redis.redis, queuePrefix: redis.prefix, subscriptions: [TRACK], policy: DEFAULTS.jobs, metrics }),
         subscriptions: [TRACK],
         metrics,
         logger: createLogger({ level: 'silent' }),

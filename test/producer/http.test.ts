@@ -56,11 +56,11 @@ describe('HTTP tracking API', function () {
   const started: Api[] = [];
 
   async function startApi(
-    opts: { writeKeys?: string[]; corsOrigins?: string[]; dashboard?: ServiceConfig['dashboard']; queues?: Queues; connection?: RedisConnection } = {},
+    opts: { writeKeys?: string[]; corsOrigins?: string[]; dashboard?: ServiceConfig['http']['dashboard']; queues?: Queues; connection?: RedisConnection } = {},
   ): Promise<Api> {
     const queues = opts.queues ?? redis.queues;
     const metrics = createMetrics();
-    const producer = new Producer({ queues, redis: opts.connection ?? redis.redis, queuePrefix: redis.prefix, subscriptions: SUBSCRIPTIONS, policy: DEFAULTS, metrics });
+    const producer = new Producer({ queues, redis: opts.connection ?? redis.redis, queuePrefix: redis.prefix, subscriptions: SUBSCRIPTIONS, policy: DEFAULTS.jobs, metrics });
     const app = await buildApi({
       config: { writeKeys: opts.writeKeys ?? [], corsOrigins: opts.corsOrigins, dashboard: opts.dashboard ?? { readOnly: false } },
       producer,
@@ -138,7 +138,7 @@ describe('HTTP tracking API', function () {
       const jobs = await waiting('trackEvent');
       expect(jobs).to.have.length(1);
       // the message index (dedupe, trace) names the job that holds it
-      const index = new MessageIndex(redis.redis, DEFAULTS.completedRetentionSeconds);
+      const index = new MessageIndex(redis.redis, DEFAULTS.jobs.completedRetentionSeconds);
       expect(await index.lookup(queuePrefix(redis.prefix, 'trackEvent'), indexField('Track Event', 'msg-1'))).to.equal(jobs[0].id);
       expect(jobs[0].data.subscription).to.equal('Track Event');
       expect(jobs[0].data.event).to.include({ type: 'track', event: 'Order Completed', userId: 'user-1', messageId: 'msg-1' });

@@ -14,7 +14,7 @@ describe('@segment/analytics-node against the service', function () {
 
   before(async () => {
     standIn = await CustomerIoStandIn.start({ siteId: 'site', apiKey: 'key' });
-    const base = testConfig({ writeKeys: ['sdk-write-key'] });
+    const base = testConfig({ http: { writeKeys: ['sdk-write-key'] } });
     service = await startService({ ...base, customerio: { ...base.customerio, trackUrl: standIn.url } }, 'all', pino({ level: 'silent' }));
   });
 

@@ -314,7 +314,7 @@ export interface QueueInspector {
 const ALL_STATES: JobType[] = ['completed', 'failed', 'waiting', 'active', 'delayed', 'prioritized', 'waiting-children'];
 
 export async function inspectQueues(redisUrl: string, prefix: string): Promise<QueueInspector> {
-  const redis = connectRedis({ redisUrl }, 'worker');
+  const redis = connectRedis({ url: redisUrl }, 'worker');
   redis.on('error', () => undefined);
   await redis.ping();
   const queues = createQueues(redis, prefix);

@@ -23,27 +23,23 @@ export function testPrefix(): string {
   return `cio-test-${randomBytes(4).toString('hex')}`;
 }
 
-export function testConfig(overrides: Partial<ServiceConfig> & { subscriptionSpecs?: unknown } = {}): ServiceConfig {
-  const { subscriptionSpecs, ...rest } = overrides;
+/** Changes to the test configuration, group by group: `{ worker: { flushIntervalMs: 5000 } }`. */
+export type ConfigOverrides = {
+  [K in keyof ServiceConfig]?: ServiceConfig[K] extends unknown[] ? ServiceConfig[K] : ServiceConfig[K] extends object ? Partial<ServiceConfig[K]> : ServiceConfig[K];
+} & { subscriptionSpecs?: unknown };
+
+/** The service's defaults, made quick for tests (short waits, few attempts), on the test Redis under a prefix of its own. */
+export function testConfig(overrides: ConfigOverrides = {}): ServiceConfig {
+  const { subscriptionSpecs, ...o } = overrides;
   return {
-    ...DEFAULTS,
-    redisUrl: REDIS_URL,
-    redisClusterNodes: [],
-    queuePrefix: testPrefix(),
-    customerio: { siteId: 'site', apiKey: 'key', region: 'US', timeoutMs: 2000 },
-    writeKeys: [],
-    port: 0,
-    host: '127.0.0.1',
-    flushIntervalMs: 50,
-    attempts: 3,
-    backoffMs: 20,
-    authPauseMs: 200,
-    rateLimitPauseMs: 200,
-    maxRequestsPerSecond: 0,
-    dashboard: { readOnly: false },
-    subscriptions: compileSubscriptions(subscriptionSpecs),
-    ...rest,
-  } as ServiceConfig;
+    redis: { ...DEFAULTS.redis, url: REDIS_URL, clusterNodes: [], queuePrefix: testPrefix(), ...o.redis },
+    jobs: { ...DEFAULTS.jobs, attempts: 3, backoffMs: 20, ...o.jobs },
+    worker: { ...DEFAULTS.worker, flushIntervalMs: 50, authPauseMs: 200, rateLimitPauseMs: 200, maxRequestsPerSecond: 0, ...o.worker },
+    http: { ...DEFAULTS.http, corsOrigins: [...DEFAULTS.http.corsOrigins], writeKeys: [], port: 0, host: '127.0.0.1', dashboard: { readOnly: false }, ...o.http },
+    customerio: { siteId: 'site', apiKey: 'key', region: 'US', timeoutMs: 2000, ...o.customerio },
+    shutdownTimeoutMs: o.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs,
+    subscriptions: o.subscriptions ?? compileSubscriptions(subscriptionSpecs),
+  };
 }
 
 export interface Pipeline {
@@ -65,13 +61,13 @@ export async function startPipeline(overrides: Parameters<typeof testConfig>[0] 
   const standIn = await CustomerIoStandIn.start({ siteId: 'site', apiKey: 'key' });
   const base = testConfig(overrides);
   const config = { ...base, customerio: { ...base.customerio, trackUrl: standIn.url } };
-  const producerRedis: RedisConnection = connectRedis(config, 'producer');
-  const workerRedis: RedisConnection = connectRedis(config, 'worker');
-  const queues = createQueues(producerRedis, config.queuePrefix);
+  const producerRedis: RedisConnection = connectRedis(config.redis, 'producer');
+  const workerRedis: RedisConnection = connectRedis(config.redis, 'worker');
+  const queues = createQueues(producerRedis, config.redis.queuePrefix);
   const metrics = createMetrics();
   const logs: any[] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
-  const producer = new Producer({ queues, redis: producerRedis, queuePrefix: config.queuePrefix, subscriptions: config.subscriptions, policy: config, metrics });
+  const producer = new Producer({ queues, redis: producerRedis, queuePrefix: config.redis.queuePrefix, subscriptions: config.subscriptions, policy: config.jobs, metrics });
   const pool = new WorkerPool({ config, connection: workerRedis, queues, logger, metrics });
   if (opts.startWorkers !== false) pool.start();
 
@@ -105,7 +101,7 @@ export async function startPipeline(overrides: Parameters<typeof testConfig>[0] 
     async close() {
       await pool.close();
       for (const q of Object.values(queues)) await q.obliterate({ force: true }).catch(() => undefined);
-      await removeMessageIndex(producerRedis, config.queuePrefix).catch(() => undefined);
+      await removeMessageIndex(producerRedis, config.redis.queuePrefix).catch(() => undefined);
       await Promise.all(Object.values(queues).map((q) => q.close()));
       producerRedis.disconnect();
       workerRedis.disconnect();

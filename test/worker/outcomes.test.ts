@@ -153,7 +153,7 @@ describe('worker outcomes', function () {
   });
 
   it('after the last attempt a transient failure fails the job with the last reason', async () => {
-    p = await startPipeline({ subscriptionSpecs: TRACK_ONLY, attempts: 2 });
+    p = await startPipeline({ subscriptionSpecs: TRACK_ONLY, jobs: { attempts: 2 } });
     p.standIn.respondNext({ status: 503 }, { status: 502 });
     await p.producer.publish([trackEvent(1)]);
     await p.settled(['trackEvent']);
@@ -188,7 +188,7 @@ describe('worker outcomes', function () {
   });
 
   it('a 401 pauses the queue and keeps the jobs until the credentials work', async () => {
-    p = await startPipeline({ subscriptionSpecs: TRACK_ONLY, authPauseMs: 300 });
+    p = await startPipeline({ subscriptionSpecs: TRACK_ONLY, worker: { authPauseMs: 300 } });
     p.standIn.respondNext({ status: 401 }, { status: 401 });
     await p.producer.publish([trackEvent(1)]);
     await p.settled(['trackEvent']);

@@ -52,7 +52,7 @@ export class ImportRun {
     redis: RedisConnection,
     private readonly opts: RunOptions,
   ) {
-    this.producer = new Producer({ queues, redis, queuePrefix: config.queuePrefix, subscriptions: config.subscriptions, policy: config, metrics: opts.metrics });
+    this.producer = new Producer({ queues, redis, queuePrefix: config.redis.queuePrefix, subscriptions: config.subscriptions, policy: config.jobs, metrics: opts.metrics });
     this.actionOf = new Map(config.subscriptions.map((s) => [s.name, s.action]));
     const { file, stat, totalLines, queuePrefix } = opts;
     this.checkpointSubject = { file, size: stat.size, mtimeMs: stat.mtimeMs, totalLines, queuePrefix };

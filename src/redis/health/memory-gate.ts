@@ -23,8 +23,8 @@ export interface MemoryReading {
 
 export interface MemoryGateSettings {
   /** Refuse events while used_memory / maxmemory is above this (0 < ratio ≤ 1). */
-  redisMemoryRefuseRatio: number;
-  redisMemoryPollMs: number;
+  memoryRefuseRatio: number;
+  memoryPollMs: number;
 }
 
 /** Why ingestion must wait, from the servers' readings; undefined while every server has room. */
@@ -87,7 +87,7 @@ export class RedisMemoryGate {
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.poll().finally(() => this.schedule()), this.settings.redisMemoryPollMs);
+    this.timer = setTimeout(() => void this.poll().finally(() => this.schedule()), this.settings.memoryPollMs);
     this.timer.unref();
   }
 
@@ -99,7 +99,7 @@ export class RedisMemoryGate {
       // Redis unreachable: the connection's state answers for it (503, /health); keep the last reading.
       return;
     }
-    const problem = memoryProblem(readings, this.settings.redisMemoryRefuseRatio);
+    const problem = memoryProblem(readings, this.settings.memoryRefuseRatio);
     if (problem && !this.current) this.logger.warn({ reason: problem }, `events are refused with 503: ${problem}`);
     if (!problem && this.current) this.logger.info('Redis has room again: the API takes events again');
     this.current = problem;

@@ -27,7 +27,7 @@ describe('all or nothing: a request Redis refuses part of', function () {
     if (!redisServerAvailable()) this.skip();
     redis = await startPrivateRedis({ args: ['--appendonly', 'no', '--maxmemory', String(MAXMEMORY), '--maxmemory-policy', 'noeviction'] });
     admin = redis.client();
-    connection = connectRedis({ redisUrl: redis.url }, 'producer');
+    connection = connectRedis({ url: redis.url }, 'producer');
     connection.on('error', () => undefined);
     await waitForRedis(connection, redis.url);
     queues = createQueues(connection, PREFIX);
@@ -52,7 +52,7 @@ describe('all or nothing: a request Redis refuses part of', function () {
   const events = Array.from({ length: 500 }, (_, i) => ({ type: 'track', event: 'Big', userId: `u${i}`, messageId: `aon-${i}`, properties: { noise: randomBytes(1000).toString('base64') } }));
 
   it('removes the jobs it wrote and releases their claims, so the 503 queued nothing and the retry queues all', async () => {
-    const producer = new Producer({ queues, redis: connection, queuePrefix: PREFIX, subscriptions: [TRACK_SUBSCRIPTION], policy: { ...DEFAULTS, groupCommitWindowMs: 0 } });
+    const producer = new Producer({ queues, redis: connection, queuePrefix: PREFIX, subscriptions: [TRACK_SUBSCRIPTION], policy: { ...DEFAULTS.jobs, groupCommitWindowMs: 0 } });
     // Watch the rollback: which jobs it removes, and whether Redis held any part of them.
     const removed: number[] = [];
     const remove = queues.trackEvent.remove.bind(queues.trackEvent);

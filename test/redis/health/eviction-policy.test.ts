@@ -48,7 +48,7 @@ describe('redis health: maxmemory-policy must be noeviction', function () {
   });
 
   it('reads the policy from INFO memory where CONFIG is disabled', async () => {
-    const redis = connectRedis({ redisUrl: noConfig.url }, 'producer');
+    const redis = connectRedis({ url: noConfig.url }, 'producer');
     redis.on('error', () => undefined);
     try {
       await waitForRedis(redis, noConfig.url);

@@ -26,8 +26,8 @@ describe('redis health: the memory gate', function () {
 
   describe('settings', () => {
     it('defaults to refusing above 90%, reading every second', () => {
-      expect(loadConfig({})).to.include({ redisMemoryRefuseRatio: 0.9, redisMemoryPollMs: 1000 });
-      expect(loadConfig({ REDIS_MEMORY_REFUSE_RATIO: '0.75' }).redisMemoryRefuseRatio).to.equal(0.75);
+      expect(loadConfig({}).redis).to.include({ memoryRefuseRatio: 0.9, memoryPollMs: 1000 });
+      expect(loadConfig({ REDIS_MEMORY_REFUSE_RATIO: '0.75' }).redis.memoryRefuseRatio).to.equal(0.75);
     });
 
     it('refuses a ratio outside (0, 1], naming the setting', () => {
@@ -71,17 +71,17 @@ describe('redis health: the memory gate', function () {
       if (!redisServerAvailable()) this.skip();
       redis = await startPrivateRedis({ args: ['--appendonly', 'no', '--maxmemory', String(MAXMEMORY), '--maxmemory-policy', 'noeviction'] });
       admin = redis.client();
-      connection = connectRedis({ redisUrl: redis.url }, 'producer');
+      connection = connectRedis({ url: redis.url }, 'producer');
       connection.on('error', () => undefined);
       await waitForRedis(connection, redis.url);
       queues = createQueues(connection, 'cio-gate');
       const logger = out.log;
-      gate = new RedisMemoryGate(connection, { redisMemoryRefuseRatio: 0.9, redisMemoryPollMs: 100 }, logger);
+      gate = new RedisMemoryGate(connection, { memoryRefuseRatio: 0.9, memoryPollMs: 100 }, logger);
       await gate.start();
       const metrics = createMetrics();
       app = await buildApi({
         config: { writeKeys: [], dashboard: { readOnly: false } },
-        producer: new Producer({ queues, redis: connection, queuePrefix: 'cio-gate', subscriptions: [TRACK], policy: DEFAULTS, metrics }),
+        producer: new Producer({ queues, redis: connection, queuePrefix: 'cio-gate', subscriptions: [TRACK], policy: DEFAULTS.jobs, metrics }),
         subscriptions: [TRACK],
         metrics,
         logger,
