@@ -2,13 +2,13 @@
 // their own, removed afterwards.
 import { randomBytes } from 'node:crypto';
 import type { Job } from 'bullmq';
-import pino from 'pino';
 import { DEFAULTS, type ServiceConfig } from '../../src/config';
 import { CustomerIoStandIn } from '../../src/demo/customerio-stand-in';
 import { createMetrics, type Metrics } from '../../src/counts/metrics';
 import { Producer } from '../../src/producer/publish';
 import { removeMessageIndex } from '../../src/redis/message-index';
 import { itemJobs, type ItemJob } from './items';
+import { captureLog, type LogLine } from './log-capture';
 import { connectRedis, type RedisConnection } from '../../src/redis/connection';
 import { createQueues, type JobData, type Queues } from '../../src/jobs/queues';
 import { UNFINISHED_JOB_STATES } from '../../src/redis/keys';
@@ -49,7 +49,8 @@ export interface Pipeline {
   pool: WorkerPool;
   queues: Queues;
   metrics: Metrics;
-  logs: any[];
+  /** The service's log lines so far, at debug level and above (support/log-capture.ts). */
+  readonly logs: LogLine[];
   /** Waits until every job of the given actions is finished (completed or failed). */
   settled(actions?: ActionKey[], timeoutMs?: number): Promise<void>;
   /** One record per item (jobs carry groups of events): see support/items.ts. */
@@ -65,8 +66,7 @@ export async function startPipeline(overrides: Parameters<typeof testConfig>[0] 
   const workerRedis: RedisConnection = connectRedis(config.redis, 'worker');
   const queues = createQueues(producerRedis, config.redis.queuePrefix);
   const metrics = createMetrics();
-  const logs: any[] = [];
-  const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+  const { log: logger, lines } = captureLog('debug');
   const producer = new Producer({ queues, redis: producerRedis, queuePrefix: config.redis.queuePrefix, subscriptions: config.subscriptions, policy: config.jobs, metrics });
   const pool = new WorkerPool({ config, connection: workerRedis, queues, logger, metrics });
   if (opts.startWorkers !== false) pool.start();
@@ -87,7 +87,9 @@ export async function startPipeline(overrides: Parameters<typeof testConfig>[0] 
     pool,
     queues,
     metrics,
-    logs,
+    get logs() {
+      return lines();
+    },
     async settled(actions = [...ACTION_KEYS], timeoutMs = 15_000) {
       const until = Date.now() + timeoutMs;
       while ((await unfinished(actions)) > 0) {

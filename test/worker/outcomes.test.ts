@@ -92,10 +92,10 @@ describe('worker outcomes', function () {
     const metrics = await p.metrics.registry.metrics();
     expect(metrics).to.match(/cio_items_delivered_total\{action="trackEvent"\} 2\n/);
     expect(metrics).to.match(/cio_items_failed_total\{action="trackEvent",reason="rejected"\} 1\n/);
-    const warning = p.logs.find((l) => l.level === 40 && l.verdict === 'ambiguous');
+    const warning = p.logs.find((l) => l.level === 'warn' && l.verdict === 'ambiguous')!;
     expect(warning.anomaly).to.match(/^errors\[0\] has a batch_index that is a string, not an integer/);
     expect(warning.body).to.include('"batch_index":"1"');
-    expect(p.logs.some((l) => l.level === 30 && l.msg === 'flush' && l.items === 3)).to.equal(false);
+    expect(p.logs.some((l) => l.level === 'info' && l.msg === 'flush' && l.items === 3)).to.equal(false);
   });
 
   it('an item whose answer stays ambiguous when sent alone fails as ambiguous_answer, never completes', async () => {
@@ -194,7 +194,7 @@ describe('worker outcomes', function () {
     await p.settled(['trackEvent']);
     expect((await states())['msg-1']).to.deep.equal({ state: 'completed', reason: undefined, attemptsMade: 1 });
     expect(p.standIn.requests).to.have.length(3);
-    expect(p.logs.some((l) => l.level === 50 && /refused the credentials/.test(l.reason))).to.equal(true);
+    expect(p.logs.some((l) => l.level === 'error' && /refused the credentials/.test(String(l.reason)))).to.equal(true);
   });
 
   it('a 413 splits the batch and sends the halves', async () => {
