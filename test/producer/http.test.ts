@@ -505,7 +505,7 @@ describe('HTTP tracking API', function () {
     it('answers /health with 503', async () => {
       const res = await fetch(`${api.url}/health`);
       expect(res.status).to.equal(503);
-      expect((await res.json()).error).to.match(/Redis is not reachable/);
+      expect(((await res.json()) as { error: string }).error).to.match(/Redis is not reachable/);
     });
 
     it('answers /v1/track with 503 and Retry-After at once, so clients retry', async () => {

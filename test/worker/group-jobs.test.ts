@@ -3,6 +3,7 @@
 // nothing twice, a re-send is queued once across requests, and trace finds each event.
 import { expect } from 'chai';
 import pino from 'pino';
+import type { GroupJobData } from '../../src/jobs/group';
 import { traceMessage } from '../../src/jobs/trace';
 import { WorkerPool } from '../../src/worker/worker';
 import { itemsOf, itemStates } from '../support/items';
@@ -37,7 +38,8 @@ describe('group jobs', function () {
     await p.settled(['trackEvent']);
     // one group job carried the six events; the other jobs were made from it
     const jobs = await p.queues.trackEvent.getJobs(['completed', 'failed'], 0, -1);
-    expect(jobs.filter((j) => !j.data.from).map((j) => j.data.count)).to.deep.equal([6]);
+    const groups = jobs.map((j) => j.data as GroupJobData);
+    expect(groups.filter((g) => !g.from).map((g) => g.count)).to.deep.equal([6]);
 
     // The first request (503) carried two items: they were retried once, then delivered.
     const transient = p.standIn.requests[0].body.batch.map((i: any) => i.identifiers.id);
@@ -56,7 +58,7 @@ describe('group jobs', function () {
     expect(failedJobs).to.have.length(2);
     for (const job of failedJobs) {
       expect(job.data).to.deep.include({ count: 1, encoding: 'json' });
-      expect(job.stacktrace.join('\n')).not.to.match(/\.(ts|js):\d+/);
+      expect((job.stacktrace ?? []).join('\n')).not.to.match(/\.(ts|js):\d+/);
     }
     expect(items.pending).to.have.length(0);
 

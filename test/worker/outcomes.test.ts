@@ -166,7 +166,7 @@ describe('worker outcomes', function () {
 
   it('a timeout is transient: retried, then delivered', async () => {
     p = await startPipeline({ subscriptionSpecs: TRACK_ONLY });
-    p.pool['client']['timeoutMs'] = 300; // the stand-in hangs on the first request
+    (p.pool['client'] as unknown as { timeoutMs: number }).timeoutMs = 300; // the stand-in hangs on the first request
     p.standIn.respondNext({ status: 200, hang: true });
     await p.producer.publish([trackEvent(1)]);
     await p.settled(['trackEvent']);
@@ -247,8 +247,9 @@ describe('worker outcomes', function () {
     await p.producer.publish(probe.events);
     await p.settled(['createUpdateObject']);
     expect(p.standIn.requests).to.have.length(1);
-    const sent = p.standIn.requests[0].body.batch;
-    const expected = probe.expected_requests.flatMap((r: any) => r.body.batch);
+    type Item = { identifiers: { object_id: string } };
+    const sent = p.standIn.requests[0].body.batch as Item[];
+    const expected: Item[] = probe.expected_requests.flatMap((r: { body: { batch: Item[] } }) => r.body.batch);
     expect(sortBy(sent, (i) => i.identifiers.object_id)).to.deep.equal(sortBy(expected, (i) => i.identifiers.object_id));
     expect(Object.values(await states('createUpdateObject')).map((s) => s.state)).to.deep.equal(['completed', 'completed']);
   });
