@@ -1,7 +1,7 @@
 // Entry point: `node dist/main.js all|api|worker` (npm start, npm run api, npm run worker).
 
 import { ConfigError, loadConfig, missingCredentials } from './config';
-import { createLogger, redactUrl } from './logger';
+import { createLogger, redactUrl } from './log/logger';
 import { startService, type ServiceMode } from './service';
 
 const MODES: ServiceMode[] = ['all', 'api', 'worker'];
@@ -35,15 +35,15 @@ async function main(): Promise<void> {
     {
       mode,
       url: service.url,
-      redis: config.redisClusterNodes.length ? `cluster ${config.redisClusterNodes.join(',')}` : redactUrl(config.redisUrl),
+      redis: config.redis.clusterNodes.length ? `cluster ${config.redis.clusterNodes.join(',')}` : redactUrl(config.redis.url),
       region: config.customerio.region,
       trackUrl: config.customerio.trackUrl,
       subscriptions: config.subscriptions.map((s) => `${s.name} → ${s.action}`),
     },
     `cio-relay ${mode} ready at ${service.url}`,
   );
-  if (config.writeKeys.length === 0 && mode !== 'worker') {
-    logger.warn(`No WRITE_KEYS set: ingestion accepts events without a write key, so it listens on ${config.host} only.`);
+  if (config.http.writeKeys.length === 0 && mode !== 'worker') {
+    logger.warn(`No WRITE_KEYS set: ingestion accepts events without a write key, so it listens on ${config.http.host} only.`);
   }
 
   let stopping = false;

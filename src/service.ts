@@ -1,17 +1,20 @@
 // Assembles the service from its parts: the API (producer, dashboard, metrics), the workers, or both.
 // `npm start`, `npm run api`, `npm run worker`, the demo and the end-to-end tests all start it through here.
 
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type pino from 'pino';
 import type { ServiceConfig } from './config';
-import { createMetrics, type Metrics } from './metrics';
-import { buildApi } from './producer/http';
+import { createMetrics, type Metrics } from './counts/metrics';
+import { buildApi } from './http/app';
+import { portError, serveWorkerEndpoints } from './http/ops';
 import { Producer } from './producer/publish';
-import { closeQueues, connectRedis, createQueues, createRequestLimiter, queueDepth, redisCounterStore, waitForRedis, type Queues, type RedisConnection } from './queues';
+import { closeQueues, createQueues, queueDepth, type Queues } from './jobs/queues';
+import { connectRedis, waitForRedis, type RedisConnection } from './redis/connection';
+import { createRequestLimiter } from './redis/rate-limit';
+import { redisCounterStore } from './counts/redis-store';
 import { WorkerPool } from './worker/worker';
-import { redactUrl } from './logger';
-import { refuseEvictingRedis, superviseRedis, type RedisSupervision } from './redis-health';
+import { redactUrl } from './log/logger';
+import { refuseEvictingRedis, superviseRedis, type RedisSupervision } from './redis/health';
 
 export type ServiceMode = 'all' | 'api' | 'worker';
 
@@ -29,34 +32,35 @@ export interface RunningService {
 }
 
 export async function startService(config: ServiceConfig, mode: ServiceMode, logger: pino.Logger): Promise<RunningService> {
-  const producerRedis = connectRedis(config, 'producer');
+  const producerRedis = connectRedis(config.redis, 'producer');
   producerRedis.on('error', () => undefined); // reconnects by itself; /health and 503s report the state, superviseRedis logs it
   try {
-    await waitForRedis(producerRedis, redactUrl(config.redisClusterNodes.length ? config.redisClusterNodes.join(',') : config.redisUrl));
+    await waitForRedis(producerRedis, redactUrl(config.redis.clusterNodes.length ? config.redis.clusterNodes.join(',') : config.redis.url));
     await refuseEvictingRedis(producerRedis, logger);
   } catch (err) {
     producerRedis.disconnect();
     throw err;
   }
-  const queues = createQueues(producerRedis, config.queuePrefix);
+  const queues = createQueues(producerRedis, config.redis.queuePrefix);
 
-  // Workers store their counts over the connection that waits out a Redis outage, so a job never
-  // moves on before its count is stored; the API's counts retry on their own (tally.ts).
+  // Workers store their counts over the connection that waits out a Redis outage (the 'worker' role:
+  // maxRetriesPerRequest null, redis/connection.ts), so a job never moves on before its count is stored;
+  // the API's counts retry on their own (counts/tally.ts).
   let workerRedis: RedisConnection | undefined;
   if (mode !== 'api') {
-    workerRedis = connectRedis(config, 'worker');
+    workerRedis = connectRedis(config.redis, 'worker');
     workerRedis.on('error', () => undefined);
   }
   const metrics = createMetrics({
     collectQueueDepth: () => queueDepth(queues),
     defaultMetrics: true,
-    counterStore: redisCounterStore(workerRedis ?? producerRedis, config.queuePrefix),
+    counterStore: redisCounterStore(workerRedis ?? producerRedis, config.redis.queuePrefix),
   });
 
   let supervision: RedisSupervision;
   try {
     supervision = await superviseRedis({
-      settings: config,
+      settings: config.redis,
       logger,
       producer: producerRedis,
       others: workerRedis ? [workerRedis] : [],
@@ -72,7 +76,8 @@ export async function startService(config: ServiceConfig, mode: ServiceMode, log
 
   let pool: WorkerPool | undefined;
   if (workerRedis) {
-    const limiter = config.maxRequestsPerSecond > 0 ? createRequestLimiter(workerRedis, config.queuePrefix, config.maxRequestsPerSecond) : undefined;
+    const { maxRequestsPerSecond } = config.worker;
+    const limiter = maxRequestsPerSecond > 0 ? createRequestLimiter(workerRedis, config.redis.queuePrefix, maxRequestsPerSecond) : undefined;
     pool = new WorkerPool({ config, connection: workerRedis, queues, logger, metrics, acquireRequestSlot: limiter });
   }
 
@@ -83,19 +88,22 @@ export async function startService(config: ServiceConfig, mode: ServiceMode, log
   let url: string;
   try {
     if (mode !== 'worker') {
-      producer = new Producer({ queues, redis: producerRedis, queuePrefix: config.queuePrefix, subscriptions: config.subscriptions, policy: config, metrics });
-      const app = await buildApi({ config, producer, subscriptions: config.subscriptions, metrics, logger, queues, redis: producerRedis, memoryGate: supervision.memoryGate });
+      producer = new Producer({ queues, redis: producerRedis, queuePrefix: config.redis.queuePrefix, subscriptions: config.subscriptions, policy: config.jobs, metrics });
+      const apiConfig = { ...config.http, queuePrefix: config.redis.queuePrefix, completedRetentionSeconds: config.jobs.completedRetentionSeconds };
+      const app = await buildApi({ config: apiConfig, producer, subscriptions: config.subscriptions, metrics, logger, queues, redis: producerRedis, memoryGate: supervision.memoryGate });
       try {
-        url = await app.listen({ port: config.port, host: config.host });
+        url = await app.listen({ port: config.http.port, host: config.http.host });
       } catch (err) {
         await app.close();
-        throw portError(err, config.port, config.host, 'PORT');
+        throw portError(err, config.http.port, config.http.host, 'PORT');
       }
       closeServer = () => app.close();
     } else {
-      const server = await serveWorkerEndpoints(metrics, producerRedis, config, logger);
+      const ops = { metrics, redis: producerRedis, ingests: false };
+      const { host } = config.http;
+      const server = await serveWorkerEndpoints({ ops, host, port: config.http.port, metricsPort: config.http.metricsPort, logger });
       const { port } = server.address() as AddressInfo;
-      url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+      url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
       closeServer = () => new Promise((resolve) => server.close(() => resolve()));
     }
   } catch (err) {
@@ -129,63 +137,4 @@ export async function startService(config: ServiceConfig, mode: ServiceMode, log
       return closing;
     },
   };
-}
-
-// A worker-only process still serves its own /metrics and /health: on METRICS_PORT when set, else on
-// PORT, or, when PORT is taken (the API on the same host, another worker), on a free port it logs.
-async function serveWorkerEndpoints(metrics: Metrics, redis: RedisConnection, config: ServiceConfig, logger: pino.Logger): Promise<http.Server> {
-  const server = http.createServer(async (req, res) => {
-    try {
-      if (req.method === 'GET' && req.url === '/metrics') {
-        const text = await metrics.registry.metrics();
-        res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text);
-      } else if (req.method === 'GET' && req.url === '/health') {
-        const ok = await Promise.race([redis.ping().then(() => true, () => false), new Promise<boolean>((r) => setTimeout(() => r(false), 1000))]);
-        res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ok' : 'redis unavailable' }));
-      } else {
-        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found: a worker serves GET /metrics and GET /health' }));
-      }
-    } catch (err) {
-      res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: (err as Error).message }));
-    }
-  });
-  if (config.metricsPort !== undefined) {
-    try {
-      await listen(server, config.metricsPort, config.host);
-    } catch (err) {
-      throw portError(err, config.metricsPort, config.host, 'METRICS_PORT');
-    }
-    return server;
-  }
-  try {
-    await listen(server, config.port, config.host);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw portError(err, config.port, config.host, 'PORT');
-    await listen(server, 0, config.host);
-    const { port } = server.address() as AddressInfo;
-    logger.warn(
-      { port, taken: config.port },
-      `port ${config.port} is taken (the API or another worker on this host?): this worker serves /metrics and /health on port ${port}; set METRICS_PORT to choose one`,
-    );
-  }
-  return server;
-}
-
-function listen(server: http.Server, port: number, host: string): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-}
-
-/** A listen failure in words that say what to change. */
-function portError(err: unknown, port: number, host: string, variable: string): Error {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'EADDRINUSE') return new Error(`Port ${port} on ${host} is already in use: stop what listens there, or set ${variable} to a free port.`);
-  if (code === 'EACCES') return new Error(`Port ${port} on ${host} needs privileges this process does not have: set ${variable} to a port above 1023.`);
-  if (code === 'EADDRNOTAVAIL') return new Error(`HOST=${host} is not an address of this machine: set HOST to one of its addresses (or 0.0.0.0).`);
-  return err instanceof Error ? err : new Error(String(err));
 }

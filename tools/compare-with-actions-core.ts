@@ -8,10 +8,10 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { ACTIONS } from '../src/actions/registry';
-import { validatePayload } from '../src/actions/fields';
-import { seededRandom } from '../src/bench/shared';
-import { compileSubscriptions } from '../src/subscriptions';
+import { ACTIONS } from '../src/core/actions/registry';
+import { validatePayload } from '../src/core/actions/fields';
+import { seededRandom } from '../bench/shared';
+import { compileSubscriptions } from '../src/core/subscriptions';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ''), process.argv[i + 1]);

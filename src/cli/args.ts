@@ -3,7 +3,8 @@
 // `--rate=500`); anything else is a UsageError, so a typo never silently changes what a command does.
 
 import type { ServiceConfig } from '../config';
-import type { Queues, RedisConnection } from '../queues';
+import type { Queues } from '../jobs/queues';
+import type { RedisConnection } from '../redis/connection';
 
 /** Exit codes, the same for every command (also listed in each command's --help). */
 export const EXIT = {

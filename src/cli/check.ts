@@ -4,9 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { missingCredentials, type ServiceConfig } from '../config';
 import { CioTransportError, CustomerIoClient, type CioResponse } from '../customerio/client';
-import { redactSecrets } from '../logger';
-import { checkEvictionPolicy } from '../redis-health';
-import { trackBaseUrl } from '../settings';
+import { redactSecrets } from '../log/logger';
+import { checkEvictionPolicy } from '../redis/health';
+import { trackBaseUrl } from '../core/settings';
 import { CannotRunError, EXIT, defineCommand, refuseArguments, table, type CliContext } from './args';
 import { openRedis, redisWhere } from './redis';
 
@@ -75,12 +75,12 @@ function printSettings(ctx: CliContext, config: ServiceConfig): void {
   const cio = config.customerio;
   const rows = [
     ['CIO_CONFIG', ctx.env.CIO_CONFIG || '(not set: the presets apply)'],
-    ['Redis', `${redisWhere(config)}, QUEUE_PREFIX=${config.queuePrefix}`],
+    ['Redis', `${redisWhere(config)}, QUEUE_PREFIX=${config.redis.queuePrefix}`],
     ['Customer.io site id', cio.siteId || '(not set)'],
     ['Customer.io API key', cio.apiKey ? 'set (not shown)' : '(not set)'],
     ['Customer.io region', `${cio.region} (${regionSource(ctx)})`],
     ['Track API', `${trackBaseUrl(cio.region, cio.trackUrl)}${cio.trackUrl ? ' (CUSTOMERIO_TRACK_URL)' : ''}`],
-    ['Write keys', config.writeKeys.length ? `${config.writeKeys.length} set (not shown)` : 'none: ingestion takes events without a key, on loopback only'],
+    ['Write keys', config.http.writeKeys.length ? `${config.http.writeKeys.length} set (not shown)` : 'none: ingestion takes events without a key, on loopback only'],
   ];
   for (const line of table(rows, ['left', 'left'])) ctx.out(`  ${line}`);
 }

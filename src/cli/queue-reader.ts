@@ -4,21 +4,10 @@
 // with LLEN or ZCARD, the same figures Queue.getJobCounts returns; a paused queue has `paused` in its meta (BullMQ 6 keeps
 // its jobs in the wait list: there is no paused state any more).
 
-import type { RedisConnection } from '../queues';
-import { queuePrefix } from '../queues';
-import { ACTION_KEYS, type ActionKey } from '../types';
+import type { RedisConnection } from '../redis/connection';
+import { ALL_JOB_STATES, JOB_STATES, queuePrefix, type JobState } from '../redis/keys';
+import { ACTION_KEYS, type ActionKey } from '../core/types';
 
-const STATE_KEYS = {
-  waiting: { key: 'wait', kind: 'list' },
-  active: { key: 'active', kind: 'list' },
-  delayed: { key: 'delayed', kind: 'zset' },
-  prioritized: { key: 'prioritized', kind: 'zset' },
-  failed: { key: 'failed', kind: 'zset' },
-  completed: { key: 'completed', kind: 'zset' },
-} as const;
-
-export type JobState = keyof typeof STATE_KEYS;
-export const READ_STATES = Object.keys(STATE_KEYS) as JobState[];
 
 export interface QueueReading {
   /** Whether BullMQ ever opened this queue (its meta key exists). */
@@ -35,8 +24,8 @@ function keyOf(basePrefix: string, action: ActionKey, suffix: string): string {
 export async function readQueue(redis: RedisConnection, basePrefix: string, action: ActionKey): Promise<QueueReading> {
   const meta = keyOf(basePrefix, action, 'meta');
   const pipeline = redis.pipeline().exists(meta).hexists(meta, 'paused');
-  for (const state of READ_STATES) {
-    const { key, kind } = STATE_KEYS[state];
+  for (const state of ALL_JOB_STATES) {
+    const { key, kind } = JOB_STATES[state];
     if (kind === 'list') pipeline.llen(keyOf(basePrefix, action, key));
     else pipeline.zcard(keyOf(basePrefix, action, key));
   }
@@ -46,7 +35,7 @@ export async function readQueue(redis: RedisConnection, basePrefix: string, acti
     return Number(value);
   });
   const counts = {} as Record<JobState, number>;
-  READ_STATES.forEach((state, i) => (counts[state] = values[2 + i]));
+  ALL_JOB_STATES.forEach((state, i) => (counts[state] = values[2 + i]));
   return { exists: values[0] === 1, paused: values[1] === 1, counts };
 }
 

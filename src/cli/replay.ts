@@ -6,8 +6,10 @@
 
 import type { Job } from 'bullmq';
 import type { GroupJobData } from '../jobs/group';
-import { forgetCounted, type JobData, type Queues, type RedisConnection } from '../queues';
-import { ACTION_KEYS, isActionKey, type ActionKey } from '../types';
+import { forgetCounted } from '../counts/redis-store';
+import { type JobData, type Queues } from '../jobs/queues';
+import { type RedisConnection } from '../redis/connection';
+import { ACTION_KEYS, isActionKey, type ActionKey } from '../core/types';
 import { EXIT, UsageError, defineCommand, plural, refuseArguments, table } from './args';
 
 const PAGE = 500;
@@ -74,7 +76,7 @@ Exit codes:
         sinceMs !== undefined && `failed since ${new Date(sinceMs).toISOString()}`,
         reason !== undefined && `reason containing ${JSON.stringify(opts.reason)}`,
       ].filter(Boolean);
-      ctx.out(`${dryRun ? 'Would re-queue' : 'Re-queued'} failed jobs (QUEUE_PREFIX=${config.queuePrefix}${conditions.length ? `, ${conditions.join(', ')}` : ''}):`);
+      ctx.out(`${dryRun ? 'Would re-queue' : 'Re-queued'} failed jobs (QUEUE_PREFIX=${config.redis.queuePrefix}${conditions.length ? `, ${conditions.join(', ')}` : ''}):`);
       if (rows.length === 0) ctx.out('  no failed jobs');
       for (const line of table(rows)) ctx.out(`  ${line}`);
       const totalJobs = `${total} failed ${plural(total, 'job')}`;

@@ -1,12 +1,11 @@
 // `cio-relay stats`: job counts by action queue and state, as a table or as JSON.
 
-import { ACTION_KEYS, type ActionKey } from '../types';
+import { ACTION_KEYS, type ActionKey } from '../core/types';
 import { CannotRunError, EXIT, defineCommand, plural, refuseArguments, table } from './args';
 import { PREFIX_PATTERN, findPrefixes, readQueues } from './queue-reader';
 import { openRedis } from './redis';
+import { COUNTED_JOB_STATES } from '../redis/keys';
 
-/** The columns, in the order a job moves through them; `prioritized` is shown only when in use. */
-const STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
 
 const options = { json: 'flag', all: 'flag' } as const;
 
@@ -46,16 +45,18 @@ Exit codes:
     const config = ctx.config();
     const open = await openRedis(config);
     try {
-      const readings = await readQueues(open.redis, config.queuePrefix);
+      const readings = await readQueues(open.redis, config.redis.queuePrefix);
       if (ACTION_KEYS.every((a) => !readings[a].exists && Object.values(readings[a].counts).every((n) => n === 0))) {
-        throw new CannotRunError(await noQueuesMessage(open.redis, config.queuePrefix, open.where));
+        throw new CannotRunError(await noQueuesMessage(open.redis, config.redis.queuePrefix, open.where));
       }
       const counts = {} as Record<ActionKey, Record<string, number>>;
       for (const action of ACTION_KEYS) counts[action] = readings[action].counts;
       const paused = new Set<ActionKey>(ACTION_KEYS.filter((a) => readings[a].paused));
 
-      const states: string[] = [...STATES];
-      if (ACTION_KEYS.some((a) => (counts[a].prioritized ?? 0) > 0)) states.splice(1, 0, 'prioritized');
+      // The columns, in the order a job moves through them; `prioritized` only when in use.
+      const prioritized = ACTION_KEYS.some((a) => (counts[a].prioritized ?? 0) > 0);
+      // BullMQ 6 keeps a paused queue's jobs in waiting: no paused column (the queue is marked instead).
+      const states: string[] = COUNTED_JOB_STATES.filter((s) => s !== 'prioritized' || prioritized);
       const totals: Record<string, number> = {};
       for (const state of states) totals[state] = ACTION_KEYS.reduce((sum, a) => sum + (counts[a][state] ?? 0), 0);
 
@@ -65,7 +66,7 @@ Exit codes:
           actions[action] = Object.fromEntries(states.map((s) => [s, counts[action][s] ?? 0]));
           actions[action].queuePaused = paused.has(action);
         }
-        ctx.out(JSON.stringify({ queuePrefix: config.queuePrefix, actions, totals }, null, 2));
+        ctx.out(JSON.stringify({ queuePrefix: config.redis.queuePrefix, actions, totals }, null, 2));
         return EXIT.ok;
       }
 
@@ -78,7 +79,7 @@ Exit codes:
         ...shown.map((a) => [paused.has(a) ? `${a} (paused)` : a, ...states.map((s) => String(counts[a][s] ?? 0))]),
         ['total', ...states.map((s) => String(totals[s]))],
       ];
-      ctx.out(`Queues under QUEUE_PREFIX=${config.queuePrefix} at ${open.where}:`);
+      ctx.out(`Queues under QUEUE_PREFIX=${config.redis.queuePrefix} at ${open.where}:`);
       for (const line of table(rows)) ctx.out(line);
       const hidden = ACTION_KEYS.length - shown.length;
       if (hidden > 0) ctx.out(`(${hidden} other ${plural(hidden, 'action')} without subscription or jobs: --all lists them)`);

@@ -42,7 +42,7 @@ Exit codes:
       const answer = await traceMessage(
         open.queues,
         open.redis,
-        { queuePrefix: config.queuePrefix, subscriptions: config.subscriptions, windowSeconds: config.completedRetentionSeconds },
+        { queuePrefix: config.redis.queuePrefix, subscriptions: config.subscriptions, windowSeconds: config.jobs.completedRetentionSeconds },
         positionals[0],
       );
       if (opts.json) ctx.out(JSON.stringify(answer, null, 2));

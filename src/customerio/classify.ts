@@ -1,46 +1,19 @@
 // Every Customer.io answer, and every failure to get one, is turned here into what happens next.
-// The worker maps each Verdict onto job states (architecture.md, "Outcomes map onto job states");
-// nothing else in the service looks at status codes.
+// What each Verdict means for an item, its job and its count is in core/outcomes.ts; nothing else in the
+// service looks at status codes.
 //
 // Reasons are written for an operator reading Bull Board or the logs: they say what Customer.io
 // did, in words, and what to check. They never contain credentials: the inputs here are a
 // response (which holds no request headers) or a CioTransportError (which holds none either).
 
 import { STATUS_CODES } from 'node:http';
-import type { CioItemError } from '../types';
+import { DEFAULTS } from '../config/defaults';
+import type { Verdict } from '../core/outcomes';
+import type { CioItemError } from '../core/types';
 import type { CioResponse } from './client';
 
-export type Verdict =
-  /**
-   * A 2xx whose every error names an item of the batch. Items in itemErrors failed for good; every other
-   * item was accepted. Only this verdict may count an item delivered.
-   */
-  | { kind: 'delivered'; status: number; itemErrors: Map<number, CioItemError> }
-  /**
-   * A 2xx that carried errors we cannot match to items (a batch_index that is a string, negative, past the
-   * batch; an `errors` that is not a list; a garbled body). Items in itemErrors failed for good; any other
-   * item may have been refused, so none of them counts as delivered: send them again in smaller requests,
-   * and a single item whose answer is still ambiguous fails. `anomaly` says what could not be matched.
-   */
-  | { kind: 'ambiguous'; status: number; itemErrors: Map<number, CioItemError>; anomaly: string }
-  /** Pause the queue for retryAfterMs; the items wait and no attempt is used up. */
-  | { kind: 'rate_limited'; status: 429; retryAfterMs: number }
-  /** Pause the queue and keep the jobs until the credentials or region are fixed. */
-  | { kind: 'auth_failed'; status: 401 | 403; reason: string }
-  /** Split the batch and send the halves. */
-  | { kind: 'too_large'; status: 413 }
-  /** The whole request was refused: every item fails, no retry. */
-  | { kind: 'rejected'; status: number; reason: string }
-  /**
-   * A whole-request 4xx whose errors name items of the batch by batch_index: those items fail for good with
-   * their own errors. Customer.io processed none of the others: send them again without the named items.
-   */
-  | { kind: 'refused_for_items'; status: number; itemErrors: Map<number, CioItemError>; reason: string }
-  /**
-   * Retry: 5xx, 408, redirects, timeouts, connection errors. retryAfterMs is set when Customer.io said
-   * when to come back (a readable Retry-After on a 5xx or 408); otherwise the usual backoff applies.
-   */
-  | { kind: 'transient'; status?: number; reason: string; retryAfterMs?: number };
+export type { Verdict } from '../core/outcomes';
+export { describeItemError } from '../core/outcomes';
 
 export interface ClassifyOptions {
   /** Wait used when a 429 has no usable Retry-After. */
@@ -52,8 +25,8 @@ export interface ClassifyOptions {
 }
 
 export const CLASSIFY_DEFAULTS: Readonly<ClassifyOptions> = {
-  defaultRetryAfterMs: 10_000,
-  maxRetryAfterMs: 5 * 60_000, // customerio-node caps Retry-After at 300 s too
+  defaultRetryAfterMs: DEFAULTS.worker.rateLimitPauseMs,
+  maxRetryAfterMs: DEFAULTS.customerio.maxRetryAfterMs,
   now: () => Date.now(),
 };
 
@@ -278,14 +251,6 @@ export function classifyTransportError(err: unknown): Verdict {
       }
       return { kind: 'transient', reason: `the request to ${host} failed: ${message}` };
   }
-}
-
-/** "Customer.io rejected the item: invalid attributes.plan: property value cannot be longer than 1000 bytes" */
-export function describeItemError(e: CioItemError): string {
-  const head = [e.reason, e.field].filter(isText).join(' ');
-  const tail = isText(e.message) ? e.message : '';
-  if (!head && !tail) return 'Customer.io rejected the item (it gave no details)';
-  return `Customer.io rejected the item: ${[head, tail].filter(Boolean).join(': ')}`;
 }
 
 /** Retry-After in ms (delta-seconds or an HTTP-date), capped; undefined when absent or unreadable. */

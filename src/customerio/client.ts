@@ -5,11 +5,12 @@
 // is no response at all (timeout, refused or reset connection, DNS, TLS) are thrown, as a
 // CioTransportError that carries no request headers, so it is safe to log.
 
-import { trackBaseUrl } from '../settings';
+import { DEFAULTS } from '../config/defaults';
+import { trackBaseUrl } from '../core/settings';
 import http from 'node:http';
 import https from 'node:https';
 import axios, { AxiosInstance, AxiosRequestConfig } from 'axios';
-import type { CioPath, Region } from '../types';
+import type { CioPath, Region } from '../core/types';
 
 export interface CioClientOptions {
   siteId: string;
@@ -36,7 +37,7 @@ export interface CioResponse {
 
 
 export const CLIENT_DEFAULTS = {
-  timeoutMs: 10_000,
+  timeoutMs: DEFAULTS.customerio.timeoutMs,
   maxSockets: 50,
   /** Customer.io answers with a few bytes; anything past this is not Customer.io talking. */
   maxResponseBytes: 10 * 1024 * 1024,

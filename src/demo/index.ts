@@ -8,15 +8,16 @@
 
 import { randomBytes } from 'node:crypto';
 import { ConfigError, loadConfig, type ServiceConfig } from '../config';
-import { CustomerIoStandIn } from '../customerio/stand-in';
-import { createLogger } from '../logger';
-import { removeMessageIndex } from '../jobs/message-index';
-import { removeCounts } from '../queues';
-import { markerKey } from '../redis-health/data-marker';
+import { CustomerIoStandIn } from './customerio-stand-in';
+import { createLogger } from '../log/logger';
+import { removeMessageIndex } from '../redis/message-index';
+import { UNFINISHED_JOB_STATES } from '../redis/keys';
+import { removeCounts } from '../counts/redis-store';
+import { markerKey } from '../redis/health/data-marker';
 import { startService } from '../service';
 import type { Job } from 'bullmq';
 import type { GroupJobData } from '../jobs/group';
-import { ACTION_KEYS } from '../types';
+import { ACTION_KEYS } from '../core/types';
 import { sampleEvents } from './samples';
 
 const DEMO_SITE_ID = 'demo-site';
@@ -37,9 +38,9 @@ async function main(): Promise<void> {
     const base = loadConfig({ ...process.env, CUSTOMERIO_SITE_ID: DEMO_SITE_ID, CUSTOMERIO_API_KEY: DEMO_API_KEY });
     config = {
       ...base,
-      queuePrefix: `cio-demo-${randomBytes(4).toString('hex')}`,
-      port: process.env.PORT ? base.port : 3000,
-      flushIntervalMs: Math.min(base.flushIntervalMs, 200),
+      redis: { ...base.redis, queuePrefix: `cio-demo-${randomBytes(4).toString('hex')}` },
+      http: { ...base.http, port: process.env.PORT ? base.http.port : 3000 },
+      worker: { ...base.worker, flushIntervalMs: Math.min(base.worker.flushIntervalMs, 200) },
       customerio: { ...base.customerio, region: 'US', trackUrl: standIn.url },
     };
   } catch (err) {
@@ -59,14 +60,14 @@ async function main(): Promise<void> {
   out(`cio-relay demo: the service runs at ${service.url}, Customer.io is a stand-in at ${standIn.url}.`);
   const given = process.env.QUEUE_PREFIX;
   out(
-    `It keeps its jobs in queues under the prefix ${config.queuePrefix}, removed when it ends` +
+    `It keeps its jobs in queues under the prefix ${config.redis.queuePrefix}, removed when it ends` +
       (given ? ` (QUEUE_PREFIX=${given} is left alone: the demo never touches queues it did not make).\n` : '.\n'),
   );
 
   const events = sampleEvents();
   const response = await fetch(`${service.url}/v1/batch`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: basic(config.writeKeys[0] ?? 'demo') },
+    headers: { 'content-type': 'application/json', authorization: basic(config.http.writeKeys[0] ?? 'demo') },
     body: JSON.stringify({ batch: events }),
   });
   out(`POST /v1/batch with ${events.length} events of every kind → ${response.status} ${await response.text()}\n`);
@@ -83,7 +84,7 @@ async function main(): Promise<void> {
   }
 
   async function stop(): Promise<void> {
-    await clearDemoData(service, config.queuePrefix).catch(() => undefined);
+    await clearDemoData(service, config.redis.queuePrefix).catch(() => undefined);
     await service.close();
     await standIn.close();
     process.exit(0);
@@ -104,7 +105,7 @@ async function clearDemoData(service: Awaited<ReturnType<typeof startService>>, 
 async function settled(queues: Awaited<ReturnType<typeof startService>>['queues'], timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const counts = await Promise.all(ACTION_KEYS.map((a) => queues[a].getJobCounts('waiting', 'active', 'delayed', 'prioritized')));
+    const counts = await Promise.all(ACTION_KEYS.map((a) => queues[a].getJobCounts(...UNFINISHED_JOB_STATES)));
     if (counts.every((c) => Object.values(c).every((n) => n === 0))) return;
     if (Date.now() > until) return out('(some jobs are still waiting; the report shows what happened so far)');
     await new Promise((r) => setTimeout(r, 100));

@@ -3,7 +3,7 @@
 // receives with its answer, and can be told to refuse a share of the items (207), or to answer a share of
 // the requests with 429 or 500, so the dashboard shows what failures and retries look like.
 
-import { CustomerIoStandIn, type Exchange } from '../customerio/stand-in';
+import { CustomerIoStandIn, type Exchange } from './customerio-stand-in';
 import { EXIT, UsageError, parseArgs, wholeNumber } from '../cli/args';
 
 const DEFAULT_PORT = 4010;

@@ -6,8 +6,8 @@
 // (`fail`) keeps its one event uncompressed, so the dashboard shows the event next to the reason.
 
 import zlib from 'node:zlib';
-import type { FailReason } from '../metrics';
-import type { SegmentEvent } from '../types';
+import type { FailReason } from '../core/outcomes';
+import type { SegmentEvent } from '../core/types';
 
 export type GroupEncoding = 'zstd' | 'gzip' | 'json';
 

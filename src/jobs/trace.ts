@@ -3,11 +3,13 @@
 // a 429) to where it is now. Used by `cio-relay trace` and the dashboard's /admin/trace endpoint.
 
 import type { Job } from 'bullmq';
-import { queuePrefix, type Queues, type RedisConnection } from '../queues';
-import type { Subscription } from '../subscriptions';
-import type { ActionKey } from '../types';
+import { queuePrefix } from '../redis/keys';
+import { type Queues } from './queues';
+import { type RedisConnection } from '../redis/connection';
+import type { Subscription } from '../core/subscriptions';
+import type { ActionKey } from '../core/types';
 import { decodeGroup, type AnyJobData, type GroupJobData } from './group';
-import { indexField, MessageIndex } from './message-index';
+import { indexField, MessageIndex } from '../redis/message-index';
 
 export type TraceStatus = 'delivered' | 'failed' | 'retrying' | 'waiting' | 'sending' | 'gone';
 

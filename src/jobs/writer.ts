@@ -8,10 +8,11 @@
 
 import { randomBytes } from 'node:crypto';
 import type { JobsOptions, Queue } from 'bullmq';
-import { queuePrefix, type Queues } from '../queues';
-import type { ActionKey, SegmentEvent } from '../types';
+import { queuePrefix } from '../redis/keys';
+import { type Queues } from './queues';
+import type { ActionKey, SegmentEvent } from '../core/types';
 import { encodeGroup, type GroupExtras, type GroupJobData } from './group';
-import { indexField, type MessageIndex } from './message-index';
+import { indexField, type MessageIndex } from '../redis/message-index';
 
 /** The events of one subscription to be written, in order. */
 export interface GroupToWrite {

@@ -1,16 +1,11 @@
 // The pure half of ingestion: check each event, fill what Segment fills, and pick the subscriptions that fire.
 
-import { matchEvent, type Subscription } from '../subscriptions';
-import type { SegmentEvent } from '../types';
+import { matchEvent, type Subscription } from '../core/subscriptions';
+import type { SegmentEvent } from '../core/types';
+import { MAX_ITEM_BYTES, MAX_JSON_DEPTH } from '../core/limits';
 import { contentHash, contentMessageId } from './content-id';
 
 export const EVENT_TYPES = ['identify', 'track', 'page', 'screen', 'group', 'alias'] as const;
-/** Segment's limit for one event, and Customer.io's for one item. */
-export const MAX_EVENT_BYTES = 32 * 1024;
-/** Segment's limit for one request (a batch). */
-export const MAX_REQUEST_BYTES = 500 * 1024;
-/** Deeper events are refused: later steps (size, triggers, mappings, timestamp conversion) recurse. */
-export const MAX_EVENT_DEPTH = 64;
 
 export interface Prepared {
   index: number;
@@ -40,17 +35,17 @@ export function envelopeProblem(event: unknown, bytes?: number): string | undefi
   }
   let size = bytes;
   if (size === undefined) {
-    const bound = jsonBytesAtMost(event, MAX_EVENT_DEPTH);
-    if (bound === TOO_DEEP) return `nests more than ${MAX_EVENT_DEPTH} levels deep`;
+    const bound = jsonBytesAtMost(event, MAX_JSON_DEPTH);
+    if (bound === TOO_DEEP) return `nests more than ${MAX_JSON_DEPTH} levels deep`;
     // Most events are far below the limit; only those that might not be are serialized to measure them.
-    if (bound <= MAX_EVENT_BYTES) return undefined;
+    if (bound <= MAX_ITEM_BYTES) return undefined;
     try {
       size = Buffer.byteLength(JSON.stringify(event));
     } catch (err) {
       return `cannot be serialized as JSON (${(err as Error).message.split('\n')[0]})`;
     }
   }
-  if (size > MAX_EVENT_BYTES) return `is ${size} bytes; an event may be at most ${MAX_EVENT_BYTES} bytes`;
+  if (size > MAX_ITEM_BYTES) return `is ${size} bytes; an event may be at most ${MAX_ITEM_BYTES} bytes`;
   return undefined;
 }
 

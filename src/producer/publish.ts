@@ -5,12 +5,14 @@
 // (group-commit.ts), becomes one job (split by the caps of events and bytes per job). A re-sent event
 // (same messageId, same subscription, within the window) is left out by the message index.
 
-import type { Metrics } from '../metrics';
-import { jobOptions, type JobPolicy, type Queues, type RedisConnection } from '../queues';
-import { MessageIndex } from '../jobs/message-index';
+import type { Metrics } from '../counts/metrics';
+import type { JobsConfig } from '../config';
+import { jobOptions, type Queues } from '../jobs/queues';
+import { type RedisConnection } from '../redis/connection';
+import { MessageIndex } from '../redis/message-index';
 import { fitToCaps, GroupWriter, type GroupToWrite } from '../jobs/writer';
-import type { Subscription } from '../subscriptions';
-import type { ActionKey, SegmentEvent } from '../types';
+import type { Subscription } from '../core/subscriptions';
+import type { ActionKey, SegmentEvent } from '../core/types';
 import { GroupCommitter } from './group-commit';
 import { prepareEvents, type Prepared } from './prepare';
 
@@ -30,11 +32,8 @@ export class QueueUnavailableError extends Error {
 }
 
 /** What the producer needs of the job policy: retries for jobs, the dedupe window, group sizes. */
-export type ProducerPolicy = JobPolicy & {
-  groupCommitWindowMs: number;
-  groupMaxEvents: number;
-  groupMaxBytes: number;
-};
+/** The producer reads the whole jobs group: the job options, and how events are grouped into jobs. */
+export type ProducerPolicy = JobsConfig;
 
 export interface ProducerOptions {
   queues: Queues;

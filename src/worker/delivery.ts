@@ -1,29 +1,19 @@
 // Delivery: collects built items per subscription, flushes them to Customer.io, and hands every item its
-// own outcome. The decisions (when to flush, what a response means) are made by the pure batcher and by
-// classify.ts; this module only wires them to the clock, the HTTP client and the waiting jobs.
+// own outcome. The decisions (when to flush, what a response means, what it means for each item) are made
+// by the pure batcher, classify.ts and core/outcomes.ts; this module only wires them to the clock, the HTTP
+// client and the waiting jobs.
 
 import type pino from 'pino';
-import { PATH_FOR } from '../actions';
-import { ACTIONS } from '../actions/registry';
-import { Batcher, type Pending } from '../batcher';
-import { classifyResponse, classifyTransportError, describeItemError, excerpt, type Verdict } from '../customerio/classify';
+import { PATH_FOR } from '../core/actions';
+import { ACTIONS } from '../core/actions/registry';
+import { Batcher, type Pending } from '../core/batcher';
+import { BATCH_BUDGET_BYTES, MAX_ITEM_BYTES } from '../core/limits';
+import { itemRefused, itemTooLarge, outcomeOf, type Outcome, type Verdict } from '../core/outcomes';
+import { classifyResponse, classifyTransportError, excerpt } from '../customerio/classify';
 import type { CustomerIoClient } from '../customerio/client';
-import { statusClass, type FailReason, type Metrics } from '../metrics';
-import type { Subscription } from '../subscriptions';
-import type { CioItemError, CioPath } from '../types';
-
-/** What happens to one item's job. */
-export type Outcome =
-  | { kind: 'delivered'; status: number }
-  /** Refused for good: the job fails now, without retry. */
-  | { kind: 'failed'; reason: string; metric: FailReason }
-  /**
-   * Transient: the job is retried, using up an attempt; after retryAfterMs when Customer.io said when to
-   * come back (Retry-After on a 5xx or 408), else with the usual backoff.
-   */
-  | { kind: 'retry'; reason: string; retryAfterMs?: number }
-  /** The queue pauses for `ms`; the job waits without using up an attempt. */
-  | { kind: 'wait'; ms: number; reason: string; why: 'rate_limited' | 'auth' };
+import { statusClass, type Metrics } from '../counts/metrics';
+import type { Subscription } from '../core/subscriptions';
+import type { CioItemError, CioPath } from '../core/types';
 
 interface Waiting {
   json: string;
@@ -56,7 +46,7 @@ export class Delivery {
   private readonly now: () => number;
 
   constructor(private readonly opts: DeliveryOptions) {
-    this.batcher = new Batcher<Waiting>({ maxBytes: 480_000, maxItemBytes: 32_768, maxWaitMs: opts.flushIntervalMs });
+    this.batcher = new Batcher<Waiting>({ maxBytes: BATCH_BUDGET_BYTES, maxItemBytes: MAX_ITEM_BYTES, maxWaitMs: opts.flushIntervalMs });
     this.slots = new Semaphore(opts.requestConcurrency);
     this.now = opts.clock ?? Date.now;
   }
@@ -74,7 +64,7 @@ export class Delivery {
         maxItems: subscription.batchSize,
       });
       if (added.kind === 'too_large') {
-        resolve(tooLarge(bytes));
+        resolve(itemTooLarge(bytes));
         return;
       }
       for (const group of added.flush) this.track(this.sendBatch(subscription, group.items, group.why));
@@ -128,12 +118,12 @@ export class Delivery {
   }
 
   private async sendAlone(subscription: Subscription, json: string, bytes: number): Promise<Outcome> {
-    if (bytes > 32_768) return tooLarge(bytes);
+    if (bytes > MAX_ITEM_BYTES) return itemTooLarge(bytes);
     const path = PATH_FOR[ACTIONS[subscription.action].delivery].single;
     await this.slots.acquire();
     try {
       const verdict = await this.post(subscription, path, json, 1);
-      return this.outcomeOf(subscription, verdict, 0);
+      return outcomeOf(verdict, 0, this.opts.authPauseMs);
     } finally {
       this.slots.release();
     }
@@ -159,7 +149,7 @@ export class Delivery {
       if (others.length > 0) await this.sendBatch(subscription, others, 'resend_without_refused');
       return;
     }
-    items.forEach((item, index) => item.value.resolve(this.outcomeOf(subscription, verdict, index)));
+    items.forEach((item, index) => item.value.resolve(outcomeOf(verdict, index, this.opts.authPauseMs)));
   }
 
   private async sendInHalves(subscription: Subscription, items: Pending<Waiting>[], why: string): Promise<void> {
@@ -176,7 +166,7 @@ export class Delivery {
     const others: Pending<Waiting>[] = [];
     items.forEach((item, index) => {
       const error = itemErrors.get(index);
-      if (error) item.value.resolve({ kind: 'failed', reason: describeItemError(error), metric: 'rejected' });
+      if (error) item.value.resolve(itemRefused(error));
       else others.push(item);
     });
     return others;
@@ -212,59 +202,6 @@ export class Delivery {
     if (verdict.kind === 'auth_failed') this.opts.onPause?.(subscription, this.opts.authPauseMs, verdict.reason);
     return verdict;
   }
-
-  private outcomeOf(subscription: Subscription, verdict: Verdict, index: number): Outcome {
-    switch (verdict.kind) {
-      case 'delivered': {
-        const error = verdict.itemErrors.get(index);
-        return error
-          ? { kind: 'failed', reason: describeItemError(error), metric: 'rejected' }
-          : { kind: 'delivered', status: verdict.status };
-      }
-      case 'ambiguous': {
-        const error = verdict.itemErrors.get(index);
-        if (error) return { kind: 'failed', reason: describeItemError(error), metric: 'rejected' };
-        return {
-          kind: 'failed',
-          reason:
-            `Customer.io answered ${verdict.status}, but with errors that name no item (${verdict.anomaly}); ` +
-            `this item may have been refused, so it is not counted as delivered and is not retried. ` +
-            `Check Customer.io's activity log, and replay the job if the item is missing.`,
-          metric: 'ambiguous_answer',
-        };
-      }
-      case 'rejected':
-        return { kind: 'failed', reason: verdict.reason, metric: 'request_rejected' };
-      case 'refused_for_items': {
-        const error = verdict.itemErrors.get(index);
-        if (error) return { kind: 'failed', reason: describeItemError(error), metric: 'rejected' };
-        const named = [...verdict.itemErrors.keys()].join(', ');
-        return {
-          kind: 'failed',
-          reason: `${verdict.reason}; Customer.io refused the request because of item(s) ${named} of it, and this item was not sent again`,
-          metric: 'request_rejected',
-        };
-      }
-      case 'too_large':
-        return { kind: 'failed', reason: 'Customer.io answered 413: the item is too large to send on its own', metric: 'too_large' };
-      case 'transient':
-        return verdict.retryAfterMs === undefined
-          ? { kind: 'retry', reason: verdict.reason }
-          : { kind: 'retry', reason: verdict.reason, retryAfterMs: verdict.retryAfterMs };
-      case 'rate_limited':
-        return { kind: 'wait', ms: verdict.retryAfterMs, reason: 'Customer.io answered 429 Too Many Requests', why: 'rate_limited' };
-      case 'auth_failed':
-        return { kind: 'wait', ms: this.opts.authPauseMs, reason: verdict.reason, why: 'auth' };
-    }
-  }
-}
-
-function tooLarge(bytes: number): Outcome {
-  return {
-    kind: 'failed',
-    reason: `The item is ${bytes} bytes; Customer.io accepts at most 32768 bytes per item. It was not sent.`,
-    metric: 'too_large',
-  };
 }
 
 /** Limits concurrent requests on the one-item paths. */

@@ -4,9 +4,8 @@
 // backoff, their attempts carried over, or, once those are used up, each fails on its own; items that
 // wait out a 429 or refused credentials go back as one new job without using an attempt.
 
-import type { FailReason } from '../metrics';
-import type { SegmentEvent } from '../types';
-import type { Outcome } from './delivery';
+import type { FailReason, Outcome, WaitReason } from '../core/outcomes';
+import type { SegmentEvent } from '../core/types';
 
 export interface ItemOutcome {
   event: SegmentEvent;
@@ -27,7 +26,7 @@ export interface Settlement {
   /** Transient failures with attempts left: one job, after `delayMs`. */
   retry?: { events: SegmentEvent[]; attempt: number; delayMs: number; reason: string };
   /** Items that wait for the queue's pause to end (429, refused credentials); no attempt used. */
-  wait?: { events: SegmentEvent[]; attempt: number; pauseMs: number; why: 'rate_limited' | 'auth'; reason: string };
+  wait?: { events: SegmentEvent[]; attempt: number; pauseMs: number; why: WaitReason; reason: string };
   /** Customer.io's statuses for the delivered items (distinct), for the job's result and trace. */
   statuses: number[];
 }

@@ -10,40 +10,26 @@
 import { createHash, randomInt } from 'node:crypto';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type pino from 'pino';
-import type { ServiceConfig } from '../config';
+import type { RedisConfig, ServiceConfig } from '../config';
 import { CustomerIoClient } from '../customerio/client';
-import type { FailReason, Metrics, RetryReason } from '../metrics';
+import type { Metrics } from '../counts/metrics';
+import type { FailReason, Outcome } from '../core/outcomes';
 import { decodeGroup, groupCount, type AnyJobData, type GroupJobData } from '../jobs/group';
-import { MessageIndex } from '../jobs/message-index';
+import { MessageIndex } from '../redis/message-index';
 import { GroupWriter, type GroupToWrite } from '../jobs/writer';
-import { completedRetention, countAttemptOnce, countFinalOnce, createQueues, jobOptions, queuePrefix, type Queues, type RedisConnection } from '../queues';
-import { sharedErrorLog } from '../log-throttle';
-import { transform, type Subscription } from '../subscriptions';
-import { ACTION_KEYS, type ActionKey, type SegmentEvent } from '../types';
-import { Delivery, type Outcome } from './delivery';
+import { completedRetention, createQueues, jobOptions, type Queues } from '../jobs/queues';
+import { queuePrefix } from '../redis/keys';
+import { countAttemptOnce, countFinalOnce } from '../counts/redis-store';
+import { type RedisConnection } from '../redis/connection';
+import { sharedErrorLog } from '../log/throttle';
+import { transform, type Subscription } from '../core/subscriptions';
+import { ACTION_KEYS, type ActionKey, type SegmentEvent } from '../core/types';
+import { Delivery } from './delivery';
 import { ItemPermits } from './permits';
 import { settle, type ItemOutcome, type Settlement } from './settle';
 
-export type WorkerConfig = Pick<
-  ServiceConfig,
-  | 'customerio'
-  | 'queuePrefix'
-  | 'flushIntervalMs'
-  | 'workerConcurrency'
-  | 'workerMaxItems'
-  | 'requestConcurrency'
-  | 'attempts'
-  | 'backoffMs'
-  | 'authPauseMs'
-  | 'rateLimitPauseMs'
-  | 'stalledIntervalMs'
-  | 'lockDurationMs'
-  | 'maxStalledCount'
-  | 'subscriptions'
-  | 'completedRetentionSeconds'
-  | 'completedRetentionCount'
-  | 'failedRetentionSeconds'
->;
+/** What the workers read: their own group, the jobs', Customer.io's, the subscriptions and the queue prefix. */
+export type WorkerConfig = Pick<ServiceConfig, 'worker' | 'jobs' | 'customerio' | 'subscriptions'> & { redis: Pick<RedisConfig, 'queuePrefix'> };
 
 export interface WorkerPoolOptions {
   config: WorkerConfig;
@@ -93,19 +79,19 @@ export class WorkerPool {
     this.clock = opts.clock ?? Date.now;
     this.random = opts.random ?? (() => randomInt(1_000_000) / 1_000_000);
     this.subscriptions = new Map(config.subscriptions.map((s) => [s.name, s]));
-    this.permits = new ItemPermits(config.workerMaxItems);
+    this.permits = new ItemPermits(config.worker.maxItems);
     // The worker connection waits out a Redis outage, so the jobs a settled job leaves behind are written
     // before it completes, however long Redis is away.
-    this.queues = createQueues(opts.connection, config.queuePrefix);
-    const index = new MessageIndex(opts.connection, config.completedRetentionSeconds, this.clock);
-    this.writer = new GroupWriter(this.queues, index, config.queuePrefix, jobOptions(config), this.clock);
+    this.queues = createQueues(opts.connection, config.redis.queuePrefix);
+    const index = new MessageIndex(opts.connection, config.jobs.completedRetentionSeconds, this.clock);
+    this.writer = new GroupWriter(this.queues, index, config.redis.queuePrefix, jobOptions(config.jobs), this.clock);
     this.client = new CustomerIoClient({ ...config.customerio });
     this.delivery = new Delivery({
       client: this.client,
-      flushIntervalMs: config.flushIntervalMs,
-      requestConcurrency: config.requestConcurrency,
-      authPauseMs: config.authPauseMs,
-      rateLimitPauseMs: config.rateLimitPauseMs,
+      flushIntervalMs: config.worker.flushIntervalMs,
+      requestConcurrency: config.worker.requestConcurrency,
+      authPauseMs: config.worker.authPauseMs,
+      rateLimitPauseMs: config.worker.rateLimitPauseMs,
       metrics: opts.metrics,
       logger: opts.logger,
       acquireRequestSlot: opts.acquireRequestSlot,
@@ -121,21 +107,21 @@ export class WorkerPool {
       if (!actions.has(action)) continue;
       const worker = new Worker<AnyJobData, GroupResult>(action, (job) => this.processCounted(action, job), {
         connection: this.opts.connection,
-        prefix: queuePrefix(this.opts.config.queuePrefix, action),
-        concurrency: this.opts.config.workerConcurrency,
-        stalledInterval: this.opts.config.stalledIntervalMs,
-        lockDuration: this.opts.config.lockDurationMs,
+        prefix: queuePrefix(this.opts.config.redis.queuePrefix, action),
+        concurrency: this.opts.config.worker.concurrency,
+        stalledInterval: this.opts.config.worker.stalledIntervalMs,
+        lockDuration: this.opts.config.worker.lockDurationMs,
         // A job caught by several worker deaths or Redis outages must come back each time, not fail.
-        maxStalledCount: this.opts.config.maxStalledCount,
+        maxStalledCount: this.opts.config.worker.maxStalledCount,
         // A limiter must be configured for queue.rateLimit() to hold jobs back; the cap itself is never reached.
         limiter: { max: Number.MAX_SAFE_INTEGER, duration: 1000 },
-        ...completedRetention(this.opts.config),
+        ...completedRetention(this.opts.config.jobs),
       });
       worker.on('error', (err) => sharedErrorLog(this.opts.logger, 'BullMQ worker', 'the worker keeps running and reconnects by itself')(err, { action }));
       // Failures decided by BullMQ rather than by process(): a job that stalled too often.
       worker.on('failed', (job, err) => {
         if (job && /stalled more than allowable limit/.test(err.message)) {
-          void this.opts.metrics?.itemsFailed.inc({ action, reason: 'stalled' }, groupCount(job.data));
+          void this.opts.metrics?.countItems('stalled', action, groupCount(job.data));
           this.opts.logger.error({ action, job: job.id, items: groupCount(job.data) }, 'job failed: it stalled too often (replay it)');
         }
       });
@@ -170,7 +156,7 @@ export class WorkerPool {
       const items = groupCount(job.data);
       const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       if (last) await this.countFailed(action, job, 'internal', items);
-      else await this.opts.metrics?.itemsRetried.inc({ action, reason: 'internal' }, items, countAttemptOnce(job));
+      else await this.opts.metrics?.itemsRetried.inc({ action, reason: 'internal_retry' }, items, countAttemptOnce(job));
       this.opts.logger.error(
         { action, job: job.id, items, attempt: job.attemptsMade + 1, err: (err as Error)?.message },
         last ? 'job failed on an unforeseen error (replay it once the cause is fixed)' : 'job failed on an unforeseen error; BullMQ runs it again',
@@ -221,7 +207,7 @@ export class WorkerPool {
     const now = this.clock();
     const items = await Promise.all(events.map(async (event): Promise<ItemOutcome> => ({ event, outcome: await this.deliver(subscription, event, now) })));
     const attempt = (group.attempt ?? 0) + job.attemptsMade;
-    const settlement = settle(items, attempt, this.opts.config, this.random);
+    const settlement = settle(items, attempt, this.opts.config.jobs, this.random);
     return this.finish(action, subscription, job, settlement);
   }
 
@@ -266,9 +252,9 @@ export class WorkerPool {
     const m = this.opts.metrics;
     const mark = countFinalOnce(job);
     const counts: Array<Promise<void>> = [];
-    if (m && s.delivered.length > 0) counts.push(m.itemsDelivered.inc({ action }, s.delivered.length, mark));
-    if (m && s.retry) counts.push(m.itemsRetried.inc({ action, reason: 'transient' satisfies RetryReason }, s.retry.events.length, mark));
-    if (m && s.wait) counts.push(m.itemsRetried.inc({ action, reason: s.wait.why }, s.wait.events.length, mark));
+    if (m && s.delivered.length > 0) counts.push(m.countItems('delivered', action, s.delivered.length, mark));
+    if (m && s.retry) counts.push(m.countItems('transient', action, s.retry.events.length, mark));
+    if (m && s.wait) counts.push(m.countItems(s.wait.why, action, s.wait.events.length, mark));
     await Promise.all(counts);
 
     if (s.retry) this.opts.logger.warn({ action, job: job.id, items: s.retry.events.length, delayMs: s.retry.delayMs, retryJob: delayed!.id }, s.retry.reason);
@@ -286,7 +272,7 @@ export class WorkerPool {
   }
 
   private async countFailed(action: ActionKey, job: Job, reason: FailReason, items: number): Promise<void> {
-    await this.opts.metrics?.itemsFailed.inc({ action, reason }, items, countFinalOnce(job));
+    await this.opts.metrics?.countItems(reason, action, items, countFinalOnce(job));
   }
 
   private pause(action: ActionKey, ms: number, reason: string): void {

@@ -2,9 +2,9 @@
 // errors) are checked here; what the service then does with Customer.io's answers (P01–P05, P13) is checked
 // end to end in test/worker/outcomes.test.ts. Probes named in deviations.md assert our behaviour instead.
 import { expect } from 'chai';
-import { ACTIONS, buildItem, defaultMapping, PATH_FOR } from '../../src/actions';
-import { basicAuthorization, parseRegion, trackBaseUrl } from '../../src/settings';
-import { compileMapping } from '../../src/subscriptions/mapping';
+import { ACTIONS, buildItem, defaultMapping, PATH_FOR } from '../../src/core/actions';
+import { basicAuthorization, parseRegion, trackBaseUrl } from '../../src/core/settings';
+import { compileMapping } from '../../src/core/subscriptions/mapping';
 import { loadVectors, VECTOR_NOW } from '../support/vectors';
 
 interface Probe {
@@ -18,6 +18,7 @@ interface Probe {
   expected_request?: { url: string; headers: Record<string, string>; body: any } | null;
   expected_requests?: Array<{ url: string; body: any }>;
   expected_error?: { message: string; status?: number };
+  expected_multistatus?: any[];
   raw?: unknown;
 }
 
@@ -32,7 +33,7 @@ function referenceItems(p: Probe): Expectation {
   if (p.expected_error && events.length === 1 && !p.expected_request) return [{ error: p.expected_error.message }];
   const requests = p.expected_requests ?? (p.expected_request ? [p.expected_request] : []);
   const sent = requests.flatMap((r) => (Array.isArray(r.body?.batch) ? r.body.batch : [r.body]));
-  const multistatus: any[] | undefined = (p as any).expected_multistatus;
+  const multistatus = p.expected_multistatus;
   // Events refused by validation are not in the request; the multistatus says where they were.
   return events.map((_, i) => {
     const entry = multistatus?.[i];

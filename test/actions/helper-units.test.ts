@@ -1,8 +1,8 @@
 // vectors/helper-units.json: input/output pairs for the reference's shared helpers.
 import { expect } from 'chai';
-import { buildPayload } from '../../src/actions/build-payload';
-import { resolveIdentifiers } from '../../src/actions/identifiers';
-import { convertAttributeTimestamps, convertValidTimestamp, isIsoDate, sendableTimestamp } from '../../src/actions/timestamps';
+import { buildPayload } from '../../src/core/actions/build-payload';
+import { resolveIdentifiers } from '../../src/core/actions/identifiers';
+import { convertAttributeTimestamps, convertValidTimestamp, isIsoDate, sendableTimestamp } from '../../src/core/actions/timestamps';
 import { loadVectors } from '../support/vectors';
 
 interface Unit {

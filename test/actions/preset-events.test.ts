@@ -2,9 +2,9 @@
 // must be the reference's, and each one's item (or error) must equal the reference's, except where a
 // deviation applies.
 import { expect } from 'chai';
-import { ACTIONS, PATH_FOR } from '../../src/actions';
-import { isIsoDate } from '../../src/actions/timestamps';
-import { compileSubscriptions, matchEvent, transform } from '../../src/subscriptions';
+import { ACTIONS, PATH_FOR } from '../../src/core/actions';
+import { isIsoDate } from '../../src/core/actions/timestamps';
+import { compileSubscriptions, matchEvent, transform } from '../../src/core/subscriptions';
 import { loadVectors, VECTOR_NOW } from '../support/vectors';
 
 interface Fired {

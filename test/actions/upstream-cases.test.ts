@@ -2,9 +2,9 @@
 // single path, US and EU. The item we build (or the error we give) must equal the reference's, except where
 // deviations.md says we do better; those cases assert our documented behaviour and name the deviation.
 import { expect } from 'chai';
-import { ACTIONS, buildItem, defaultMapping, PATH_FOR } from '../../src/actions';
-import { basicAuthorization, parseRegion, trackBaseUrl } from '../../src/settings';
-import { compileMapping } from '../../src/subscriptions/mapping';
+import { ACTIONS, buildItem, defaultMapping, PATH_FOR } from '../../src/core/actions';
+import { basicAuthorization, parseRegion, trackBaseUrl } from '../../src/core/settings';
+import { compileMapping } from '../../src/core/subscriptions/mapping';
 import { loadVectors, VECTOR_NOW } from '../support/vectors';
 
 interface UpstreamCase {

@@ -2,7 +2,7 @@
 // reference's validator (AJV with type coercion) behaves in less obvious ways. The texts are the
 // reference's; these cases were checked against @segment/actions-core 3.170.0's validateSchema.
 import { expect } from 'chai';
-import { validatePayload, type Fields } from '../../src/actions/fields';
+import { validatePayload, type Fields } from '../../src/core/actions/fields';
 
 const FIELDS: Fields = {
   metric: { label: 'Metric', type: 'string', required: true, choices: ['delivered', 'opened'] },

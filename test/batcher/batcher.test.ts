@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Batcher, batchBodyBytes, type Pending } from '../../src/batcher';
+import { Batcher, batchBodyBytes, type Pending } from '../../src/core/batcher';
 
 const WRAPPER = Buffer.byteLength('{"batch":[]}'); // 12
 

@@ -6,7 +6,7 @@
 // killed worker's stand-in received and whose job was not completed when the worker died was "in flight",
 // and only those may reach Customer.io a second time.
 import { expect } from 'chai';
-import type { CustomerIoStandIn } from '../../src/customerio/stand-in';
+import type { CustomerIoStandIn } from '../../src/demo/customerio-stand-in';
 import {
   chaosPrefix,
   metricValue,

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CustomerIoStandIn } from '../../src/customerio/stand-in';
+import { CustomerIoStandIn } from '../../src/demo/customerio-stand-in';
 import { runCli, transcript, type CliResult } from '../support/cli';
 import { TEST_REDIS_URL, UNREACHABLE_REDIS_URL } from '../support/redis';
 

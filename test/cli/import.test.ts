@@ -3,7 +3,7 @@ import { itemJobs } from '../support/items';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ACTION_KEYS } from '../../src/types';
+import { ACTION_KEYS } from '../../src/core/types';
 import { runCli, startCli, transcript, until } from '../support/cli';
 import { openTestQueues, TEST_REDIS_URL, UNREACHABLE_REDIS_URL, type TestQueues } from '../support/redis';
 

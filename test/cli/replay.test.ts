@@ -14,7 +14,7 @@ describe('cli: replay', function () {
   // by action. The workers are then stopped, so that re-queued jobs stay waiting where the test can see them.
   beforeEach(async () => {
     // Named explicitly: testConfig's DEFAULTS spread would otherwise put the queues under the default prefix.
-    p = await startPipeline({ queuePrefix: testPrefix() });
+    p = await startPipeline({ redis: { queuePrefix: testPrefix() } });
     p.standIn.rejectItemsWhere((item) =>
       item.type === 'person' && item.action === 'identify'
         ? { field: 'email', message: 'email is not valid for this workspace' }
@@ -31,7 +31,7 @@ describe('cli: replay', function () {
     await p.close();
   });
 
-  const env = () => ({ REDIS_URL, QUEUE_PREFIX: p.config.queuePrefix });
+  const env = () => ({ REDIS_URL, QUEUE_PREFIX: p.config.redis.queuePrefix });
 
   async function counts(action: 'trackEvent' | 'createUpdatePerson') {
     const c = await p.queues[action].getJobCounts('waiting', 'failed');

@@ -16,7 +16,7 @@ describe('cli: trace', function () {
   });
   after(async () => p && (await p.close()));
 
-  const env = () => ({ REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: p.config.queuePrefix });
+  const env = () => ({ REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: p.config.redis.queuePrefix });
 
   it('says a delivered event was delivered, when it was received and which job carried it (exit 0)', async () => {
     const result = await runCli(['trace', 'msg-1'], env());
@@ -36,7 +36,7 @@ describe('cli: trace', function () {
   it('says an unknown messageId was not seen, under which prefix (exit 1)', async () => {
     const result = await runCli(['trace', 'never-sent'], env());
     expect(result.code, transcript(result)).to.equal(1);
-    expect(result.stdout).to.include(`never-sent: not seen within the retention window (3600 s) by any subscription of this configuration, under QUEUE_PREFIX=${p.config.queuePrefix}`);
+    expect(result.stdout).to.include(`never-sent: not seen within the retention window (3600 s) by any subscription of this configuration, under QUEUE_PREFIX=${p.config.redis.queuePrefix}`);
   });
 
   it('refuses a call without a messageId (exit 2)', async () => {

@@ -7,9 +7,9 @@
 
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import { CustomerIoStandIn } from '../../src/customerio/stand-in';
-import { queuePrefix } from '../../src/queues';
-import type { ActionKey } from '../../src/types';
+import { CustomerIoStandIn } from '../../src/demo/customerio-stand-in';
+import { queuePrefix } from '../../src/redis/keys';
+import type { ActionKey } from '../../src/core/types';
 import { redisClusterUnavailable, startRedisCluster, type LocalRedisCluster } from '../support/redis-cluster';
 import { startServiceProcess, type ServiceProcess } from '../support/process';
 

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { ConfigError, loadConfig } from '../../src/config';
+import { ACTION_KEYS } from '../../src/core/types';
 
 const dir = mkdtempSync(join(tmpdir(), 'cio-config-'));
 let n = 0;
@@ -33,9 +34,9 @@ function refusal(env: Record<string, string>): string {
 }
 
 describe('configuration', () => {
-  it('with no subscriptions configured, the 15 presets apply with their default mappings', () => {
+  it('with no subscriptions configured, the presets of every action apply with their default mappings', () => {
     const config = loadConfig({});
-    expect(config.subscriptions.map((s) => s.action)).to.have.length(15);
+    expect(config.subscriptions.map((s) => s.action)).to.deep.equal([...ACTION_KEYS]);
     expect(config.subscriptions.every((s) => s.batchSize === 50 && s.enableBatching)).to.equal(true);
   });
 
@@ -130,23 +131,25 @@ describe('configuration', () => {
     // Past 2^31-1 ms a Node timer fires after 1 ms: a 35-day pause would become none at all.
     expect(refusal({ AUTH_PAUSE_MS: '3000000000' })).to.equal('AUTH_PAUSE_MS must be a whole number from 1 to 2147483647, got "3000000000"');
     expect(refusal({ CUSTOMERIO_TIMEOUT_MS: '9999999999' })).to.match(/^CUSTOMERIO_TIMEOUT_MS must be a whole number from 100 to 2147483647/);
-    expect(loadConfig({ PORT: ' 8080 ', AUTH_PAUSE_MS: '2147483647' })).to.include({ port: 8080, authPauseMs: 2_147_483_647 });
+    const read = loadConfig({ PORT: ' 8080 ', AUTH_PAUSE_MS: '2147483647' });
+    expect(read.http.port).to.equal(8080);
+    expect(read.worker.authPauseMs).to.equal(2_147_483_647);
     expect(refusal({ CUSTOMERIO_REGION: 'APAC' })).to.match(/^CUSTOMERIO_REGION: accountRegion must be "US" or "EU"/);
     expect(refusal({ REDIS_URL: 'localhost:6379' })).to.match(/^REDIS_URL must start with redis:\/\/ or rediss:\/\//);
     expect(refusal({ DASHBOARD_USER: 'admin' })).to.match(/DASHBOARD_USER and DASHBOARD_PASSWORD go together/);
   });
 
   it('listens on loopback without write keys, and refuses to listen beyond it without them', () => {
-    expect(loadConfig({}).host).to.equal('127.0.0.1');
+    expect(loadConfig({}).http.host).to.equal('127.0.0.1');
     expect(refusal({ HOST: '0.0.0.0' })).to.match(/^HOST=0\.0\.0\.0 would accept events from other machines without a write key/);
     expect(refusal({ HOST: '0.0.0.0', WRITE_KEYS: 'k' })).to.match(/dashboard .* without credentials/);
-    expect(loadConfig({ WRITE_KEYS: 'k', DASHBOARD_USER: 'a', DASHBOARD_PASSWORD: 'b' }).host).to.equal('0.0.0.0');
+    expect(loadConfig({ WRITE_KEYS: 'k', DASHBOARD_USER: 'a', DASHBOARD_PASSWORD: 'b' }).http.host).to.equal('0.0.0.0');
   });
 
   it('allows browsers of any origin by default, or of the origins in CORS_ORIGINS, and refuses a malformed one', () => {
-    expect(loadConfig({}).corsOrigins).to.deep.equal(['*']);
-    expect(loadConfig({ CORS_ORIGINS: 'https://shop.example, http://localhost:8080' }).corsOrigins).to.deep.equal(['https://shop.example', 'http://localhost:8080']);
-    expect(loadConfig({ CORS_ORIGINS: '' }).corsOrigins, 'empty: no browser').to.deep.equal([]);
+    expect(loadConfig({}).http.corsOrigins).to.deep.equal(['*']);
+    expect(loadConfig({ CORS_ORIGINS: 'https://shop.example, http://localhost:8080' }).http.corsOrigins).to.deep.equal(['https://shop.example', 'http://localhost:8080']);
+    expect(loadConfig({ CORS_ORIGINS: '' }).http.corsOrigins, 'empty: no browser').to.deep.equal([]);
     expect(refusal({ CORS_ORIGINS: 'https://shop.example/checkout' })).to.equal(
       'CORS_ORIGINS holds origins such as https://www.example.com (no path), or *; got "https://shop.example/checkout"',
     );
@@ -159,6 +162,6 @@ describe('configuration', () => {
   });
 
   it('accepts rediss:// URLs with a password', () => {
-    expect(loadConfig({ REDIS_URL: 'rediss://user:s3cret@redis.example:6380' }).redisUrl).to.equal('rediss://user:s3cret@redis.example:6380');
+    expect(loadConfig({ REDIS_URL: 'rediss://user:s3cret@redis.example:6380' }).redis.url).to.equal('rediss://user:s3cret@redis.example:6380');
   });
 });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { CioResponse, CioTransportError, CustomerIoClient } from '../../src/customerio/client';
 import { classifyResponse, classifyTransportError, describeItemError, Verdict } from '../../src/customerio/classify';
-import { CustomerIoStandIn, ScriptedResponse } from '../../src/customerio/stand-in';
+import { CustomerIoStandIn, ScriptedResponse } from '../../src/demo/customerio-stand-in';
 
 const SITE_ID = 'site-123';
 const API_KEY = 'key-secret-abcdef';

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { expect } from 'chai';
 import { CioTransportError, CustomerIoClient } from '../../src/customerio/client';
-import { CustomerIoStandIn } from '../../src/customerio/stand-in';
+import { CustomerIoStandIn } from '../../src/demo/customerio-stand-in';
 
 const SITE_ID = 'site-123';
 const API_KEY = 'key-secret-abcdef';
@@ -193,7 +193,7 @@ describe('CustomerIoClient', () => {
         const everything = [
           inspect(err, { depth: 20, showHidden: true }),
           JSON.stringify(err),
-          JSON.stringify(Object.getOwnPropertyNames(err).map((k) => (err as any)[k])),
+          JSON.stringify(Object.getOwnPropertyNames(err).map((k) => (err as unknown as Record<string, unknown>)[k])),
         ].join('\n');
         expect(everything).not.to.include(API_KEY);
         expect(everything).not.to.include(token);

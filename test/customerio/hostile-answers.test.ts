@@ -10,8 +10,9 @@ import { expect } from 'chai';
 import pino from 'pino';
 import { classifyResponse, readCioErrors } from '../../src/customerio/classify';
 import type { CioResponse, CustomerIoClient } from '../../src/customerio/client';
-import { compileSubscriptions } from '../../src/subscriptions';
-import { Delivery, type Outcome } from '../../src/worker/delivery';
+import { compileSubscriptions } from '../../src/core/subscriptions';
+import type { Outcome } from '../../src/core/outcomes';
+import { Delivery } from '../../src/worker/delivery';
 import { seededRandom, seedFor } from '../support/chaos';
 
 type Rng = () => number;

@@ -1,6 +1,9 @@
 import { expect } from 'chai';
 import { CioResponse, CustomerIoClient } from '../../src/customerio/client';
-import { CustomerIoStandIn } from '../../src/customerio/stand-in';
+import { CustomerIoStandIn } from '../../src/demo/customerio-stand-in';
+
+/** Customer.io's answer listing errors. */
+type ErrorsBody = { errors: Array<Record<string, unknown>> };
 
 const SITE_ID = 'site-123';
 const API_KEY = 'key-secret-abcdef';
@@ -55,7 +58,7 @@ describe('CustomerIoStandIn', () => {
     it('lists items with no type or no action', async () => {
       const res = await batch([{ action: 'identify', identifiers: { id: 'a' } }, { type: 'person', identifiers: { id: 'b' } }]);
       expect(res.status).to.equal(207);
-      expect((res.body as any).errors.map((e: any) => [e.batch_index, e.field])).to.deep.equal([
+      expect((res.body as ErrorsBody).errors.map((e) => [e.batch_index, e.field])).to.deep.equal([
         [0, 'type'],
         [1, 'action'],
       ]);
@@ -65,14 +68,14 @@ describe('CustomerIoStandIn', () => {
       const good = { type: 'person', action: 'merge', primary: { id: 'a' }, secondary: { email: 'b@x.io' } };
       const res = await batch([good, { type: 'person', action: 'merge', primary: { id: 'a' } }]);
       expect(res.status).to.equal(207);
-      expect((res.body as any).errors).to.deep.equal([{ batch_index: 1, reason: 'required', field: 'secondary', message: 'secondary is required' }]);
+      expect((res.body as ErrorsBody).errors).to.deep.equal([{ batch_index: 1, reason: 'required', field: 'secondary', message: 'secondary is required' }]);
       expect(standIn.items()).to.deep.equal([good]);
     });
 
     it('lists an item over 32 KB', async () => {
       const res = await batch([person('a', { attributes: { blob: 'x'.repeat(33 * 1024) } }), person('b')]);
       expect(res.status).to.equal(207);
-      expect((res.body as any).errors[0]).to.include({ batch_index: 0, reason: 'invalid' });
+      expect((res.body as ErrorsBody).errors[0]).to.include({ batch_index: 0, reason: 'invalid' });
       expect(standIn.items()).to.deep.equal([person('b')]);
     });
 
@@ -88,7 +91,7 @@ describe('CustomerIoStandIn', () => {
     it('answers malformed JSON with 400', async () => {
       const res = await client.post('/api/v2/batch', '{"batch": [');
       expect(res.status).to.equal(400);
-      expect((res.body as any).errors[0]).to.include({ reason: 'invalid', message: 'malformed JSON body' });
+      expect((res.body as ErrorsBody).errors[0]).to.include({ reason: 'invalid', message: 'malformed JSON body' });
     });
 
     it('answers a body without a batch array, or an empty batch, with 400', async () => {
@@ -217,7 +220,7 @@ describe('CustomerIoStandIn', () => {
       standIn.rejectItemsWhere((item) => (item.identifiers?.id === 'bad' ? 'this id is banned' : undefined));
       const res = await batch([person('good'), person('bad')]);
       expect(res.status).to.equal(207);
-      expect((res.body as any).errors).to.deep.equal([{ batch_index: 1, reason: 'invalid', field: '', message: 'this id is banned' }]);
+      expect((res.body as ErrorsBody).errors).to.deep.equal([{ batch_index: 1, reason: 'invalid', field: '', message: 'this id is banned' }]);
       expect(standIn.items()).to.deep.equal([person('good')]);
       standIn.rejectItemsWhere(null);
       expect((await batch([person('bad')])).status).to.equal(200);
@@ -226,7 +229,7 @@ describe('CustomerIoStandIn', () => {
     it('rejectItemsWhere may name the field too', async () => {
       standIn.rejectItemsWhere(() => ({ field: 'attributes.plan', message: 'property value cannot be longer than 1000 bytes' }));
       const res = await batch([person('a')]);
-      expect((res.body as any).errors[0]).to.deep.equal({
+      expect((res.body as ErrorsBody).errors[0]).to.deep.equal({
         batch_index: 0,
         reason: 'invalid',
         field: 'attributes.plan',

@@ -1,11 +1,9 @@
 // `npm run stand-in` as a user runs it: it prints the URL to point the service at, logs each request with
 // its answer and refusals, refuses or fails what it is told to, and stops cleanly on SIGINT/SIGTERM.
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { expect } from 'chai';
 import { until } from '../support/cli';
-
-const ROOT = path.resolve(__dirname, '../..');
+import { spawnNode } from '../support/process';
 
 interface Running {
   child: ChildProcess;
@@ -15,7 +13,7 @@ interface Running {
 }
 
 async function startStandIn(args: string[]): Promise<Running> {
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'src/demo/stand-in.ts', '--port', '0', ...args], { cwd: ROOT });
+  const child = spawnNode('src/demo/stand-in.ts', ['--port', '0', ...args]);
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
@@ -82,9 +80,9 @@ describe('npm run stand-in', function () {
   });
 
   it('refuses a bad option with exit 2 and a message naming it', async () => {
-    const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'src/demo/stand-in.ts', '--refuse-items', '3'], { cwd: ROOT });
+    const child = spawnNode('src/demo/stand-in.ts', ['--refuse-items', '3']);
     let err = '';
-    child.stderr.on('data', (d) => (err += d));
+    child.stderr!.on('data', (d) => (err += d));
     const code = await new Promise((resolve) => child.once('close', resolve));
     expect(code).to.equal(2);
     expect(err).to.include('--refuse-items is a share of 0 to 1 (0.2, or 20%), got "3"');

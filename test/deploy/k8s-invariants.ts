@@ -1,6 +1,6 @@
 // The invariants of the Kubernetes manifests (deploy/k8s), checked on what `kubectl kustomize` renders:
 // a list of problems, each naming the object and what is wrong, empty when all hold.
-import { ACTION_KEYS } from '../../src/types';
+import { ACTION_KEYS } from '../../src/core/types';
 
 export type Doc = Record<string, any>;
 

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect } from 'chai';
 import { parseAllDocuments } from 'yaml';
-import { ACTION_KEYS } from '../../src/types';
+import { ACTION_KEYS } from '../../src/core/types';
+import type { JobData } from '../../src/jobs/queues';
 import { openTestQueues } from '../support/redis';
 import { manifestProblems, waitListKey, type Doc } from './k8s-invariants';
 
@@ -85,7 +86,7 @@ describe('Kubernetes manifests (deploy/k8s)', function () {
   it('the wait-list key is where BullMQ really keeps a queue’s waiting jobs (a Redis list)', async () => {
     const t = await openTestQueues();
     try {
-      await t.queues.trackEvent.add('job', { probe: true } as any);
+      await t.queues.trackEvent.add('job', { probe: true } as unknown as JobData);
       const key = waitListKey(t.prefix, 'trackEvent');
       expect(await t.redis.type(key)).to.equal('list');
       expect(await t.redis.llen(key)).to.equal(1);

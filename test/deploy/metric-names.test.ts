@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { expect } from 'chai';
-import { CustomerIoStandIn } from '../../src/customerio/stand-in';
+import { CustomerIoStandIn } from '../../src/demo/customerio-stand-in';
 import { startServiceProcess, type ServiceProcess } from '../support/process';
 import { randomQueuePrefix, removeKeysUnder, TEST_REDIS_URL } from '../support/redis';
 import { exportedNames, metricNamesIn, namesInDashboard, namesInRules, REDIS_EXPORTER_METRICS, unknownNames } from './promql-names';

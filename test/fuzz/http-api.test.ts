@@ -10,15 +10,15 @@ import { expect } from 'chai';
 import { itemJobs } from '../support/items';
 import type { FastifyInstance } from 'fastify';
 import { DEFAULTS } from '../../src/config';
-import { createLogger } from '../../src/logger';
-import { createMetrics } from '../../src/metrics';
-import { buildApi } from '../../src/producer/http';
+import { createLogger } from '../../src/log/logger';
+import { createMetrics } from '../../src/counts/metrics';
+import { buildApi } from '../../src/http/app';
 import { Producer } from '../../src/producer/publish';
-import { compileSubscriptions } from '../../src/subscriptions';
-import { EVENT_TYPES, MAX_EVENT_BYTES, MAX_REQUEST_BYTES } from '../../src/producer/prepare';
-import { MAX_JSON_DEPTH } from '../../src/producer/http';
+import { compileSubscriptions } from '../../src/core/subscriptions';
+import { EVENT_TYPES } from '../../src/producer/prepare';
+import { MAX_ITEM_BYTES as MAX_EVENT_BYTES, MAX_JSON_DEPTH, MAX_REQUEST_BYTES } from '../../src/core/limits';
 import { openTestQueues, type TestQueues } from '../support/redis';
-import type { ActionKey } from '../../src/types';
+import type { ActionKey } from '../../src/core/types';
 import {
   chaosPrefix,
   inspectQueues,
@@ -264,7 +264,7 @@ describe('fuzz: the HTTP tracking API', function () {
       }
     }
     expect(failures).to.deep.equal([]);
-    expect(({} as any).polluted).to.equal(undefined);
+    expect(({} as Record<string, unknown>).polluted).to.equal(undefined);
     expect((await request(`${api.url}/health`)).status).to.equal(200);
   });
 
@@ -507,7 +507,7 @@ describe('fuzz: the HTTP tracking API does not let a body pollute Object.prototy
     redis = await openTestQueues();
     const subscriptions = compileSubscriptions(onePerType());
     const metrics = createMetrics();
-    const producer = new Producer({ queues: redis.queues, redis: redis.redis, queuePrefix: redis.prefix, subscriptions, policy: DEFAULTS, metrics });
+    const producer = new Producer({ queues: redis.queues, redis: redis.redis, queuePrefix: redis.prefix, subscriptions, policy: DEFAULTS.jobs, metrics });
     app = await buildApi({
       config: { writeKeys: [], dashboard: { readOnly: false } },
       producer,
@@ -533,14 +533,14 @@ describe('fuzz: the HTTP tracking API does not let a body pollute Object.prototy
       const res = await request(`${url}${path}`, { body, headers: { 'content-type': 'application/json' } });
       expect(res.status, `${body}: ${res.text}`).to.be.oneOf([200, 400]);
     }
-    expect(({} as any).polluted).to.equal(undefined);
-    expect(({} as any).type).to.equal(undefined);
-    expect(({} as any).All).to.equal(undefined);
+    expect(({} as Record<string, unknown>).polluted).to.equal(undefined);
+    expect(({} as Record<string, unknown>).type).to.equal(undefined);
+    expect(({} as Record<string, unknown>).All).to.equal(undefined);
     expect(Object.getOwnPropertyNames(Object.prototype).sort()).to.deep.equal(before);
     // And nothing that reached Redis carries the keys as a prototype: the jobs read back as plain data.
     for (const job of await itemJobs(redis.queues.trackEvent, ['waiting'])) {
       expect(Object.getPrototypeOf(job.data.event)).to.equal(Object.prototype);
-      expect((job.data.event as any).polluted).to.equal(undefined);
+      expect((job.data.event as Record<string, unknown>).polluted).to.equal(undefined);
     }
   });
 });

@@ -12,8 +12,8 @@ import { itemJobs } from '../support/items';
 import { DEFAULTS } from '../../src/config';
 import { EVENT_TYPES } from '../../src/producer/prepare';
 import { Producer } from '../../src/producer/publish';
-import { compileSubscriptions } from '../../src/subscriptions';
-import { ACTION_KEYS, type ActionKey } from '../../src/types';
+import { compileSubscriptions } from '../../src/core/subscriptions';
+import { ACTION_KEYS, type ActionKey, type SegmentEvent } from '../../src/core/types';
 import { ONE_PER_TYPE, onePerType, scale, seededRandom, seedFor } from '../support/chaos';
 import { startPipeline, type Pipeline } from '../support/pipeline';
 import { openTestQueues, type TestQueues } from '../support/redis';
@@ -24,10 +24,10 @@ const EXTREME_DATES = ['+275760-09-13T00:00:00.000Z', '-271821-04-20T00:00:00.00
 const PROTOTYPE_KEYS_BEFORE = Object.getOwnPropertyNames(Object.prototype).sort();
 
 function noPollution(): void {
-  expect(({} as any).polluted, 'Object.prototype.polluted').to.equal(undefined);
-  expect(({} as any).type, 'Object.prototype.type').to.equal(undefined);
+  expect(({} as Record<string, unknown>).polluted, 'Object.prototype.polluted').to.equal(undefined);
+  expect(({} as Record<string, unknown>).type, 'Object.prototype.type').to.equal(undefined);
   expect(Object.getOwnPropertyNames(Object.prototype).sort()).to.deep.equal(PROTOTYPE_KEYS_BEFORE);
-  expect((Array.prototype as any).polluted).to.equal(undefined);
+  expect((Array.prototype as unknown as Record<string, unknown>).polluted).to.equal(undefined);
 }
 
 /** Own properties even for "__proto__": what JSON.parse produces for such a key. */
@@ -90,7 +90,7 @@ describe('fuzz: publish()', function () {
   it('gives one result per event, reports each invalid event with an error naming it, and queues exactly the valid ones', async () => {
     const seed = seedFor('publish() fuzz', 'FUZZ_SEED');
     const g = generators(seededRandom(seed));
-    const producer = new Producer({ queues: redis.queues, redis: redis.redis, queuePrefix: redis.prefix, subscriptions: compileSubscriptions(onePerType()), policy: DEFAULTS });
+    const producer = new Producer({ queues: redis.queues, redis: redis.redis, queuePrefix: redis.prefix, subscriptions: compileSubscriptions(onePerType()), policy: DEFAULTS.jobs });
     const calls = scale(300, 3000);
     const expectedJobs = new Set<string>();
     let seq = 0;
@@ -131,7 +131,7 @@ describe('fuzz: publish()', function () {
       }
       let results;
       try {
-        results = await producer.publish(events as any);
+        results = await producer.publish(events as SegmentEvent[]); // some are not events at all: that is the point
       } catch (err) {
         failures.push(`call ${call}: publish threw ${(err as Error).name}: ${(err as Error).message}`);
         continue;
@@ -154,7 +154,7 @@ describe('fuzz: publish()', function () {
   });
 
   it('never throws for one bad event: one too deep, circular, holding a BigInt, or with an impossible clock skew is reported in its result, and the others are queued', async () => {
-    const producer = new Producer({ queues: redis.queues, redis: redis.redis, queuePrefix: redis.prefix, subscriptions: compileSubscriptions(onePerType()), policy: DEFAULTS });
+    const producer = new Producer({ queues: redis.queues, redis: redis.redis, queuePrefix: redis.prefix, subscriptions: compileSubscriptions(onePerType()), policy: DEFAULTS.jobs });
     let deep: Record<string, unknown> = { leaf: 1 };
     for (let i = 0; i < 10_000; i++) deep = { a: deep };
     const circular: Record<string, unknown> = { type: 'track', event: 'c', userId: 'u', messageId: 'circ-1' };
@@ -172,7 +172,7 @@ describe('fuzz: publish()', function () {
       await redis.empty();
       const good = { type: 'track', event: 'fine', userId: 'u', messageId: `good-beside-${label}` };
       try {
-        const results = await producer.publish([good, bad] as any);
+        const results = await producer.publish([good, bad] as SegmentEvent[]);
         if (results[0].error !== undefined) problems.push(`${label}: the valid neighbour was refused: ${results[0].error}`);
         const accepted = mayBeAccepted.has(label) && results[1].error === undefined;
         if (!accepted && (typeof results[1].error !== 'string' || !results[1].error.startsWith('event 1 '))) {
@@ -197,7 +197,7 @@ describe('fuzz: events with hostile keys and random values, through the workers'
     const seed = seedFor('worker fuzz', 'FUZZ_SEED');
     const g = generators(seededRandom(seed));
     // The 15 presets: every action's mapping and builder sees the events.
-    p = await startPipeline({ attempts: 2 });
+    p = await startPipeline({ jobs: { attempts: 2 } });
     const presetEvents = [
       'Device Created or Updated', 'Device Deleted', 'Relationship Deleted', 'User Deleted', 'User Suppressed', 'User Unsuppressed',
       'Object Deleted', 'Report Delivery Event', 'Report Content Event', 'Application Installed', 'Order Completed',

@@ -42,8 +42,8 @@ describe('group job data', () => {
   });
 
   it('refuses data that is not a job of ours, naming what is wrong', () => {
-    expect(() => decodeGroup({ subscription: 's', count: 1, messageIds: [], bytes: 1, encoding: 'zstd', events: [] as any })).to.throw(/"events" should be zstd text in base64/);
-    expect(() => decodeGroup({ subscription: 's', count: 1, messageIds: [], bytes: 1, encoding: 'json', events: 'x' as any })).to.throw(/not an array/);
+    expect(() => decodeGroup({ subscription: 's', count: 1, messageIds: [], bytes: 1, encoding: 'zstd', events: [] })).to.throw(/"events" should be zstd text in base64/);
+    expect(() => decodeGroup({ subscription: 's', count: 1, messageIds: [], bytes: 1, encoding: 'json', events: 'x' })).to.throw(/not an array/);
   });
 });
 

@@ -1,8 +1,8 @@
 // The deployment-wide counters behind the cio_* metrics: the tally (batching, keeping counts through a
 // refused write), the once-per-job rule, and the Redis store shared by every process.
 import { expect } from 'chai';
-import { createMetrics } from '../../src/metrics';
-import { countAttemptOnce, countFinalOnce, forgetCounted, redisCounterStore, removeCounts } from '../../src/queues';
+import { createMetrics } from '../../src/counts/metrics';
+import { countAttemptOnce, countFinalOnce, forgetCounted, redisCounterStore, removeCounts } from '../../src/counts/redis-store';
 import {
   countsOnce,
   memoryCounterStore,
@@ -11,7 +11,7 @@ import {
   type CounterStore,
   type CountIncrement,
   type OnceIncrement,
-} from '../../src/tally';
+} from '../../src/counts/tally';
 import { metricValue } from '../support/chaos';
 import { openTestQueues, type TestQueues } from '../support/redis';
 
@@ -173,7 +173,7 @@ describe('observability: shared counters', () => {
     });
 
     it('counts a job once when its worker died after counting, and again when it is replayed', async () => {
-      const job = await q.queues.trackEvent.add('sub', { subscription: 'sub', event: { type: 'track', event: 'x' } as any });
+      const job = await q.queues.trackEvent.add('sub', { subscription: 'sub', event: { type: 'track', event: 'x' } });
       const store = redisCounterStore(q.redis, q.prefix);
       const delivered = async () => {
         const rows = await store.read();

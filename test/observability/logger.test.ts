@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Writable } from 'node:stream';
-import { createLogger, redactSecrets, redactUrl } from '../../src/logger';
+import { createLogger, redactSecrets, redactUrl } from '../../src/log/logger';
 
 const API_KEY = 'sk_live_0f9e8d7c6b5a';
 const SITE_ID = 'site_1234abcd';

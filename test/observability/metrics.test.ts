@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { createMetrics, statusClass, type QueueDepth } from '../../src/metrics';
+import { createMetrics, statusClass, type QueueDepth } from '../../src/counts/metrics';
 
 describe('observability: metrics', () => {
   it('renders every counter of the contract with its exact name and labels', async () => {

@@ -7,9 +7,9 @@ import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import pino from 'pino';
 import { chromium, type Browser } from 'playwright-core';
-import { CustomerIoStandIn } from '../../src/customerio/stand-in';
+import { CustomerIoStandIn } from '../../src/demo/customerio-stand-in';
 import { startService, type RunningService } from '../../src/service';
-import { ACTION_KEYS } from '../../src/types';
+import { ACTION_KEYS } from '../../src/core/types';
 import { testConfig } from '../support/pipeline';
 
 const CHROMIUM = process.env.CHROMIUM_BIN ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
@@ -35,7 +35,7 @@ describe('analytics.js (the browser SDK) in Chromium, on a page of another origi
       this.skip();
     }
     standIn = await CustomerIoStandIn.start({ siteId: 'site', apiKey: 'key' });
-    const base = testConfig({ writeKeys: [WRITE_KEY] });
+    const base = testConfig({ http: { writeKeys: [WRITE_KEY] } });
     service = await startService({ ...base, customerio: { ...base.customerio, trackUrl: standIn.url } }, 'all', pino({ level: 'silent' }));
     const bundle = readFileSync(SDK_BUNDLE);
     site = http.createServer((req, res) => {
@@ -75,7 +75,7 @@ describe('analytics.js (the browser SDK) in Chromium, on a page of another origi
     const apiHost = `${new URL(service.url).host}/v1`;
     const answers = await page.evaluate(
       async ({ writeKey, apiHost }) => {
-        const { AnalyticsBrowser } = (window as any).AnalyticsNext;
+        const { AnalyticsBrowser } = (globalThis as unknown as { AnalyticsNext: typeof import('@segment/analytics-next') }).AnalyticsNext;
         // The settings Segment's CDN would serve, given inline: the one destination is Segment's own API, here the service.
         const [analytics] = await AnalyticsBrowser.load({
           writeKey,

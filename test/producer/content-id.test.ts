@@ -5,10 +5,10 @@ import { expect } from 'chai';
 import { itemJobs } from '../support/items';
 import type { FastifyInstance } from 'fastify';
 import { DEFAULTS } from '../../src/config';
-import { createLogger } from '../../src/logger';
-import { createMetrics } from '../../src/metrics';
+import { createLogger } from '../../src/log/logger';
+import { createMetrics } from '../../src/counts/metrics';
 import { canonicalJson } from '../../src/producer/content-id';
-import { buildApi } from '../../src/producer/http';
+import { buildApi } from '../../src/http/app';
 import { prepareEvents } from '../../src/producer/prepare';
 import { Producer } from '../../src/producer/publish';
 import { openTestQueues, type TestQueues } from '../support/redis';
@@ -70,7 +70,7 @@ describe('messageIds of events sent without one', () => {
       const metrics = createMetrics();
       app = await buildApi({
         config: { writeKeys: [], dashboard: { readOnly: false } },
-        producer: new Producer({ queues: redis.queues, redis: redis.redis, queuePrefix: redis.prefix, subscriptions: [TRACK], policy: DEFAULTS, metrics }),
+        producer: new Producer({ queues: redis.queues, redis: redis.redis, queuePrefix: redis.prefix, subscriptions: [TRACK], policy: DEFAULTS.jobs, metrics }),
         subscriptions: [TRACK],
         metrics,
         logger: createLogger({ level: 'silent' }),

@@ -4,16 +4,18 @@ import { deflateSync, gzipSync } from 'node:zlib';
 import { expect } from 'chai';
 import type { FastifyInstance } from 'fastify';
 import { DEFAULTS, type ServiceConfig } from '../../src/config';
-import { createLogger } from '../../src/logger';
-import { createMetrics, type Metrics } from '../../src/metrics';
-import { buildApi } from '../../src/producer/http';
-import { MAX_REQUEST_BYTES } from '../../src/producer/prepare';
+import { createLogger } from '../../src/log/logger';
+import { createMetrics, type Metrics } from '../../src/counts/metrics';
+import { buildApi } from '../../src/http/app';
+import { MAX_REQUEST_BYTES } from '../../src/core/limits';
 import { Producer } from '../../src/producer/publish';
-import { queuePrefix, type Queues, type RedisConnection } from '../../src/queues';
-import { indexField, MessageIndex } from '../../src/jobs/message-index';
+import { queuePrefix } from '../../src/redis/keys';
+import { type Queues } from '../../src/jobs/queues';
+import { type RedisConnection } from '../../src/redis/connection';
+import { indexField, MessageIndex } from '../../src/redis/message-index';
 import { itemJobs } from '../support/items';
-import type { Subscription } from '../../src/subscriptions';
-import type { ActionKey } from '../../src/types';
+import type { Subscription } from '../../src/core/subscriptions';
+import type { ActionKey } from '../../src/core/types';
 import { openTestQueues, unreachableQueues, type TestQueues } from '../support/redis';
 
 const WRITE_KEY = 'wk-live-4f1e9c';
@@ -54,11 +56,11 @@ describe('HTTP tracking API', function () {
   const started: Api[] = [];
 
   async function startApi(
-    opts: { writeKeys?: string[]; corsOrigins?: string[]; dashboard?: ServiceConfig['dashboard']; queues?: Queues; connection?: RedisConnection } = {},
+    opts: { writeKeys?: string[]; corsOrigins?: string[]; dashboard?: ServiceConfig['http']['dashboard']; queues?: Queues; connection?: RedisConnection } = {},
   ): Promise<Api> {
     const queues = opts.queues ?? redis.queues;
     const metrics = createMetrics();
-    const producer = new Producer({ queues, redis: opts.connection ?? redis.redis, queuePrefix: redis.prefix, subscriptions: SUBSCRIPTIONS, policy: DEFAULTS, metrics });
+    const producer = new Producer({ queues, redis: opts.connection ?? redis.redis, queuePrefix: redis.prefix, subscriptions: SUBSCRIPTIONS, policy: DEFAULTS.jobs, metrics });
     const app = await buildApi({
       config: { writeKeys: opts.writeKeys ?? [], corsOrigins: opts.corsOrigins, dashboard: opts.dashboard ?? { readOnly: false }, queuePrefix: redis.prefix },
       producer,
@@ -136,7 +138,7 @@ describe('HTTP tracking API', function () {
       const jobs = await waiting('trackEvent');
       expect(jobs).to.have.length(1);
       // the message index (dedupe, trace) names the job that holds it
-      const index = new MessageIndex(redis.redis, DEFAULTS.completedRetentionSeconds);
+      const index = new MessageIndex(redis.redis, DEFAULTS.jobs.completedRetentionSeconds);
       expect(await index.lookup(queuePrefix(redis.prefix, 'trackEvent'), indexField('Track Event', 'msg-1'))).to.equal(jobs[0].id);
       expect(jobs[0].data.subscription).to.equal('Track Event');
       expect(jobs[0].data.event).to.include({ type: 'track', event: 'Order Completed', userId: 'user-1', messageId: 'msg-1' });
@@ -299,8 +301,25 @@ describe('HTTP tracking API', function () {
       expect(await jobCount()).to.equal(0);
     });
 
-    it('gives every 400 the same shape, {"error", "errors": [{"index", "error"}]}, index null when the whole request is at fault', async () => {
+    it('gives every 400 the same shape, {"error", "code", "errors": [{"index", "error"}]}, index null when the whole request is at fault', async () => {
       const big = JSON.stringify({ batch: [track(60, { properties: { pad: 'x'.repeat(MAX_REQUEST_BYTES) } })] });
+      // The stable code of each refusal (README's answers table): clients match it, not the wording.
+      const codes: Record<string, string> = {
+        'malformed JSON': 'CIO_ERR_BODY_INVALID_JSON',
+        'empty body': 'CIO_ERR_BODY_EMPTY',
+        'an array for a body': 'CIO_ERR_BODY_NOT_OBJECT',
+        'an invalid content type': 'CIO_ERR_CONTENT_TYPE',
+        'an unsupported content encoding': 'CIO_ERR_CONTENT_ENCODING',
+        'gzip that is not gzip': 'CIO_ERR_BODY_UNREADABLE',
+        'a body over 500 KB': 'CIO_ERR_BODY_TOO_LARGE',
+        'gzip over 500 KB once decompressed': 'CIO_ERR_BODY_TOO_LARGE',
+        'nesting too deep': 'CIO_ERR_BODY_TOO_DEEP',
+        'a type that differs from the path': 'CIO_ERR_TYPE_MISMATCH',
+        'a batch without "batch"': 'CIO_ERR_BATCH_INVALID',
+        'a batch that is not an array': 'CIO_ERR_BATCH_INVALID',
+        'an unknown type': 'CIO_ERR_EVENTS_REFUSED',
+        'an event over 32 KB': 'CIO_ERR_EVENTS_REFUSED',
+      };
       const cases: Array<[string, string, string | Buffer | object, Record<string, string>?]> = [
         ['malformed JSON', '/v1/track', '{"type": "track", "event": '],
         ['empty body', '/v1/track', ''],
@@ -320,7 +339,8 @@ describe('HTTP tracking API', function () {
       for (const [what, path, body, headers] of cases) {
         const res = await post(open, path, body, headers);
         expect(res.status, what).to.equal(400);
-        expect(Object.keys(res.json ?? {}), `${what}: ${res.text}`).to.deep.equal(['error', 'errors']);
+        expect(Object.keys(res.json ?? {}), `${what}: ${res.text}`).to.deep.equal(['error', 'code', 'errors']);
+        expect(res.json.code, what).to.equal(codes[what]);
         expect(res.json.error, what).to.be.a('string').and.not.equal('');
         expect(res.json.errors, what).to.be.an('array').that.is.not.empty;
         for (const entry of res.json.errors) {
@@ -343,6 +363,7 @@ describe('HTTP tracking API', function () {
       const res = await post(open, '/v1/trak', track(54));
       expect(res.status).to.equal(404);
       expect(res.json.error).to.include('/v1/trak');
+      expect(res.json.code).to.equal('CIO_ERR_NOT_FOUND');
     });
   });
 
@@ -356,6 +377,7 @@ describe('HTTP tracking API', function () {
       const res = await post(keyed, '/v1/track', track(60), { authorization: basic('wrong-key') });
       expect(res.status).to.equal(401);
       expect(res.json.error).to.equal('unknown write key');
+      expect(res.json.code).to.equal('CIO_ERR_WRITE_KEY_UNKNOWN');
       expect(await jobCount()).to.equal(0);
     });
 
@@ -363,11 +385,13 @@ describe('HTTP tracking API', function () {
       const res = await post(keyed, '/v1/track', track(61));
       expect(res.status).to.equal(401);
       expect(res.json.error).to.match(/missing write key/);
+      expect(res.json.code).to.equal('CIO_ERR_WRITE_KEY_MISSING');
     });
 
     it('refuses an unknown writeKey in the body with 401', async () => {
       const res = await post(keyed, '/v1/batch', { batch: [track(62)], writeKey: 'nope' });
       expect(res.status).to.equal(401);
+      expect(res.json.code).to.equal('CIO_ERR_WRITE_KEY_UNKNOWN');
     });
 
     it('accepts the write key as the Basic-auth user name', async () => {
@@ -435,7 +459,9 @@ describe('HTTP tracking API', function () {
       expect(allowed.headers.get('vary')).to.match(/origin/i);
       const other = await post(api, '/v1/track', track(4), { origin: 'https://elsewhere.example' });
       expect(other.headers.get('access-control-allow-origin')).to.equal(null);
-      expect((await preflight(api, '/v1/track', 'https://elsewhere.example')).status).to.equal(403);
+      const refused = await preflight(api, '/v1/track', 'https://elsewhere.example');
+      expect(refused.status).to.equal(403);
+      expect(((await refused.json()) as { code: string }).code).to.equal('CIO_ERR_ORIGIN_REFUSED');
       expect((await preflight(api, '/v1/track', 'https://shop.example')).status).to.equal(204);
     });
 
@@ -479,7 +505,7 @@ describe('HTTP tracking API', function () {
     it('answers /health with 503', async () => {
       const res = await fetch(`${api.url}/health`);
       expect(res.status).to.equal(503);
-      expect((await res.json()).error).to.match(/Redis is not reachable/);
+      expect(((await res.json()) as { error: string }).error).to.match(/Redis is not reachable/);
     });
 
     it('answers /v1/track with 503 and Retry-After at once, so clients retry', async () => {
@@ -488,6 +514,7 @@ describe('HTTP tracking API', function () {
       expect(res.status).to.equal(503);
       expect(res.headers.get('retry-after')).to.equal('5');
       expect(res.json.error).to.match(/Redis is not reachable.*nothing was queued/);
+      expect(res.json.code).to.equal('CIO_ERR_UNAVAILABLE');
       expect(Date.now() - startedAt).to.be.below(2000);
     });
   });
@@ -502,7 +529,9 @@ describe('HTTP tracking API', function () {
       const res = await fetch(`${guarded.url}/admin/queues`);
       expect(res.status).to.equal(401);
       expect(res.headers.get('www-authenticate')).to.match(/^Basic /);
-      expect((await res.json()).error).to.be.a('string');
+      const body = (await res.json()) as { error: string; code: string };
+      expect(body.error).to.be.a('string');
+      expect(body.code).to.equal('CIO_ERR_DASHBOARD_AUTH');
     });
 
     it('answers 401 with a wrong password', async () => {

@@ -1,7 +1,8 @@
 // The envelope checks of ingestion (prepare.ts): the 32 KB limit is measured exactly for the events that
 // may be near it, after a cheap bound lets the others through.
 import { expect } from 'chai';
-import { envelopeProblem, MAX_EVENT_BYTES, MAX_EVENT_DEPTH } from '../../src/producer/prepare';
+import { MAX_ITEM_BYTES as MAX_EVENT_BYTES, MAX_JSON_DEPTH as MAX_EVENT_DEPTH } from '../../src/core/limits';
+import { envelopeProblem } from '../../src/producer/prepare';
 
 const track = (properties: Record<string, unknown>) => ({ type: 'track', event: 'E', userId: 'u', properties });
 const bytesOf = (event: unknown) => Buffer.byteLength(JSON.stringify(event));

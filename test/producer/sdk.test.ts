@@ -2,9 +2,9 @@
 import { Analytics } from '@segment/analytics-node';
 import { expect } from 'chai';
 import pino from 'pino';
-import { CustomerIoStandIn } from '../../src/customerio/stand-in';
+import { CustomerIoStandIn } from '../../src/demo/customerio-stand-in';
 import { startService, type RunningService } from '../../src/service';
-import { ACTION_KEYS } from '../../src/types';
+import { ACTION_KEYS } from '../../src/core/types';
 import { testConfig } from '../support/pipeline';
 
 describe('@segment/analytics-node against the service', function () {
@@ -14,7 +14,7 @@ describe('@segment/analytics-node against the service', function () {
 
   before(async () => {
     standIn = await CustomerIoStandIn.start({ siteId: 'site', apiKey: 'key' });
-    const base = testConfig({ writeKeys: ['sdk-write-key'] });
+    const base = testConfig({ http: { writeKeys: ['sdk-write-key'] } });
     service = await startService({ ...base, customerio: { ...base.customerio, trackUrl: standIn.url } }, 'all', pino({ level: 'silent' }));
   });
 

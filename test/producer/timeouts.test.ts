@@ -5,9 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import type { FastifyInstance } from 'fastify';
 import { DEFAULTS, loadConfig } from '../../src/config';
-import { createLogger } from '../../src/logger';
-import { createMetrics } from '../../src/metrics';
-import { buildApi } from '../../src/producer/http';
+import { createLogger } from '../../src/log/logger';
+import { createMetrics } from '../../src/counts/metrics';
+import { buildApi } from '../../src/http/app';
 import { Producer } from '../../src/producer/publish';
 import { openTestQueues, type TestQueues } from '../support/redis';
 
@@ -40,8 +40,8 @@ describe('HTTP API timeouts', function () {
     redis = await openTestQueues();
     const metrics = createMetrics();
     app = await buildApi({
-      config: { writeKeys: [], dashboard: { readOnly: false }, httpRequestTimeoutMs: 800, httpHeadersTimeoutMs: 400 },
-      producer: new Producer({ queues: redis.queues, redis: redis.redis, queuePrefix: redis.prefix, subscriptions: [], policy: DEFAULTS, metrics }),
+      config: { writeKeys: [], dashboard: { readOnly: false }, requestTimeoutMs: 800, headersTimeoutMs: 400 },
+      producer: new Producer({ queues: redis.queues, redis: redis.redis, queuePrefix: redis.prefix, subscriptions: [], policy: DEFAULTS.jobs, metrics }),
       subscriptions: [],
       metrics,
       logger: createLogger({ level: 'silent' }),
@@ -80,9 +80,9 @@ describe('HTTP API timeouts', function () {
   });
 
   it('reads REQUEST_TIMEOUT_MS and HEADERS_TIMEOUT_MS, with defaults of 30 s and 10 s, and refuses headers longer than the request', () => {
-    expect(loadConfig({})).to.include({ httpRequestTimeoutMs: 30_000, httpHeadersTimeoutMs: 10_000 });
-    expect(loadConfig({ REQUEST_TIMEOUT_MS: '5000', HEADERS_TIMEOUT_MS: '2000' })).to.include({ httpRequestTimeoutMs: 5000, httpHeadersTimeoutMs: 2000 });
-    expect(loadConfig({ REQUEST_TIMEOUT_MS: '5000' })).to.include({ httpHeadersTimeoutMs: 5000 });
+    expect(loadConfig({}).http).to.include({ requestTimeoutMs: 30_000, headersTimeoutMs: 10_000 });
+    expect(loadConfig({ REQUEST_TIMEOUT_MS: '5000', HEADERS_TIMEOUT_MS: '2000' }).http).to.include({ requestTimeoutMs: 5000, headersTimeoutMs: 2000 });
+    expect(loadConfig({ REQUEST_TIMEOUT_MS: '5000' }).http).to.include({ headersTimeoutMs: 5000 });
     expect(() => loadConfig({ REQUEST_TIMEOUT_MS: '1000', HEADERS_TIMEOUT_MS: '2000' })).to.throw('HEADERS_TIMEOUT_MS (2000) may not be over REQUEST_TIMEOUT_MS (1000)');
     expect(() => loadConfig({ REQUEST_TIMEOUT_MS: 'soon' })).to.throw('REQUEST_TIMEOUT_MS must be a whole number');
   });

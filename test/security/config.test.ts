@@ -86,7 +86,7 @@ describe('security: start-up defaults', function () {
       // With write keys the API listens on 0.0.0.0 by default, so the dashboard needs credentials then too.
       expect(refusal({ WRITE_KEYS: 'k' })).to.equal(message);
       expect(refusal({ WRITE_KEYS: 'k', DASHBOARD_USER: 'ops' })).to.match(/DASHBOARD_USER and DASHBOARD_PASSWORD go together/);
-      expect(loadConfig({ WRITE_KEYS: 'k', DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 'pw' }).host).to.equal('0.0.0.0');
+      expect(loadConfig({ WRITE_KEYS: 'k', DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 'pw' }).http.host).to.equal('0.0.0.0');
       const run = await runUntilExit('api', { REDIS_URL: SHARED_REDIS_URL, HOST: undefined, WRITE_KEYS: 'k' });
       expect(run.code).to.equal(2);
       expect(run.stderr).to.include(`Configuration error: ${message}`);
@@ -116,7 +116,7 @@ describe('security: start-up defaults', function () {
   describe('rediss:// (Redis over TLS)', () => {
     it('is accepted by the configuration, password and all', () => {
       const url = `rediss://default:${PASSWORD}@redis.example.com:6380/0`;
-      expect(loadConfig({ REDIS_URL: url }).redisUrl).to.equal(url);
+      expect(loadConfig({ REDIS_URL: url }).redis.url).to.equal(url);
       const bad = refusal({ REDIS_URL: `http://default:${PASSWORD}@redis.example.com` });
       expect(bad).to.match(/^REDIS_URL must start with redis:\/\/ or rediss:\/\//);
       expect(bad).not.to.include(PASSWORD);

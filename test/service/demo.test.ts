@@ -1,20 +1,17 @@
 // `npm run demo` as a new user runs it: the service against a built-in stand-in, a report of what was
 // delivered and what was refused and why, and nothing left behind in Redis (queues and counts). It works
 // under a queue prefix of its own, so the queues and counts of a QUEUE_PREFIX it is given stay untouched.
-import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import { expect } from 'chai';
 import IORedis from 'ioredis';
-import { closeQueues, createQueues } from '../../src/queues';
+import { closeQueues, createQueues } from '../../src/jobs/queues';
 import { REDIS_URL, testPrefix } from '../support/pipeline';
+import { spawnNode } from '../support/process';
 
 async function runDemo(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, [resolve(__dirname, '../../dist/demo/index.js')], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, REDIS_URL, PORT: '0', ...env },
-  });
+  const child = spawnNode('dist/demo/index.js', [], { REDIS_URL, PORT: '0', ...env });
   let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output += d));
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
   const code = await new Promise<number | null>((done) => child.once('close', done));
   return { code, output };
 }
@@ -50,7 +47,7 @@ describe('npm run demo', function () {
     const queues = createQueues(redis, prefix);
     const countsKey = `${prefix}:{counts}`;
     try {
-      await queues.trackEvent.add('Track Event', { subscription: 'Track Event', event: { type: 'track', event: 'Kept' } as any });
+      await queues.trackEvent.add('Track Event', { subscription: 'Track Event', event: { type: 'track', event: 'Kept' } });
       await redis.hset(countsKey, 'events_received|source=http', '7');
       const before = (await redis.keys(`${prefix}:*`)).sort();
 

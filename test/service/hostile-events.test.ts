@@ -4,9 +4,9 @@
 // version answered /health after 4.9 s here.
 import { expect } from 'chai';
 import pino from 'pino';
-import { CustomerIoStandIn } from '../../src/customerio/stand-in';
+import { CustomerIoStandIn } from '../../src/demo/customerio-stand-in';
 import { startService, type RunningService } from '../../src/service';
-import { ACTION_KEYS } from '../../src/types';
+import { ACTION_KEYS } from '../../src/core/types';
 import { itemCounts } from '../support/items';
 import { testConfig } from '../support/pipeline';
 

@@ -3,9 +3,9 @@
 import { expect } from 'chai';
 import { itemCounts } from '../support/items';
 import pino from 'pino';
-import { CustomerIoStandIn } from '../../src/customerio/stand-in';
+import { CustomerIoStandIn } from '../../src/demo/customerio-stand-in';
 import { startService, type RunningService } from '../../src/service';
-import { ACTION_KEYS } from '../../src/types';
+import { ACTION_KEYS } from '../../src/core/types';
 import { testConfig } from '../support/pipeline';
 
 describe('service /metrics after a run', function () {

@@ -7,11 +7,14 @@ import { expect } from 'chai';
 import { itemCounts } from '../support/items';
 import pino from 'pino';
 import { loadConfig } from '../../src/config';
-import { CustomerIoStandIn } from '../../src/customerio/stand-in';
+import { CustomerIoStandIn } from '../../src/demo/customerio-stand-in';
 import { startService, type RunningService } from '../../src/service';
-import { ACTION_KEYS } from '../../src/types';
+import { ACTION_KEYS } from '../../src/core/types';
 import { runCli } from '../support/cli';
 import { REDIS_URL, testPrefix } from '../support/pipeline';
+
+/** What Bull Board's API answers for a queue's failed jobs (the parts read here). */
+type BoardAnswer = { queues: Array<{ name: string; counts: { failed: number }; jobs: Array<{ failedReason: string }> }> };
 
 const dir = mkdtempSync(join(tmpdir(), 'cio-operator-'));
 
@@ -67,10 +70,10 @@ describe('operator round trip: backfill, failure, fix, replay', function () {
 
     // the dashboard shows each failure with its reason
     const auth = `Basic ${Buffer.from('ops:pw').toString('base64')}`;
-    const board = await (await fetch(`${svc.url}/admin/queues/api/queues?activeQueue=trackEvent&status=failed&page=1&jobsPerPage=10`, { headers: { authorization: auth } })).json() as any;
-    const queue = board.queues.find((q: any) => q.name === 'trackEvent');
+    const board = await (await fetch(`${svc.url}/admin/queues/api/queues?activeQueue=trackEvent&status=failed&page=1&jobsPerPage=10`, { headers: { authorization: auth } })).json() as BoardAnswer;
+    const queue = board.queues.find((q) => q.name === 'trackEvent')!;
     expect(queue.counts.failed).to.equal(3);
-    expect(queue.jobs.map((j: any) => j.failedReason)).to.deep.equal(Array(3).fill("The root value is missing the required field 'name'."));
+    expect(queue.jobs.map((j) => j.failedReason)).to.deep.equal(Array(3).fill("The root value is missing the required field 'name'."));
     // and /metrics counts them, and the import that queued them (the CLI's counts join the deployment's)
     const counted = await (await fetch(`${svc.url}/metrics`)).text();
     expect(counted).to.include('cio_items_failed_total{action="trackEvent",reason="invalid"} 3');

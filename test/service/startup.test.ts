@@ -4,9 +4,10 @@ import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
-import { CustomerIoStandIn } from '../../src/customerio/stand-in';
-import { connectRedis, createQueues } from '../../src/queues';
-import { ACTION_KEYS } from '../../src/types';
+import { CustomerIoStandIn } from '../../src/demo/customerio-stand-in';
+import { connectRedis } from '../../src/redis/connection';
+import { createQueues } from '../../src/jobs/queues';
+import { ACTION_KEYS } from '../../src/core/types';
 import { REDIS_URL, testPrefix } from '../support/pipeline';
 import { removeKeysUnder } from '../support/redis';
 import { runUntilExit, startServiceProcess, type Env, type ServiceProcess } from '../support/process';
@@ -76,7 +77,7 @@ describe('starting the service', function () {
 
     it('a worker with METRICS_PORT taken says so and exits 1, having taken no job', async () => {
       const own = prefix();
-      const redis = connectRedis({ redisUrl: REDIS_URL }, 'worker');
+      const redis = connectRedis({ url: REDIS_URL }, 'worker');
       const queues = createQueues(redis, own);
       try {
         await queues.trackEvent.add('Track Event', { subscription: 'Track Event', event: { type: 'track', event: 'E', userId: 'u', messageId: 'm1' } });
@@ -142,7 +143,7 @@ describe('starting the service', function () {
     } finally {
       await s?.stop('SIGKILL');
       await standIn.close();
-      const redis = connectRedis({ redisUrl: REDIS_URL }, 'worker');
+      const redis = connectRedis({ url: REDIS_URL }, 'worker');
       const queues = createQueues(redis, prefix);
       await Promise.all(ACTION_KEYS.map((a) => queues[a].obliterate({ force: true })));
       await Promise.all(Object.values(queues).map((q) => q.close()));

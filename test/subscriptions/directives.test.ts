@@ -1,8 +1,8 @@
 // @liquid, @transform and @excludeWhenNull (the three directives added last), and the bounds that keep
 // a mapping's compile and render time linear: template scanning, template length, nesting depth.
 import { expect } from 'chai';
-import { compileMapping, compileValue, MappingError } from '../../src/subscriptions/mapping';
-import { findPlaceholders } from '../../src/subscriptions/mapping/template';
+import { compileMapping, compileValue, MappingError } from '../../src/core/subscriptions/mapping';
+import { findPlaceholders } from '../../src/core/subscriptions/mapping/template';
 
 function resolve(value: unknown, event: unknown): unknown {
   return compileValue(value, 'value')(event);

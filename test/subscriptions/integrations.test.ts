@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { isDisabledByIntegrations } from '../../src/subscriptions/integrations';
+import { isDisabledByIntegrations } from '../../src/core/subscriptions/integrations';
 
 const NAMES = ['Actions Customerio', 'Customer.io Actions', 'Customer.io (Actions)'];
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { compileMapping, compileValue, MappingError } from '../../src/subscriptions/mapping';
+import { compileMapping, compileValue, MappingError } from '../../src/core/subscriptions/mapping';
 
 /** Resolves one mapping value against an event. */
 function resolve(value: unknown, event: unknown): unknown {

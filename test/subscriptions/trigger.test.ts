@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { compileTrigger, TriggerError } from '../../src/subscriptions/trigger';
+import { compileTrigger, TriggerError } from '../../src/core/subscriptions/trigger';
 import { loadVectors } from '../support/vectors';
 
 // The 15 automatic presets' subscribe strings (customerio-reference.md §4), by preset name.

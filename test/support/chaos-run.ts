@@ -2,7 +2,7 @@
 // processes, Customer.io stand-ins, a queue inspector, a CIO_CONFIG file, and anything else it registers
 // (a private redis-server). Call useChaosRun() inside a describe(); it cleans up after each test.
 
-import { CustomerIoStandIn, type StandInOptions } from '../../src/customerio/stand-in';
+import { CustomerIoStandIn, type StandInOptions } from '../../src/demo/customerio-stand-in';
 import { inspectQueues, writeConfigFile, type QueueInspector } from './chaos';
 import { stopAllServiceProcesses } from './process';
 

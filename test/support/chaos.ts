@@ -11,10 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Job, JobType } from 'bullmq';
 import IORedis from 'ioredis';
-import { closeQueues, connectRedis, createQueues, type JobData, type Queues, type RedisConnection } from '../../src/queues';
-import { presetSubscriptions } from '../../src/subscriptions';
+import { closeQueues, createQueues, type JobData, type Queues } from '../../src/jobs/queues';
+import { UNFINISHED_JOB_STATES } from '../../src/redis/keys';
+import { connectRedis, type RedisConnection } from '../../src/redis/connection';
+import { presetSubscriptions } from '../../src/core/subscriptions';
 import { itemCounts, itemJobs, type ItemJob } from './items';
-import type { ActionKey } from '../../src/types';
+import type { ActionKey } from '../../src/core/types';
 
 /** `npm run chaos` sets CHAOS_LONG=1: bigger counts, longer runs. */
 export const CHAOS_LONG = process.env.CHAOS_LONG === '1';
@@ -24,7 +26,8 @@ export function scale<T>(short: T, long: T): T {
   return CHAOS_LONG ? long : short;
 }
 
-export const SHARED_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export { TEST_REDIS_URL as SHARED_REDIS_URL } from './redis';
+import { TEST_REDIS_URL as SHARED_REDIS_URL } from './redis';
 
 export function chaosPrefix(kind: string): string {
   return `cio-${kind}-${randomBytes(4).toString('hex')}`;
@@ -50,7 +53,7 @@ export async function waitUntil(check: () => boolean | Promise<boolean>, timeout
 // Seeded randomness
 
 /** The benchmarks' seeded generator: a fuzz or chaos run replays from its seed. */
-export { seededRandom } from '../../src/bench/shared';
+export { seededRandom } from '../../bench/shared';
 
 /** The seed from the environment variable `name` (to replay a run), else a fresh one; printed either way. */
 export function seedFor(label: string, name = 'CHAOS_SEED'): number {
@@ -311,7 +314,7 @@ export interface QueueInspector {
 const ALL_STATES: JobType[] = ['completed', 'failed', 'waiting', 'active', 'delayed', 'prioritized', 'waiting-children'];
 
 export async function inspectQueues(redisUrl: string, prefix: string): Promise<QueueInspector> {
-  const redis = connectRedis({ redisUrl }, 'worker');
+  const redis = connectRedis({ url: redisUrl }, 'worker');
   redis.on('error', () => undefined);
   await redis.ping();
   const queues = createQueues(redis, prefix);
@@ -330,7 +333,7 @@ export async function inspectQueues(redisUrl: string, prefix: string): Promise<Q
       return failed.map((j) => `${String(j.data.event?.messageId)}: ${j.failedReason}`).sort();
     },
     async unfinished(action) {
-      const c = await queues[action].getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      const c = await queues[action].getJobCounts(...UNFINISHED_JOB_STATES);
       return Object.values(c).reduce((a, b) => a + b, 0);
     },
     async destroy() {

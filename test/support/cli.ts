@@ -1,14 +1,9 @@
 // Runs the CLI as a real process (`node --require tsx/cjs src/cli/index.ts …`), as a user would, with an
-// environment built from scratch for the test: the developer's own CUSTOMERIO_* or CIO_CONFIG never leak in.
+// environment built from scratch for the test (support/process.ts: testEnv, spawnNode): the developer's own
+// CUSTOMERIO_* or CIO_CONFIG never leak in.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-
-export const ROOT = path.resolve(__dirname, '../..');
-const ENTRY = path.join(ROOT, 'src/cli/index.ts');
-
-/** Settings of the service that a test must set itself when it wants them. */
-const SERVICE_VARIABLES = /^(CUSTOMERIO_|CIO_CONFIG$|QUEUE_PREFIX$|REDIS_|WRITE_KEYS$|HOST$|PORT$|DASHBOARD_|LOG_LEVEL$)/;
+import type { ChildProcess } from 'node:child_process';
+import { spawnNode } from './process';
 
 export interface CliResult {
   code: number | null;
@@ -25,23 +20,8 @@ export interface CliProcess {
   done: Promise<CliResult>;
 }
 
-/** The environment of a CLI run: this process's, minus the service's settings, plus `vars` (undefined removes). */
-export function cliEnv(vars: Record<string, string | undefined>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) if (!SERVICE_VARIABLES.test(key)) env[key] = value;
-  for (const [key, value] of Object.entries(vars)) {
-    if (value === undefined) delete env[key];
-    else env[key] = value;
-  }
-  return env;
-}
-
 export function startCli(args: string[], vars: Record<string, string | undefined> = {}): CliProcess {
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', ENTRY, ...args], {
-    cwd: ROOT,
-    env: cliEnv(vars),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnNode('src/cli/index.ts', args, vars);
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

@@ -4,7 +4,7 @@
 import type { Job, JobType, Queue } from 'bullmq';
 import { decodeGroup, type AnyJobData, type GroupJobData } from '../../src/jobs/group';
 import type { GroupResult } from '../../src/worker/worker';
-import type { SegmentEvent } from '../../src/types';
+import type { SegmentEvent } from '../../src/core/types';
 
 export interface ItemView {
   messageId: string;

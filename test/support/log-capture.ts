@@ -1,7 +1,7 @@
 // A service logger whose output lands in memory exactly as it would be written to stdout, parsed per line.
 import { Writable } from 'node:stream';
 import type pino from 'pino';
-import { createLogger } from '../../src/logger';
+import { createLogger } from '../../src/log/logger';
 
 export interface LogLine {
   level: string;

@@ -2,45 +2,44 @@
 // their own, removed afterwards.
 import { randomBytes } from 'node:crypto';
 import type { Job } from 'bullmq';
-import pino from 'pino';
 import { DEFAULTS, type ServiceConfig } from '../../src/config';
-import { CustomerIoStandIn } from '../../src/customerio/stand-in';
-import { createMetrics, type Metrics } from '../../src/metrics';
+import { CustomerIoStandIn } from '../../src/demo/customerio-stand-in';
+import { createMetrics, type Metrics } from '../../src/counts/metrics';
 import { Producer } from '../../src/producer/publish';
-import { removeMessageIndex } from '../../src/jobs/message-index';
+import { removeMessageIndex } from '../../src/redis/message-index';
 import { itemJobs, type ItemJob } from './items';
-import { connectRedis, createQueues, type JobData, type Queues, type RedisConnection } from '../../src/queues';
-import { compileSubscriptions } from '../../src/subscriptions';
+import { captureLog, type LogLine } from './log-capture';
+import { connectRedis, type RedisConnection } from '../../src/redis/connection';
+import { createQueues, type JobData, type Queues } from '../../src/jobs/queues';
+import { UNFINISHED_JOB_STATES } from '../../src/redis/keys';
+import { compileSubscriptions } from '../../src/core/subscriptions';
 import { WorkerPool } from '../../src/worker/worker';
-import { ACTION_KEYS, type ActionKey } from '../../src/types';
+import { ACTION_KEYS, type ActionKey } from '../../src/core/types';
 
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export { TEST_REDIS_URL as REDIS_URL } from './redis';
+import { TEST_REDIS_URL as REDIS_URL } from './redis';
 
 export function testPrefix(): string {
   return `cio-test-${randomBytes(4).toString('hex')}`;
 }
 
-export function testConfig(overrides: Partial<ServiceConfig> & { subscriptionSpecs?: unknown } = {}): ServiceConfig {
-  const { subscriptionSpecs, ...rest } = overrides;
+/** Changes to the test configuration, group by group: `{ worker: { flushIntervalMs: 5000 } }`. */
+export type ConfigOverrides = {
+  [K in keyof ServiceConfig]?: ServiceConfig[K] extends unknown[] ? ServiceConfig[K] : ServiceConfig[K] extends object ? Partial<ServiceConfig[K]> : ServiceConfig[K];
+} & { subscriptionSpecs?: unknown };
+
+/** The service's defaults, made quick for tests (short waits, few attempts), on the test Redis under a prefix of its own. */
+export function testConfig(overrides: ConfigOverrides = {}): ServiceConfig {
+  const { subscriptionSpecs, ...o } = overrides;
   return {
-    ...DEFAULTS,
-    redisUrl: REDIS_URL,
-    redisClusterNodes: [],
-    queuePrefix: testPrefix(),
-    customerio: { siteId: 'site', apiKey: 'key', region: 'US', timeoutMs: 2000 },
-    writeKeys: [],
-    port: 0,
-    host: '127.0.0.1',
-    flushIntervalMs: 50,
-    attempts: 3,
-    backoffMs: 20,
-    authPauseMs: 200,
-    rateLimitPauseMs: 200,
-    maxRequestsPerSecond: 0,
-    dashboard: { readOnly: false },
-    subscriptions: compileSubscriptions(subscriptionSpecs),
-    ...rest,
-  } as ServiceConfig;
+    redis: { ...DEFAULTS.redis, url: REDIS_URL, clusterNodes: [], queuePrefix: testPrefix(), ...o.redis },
+    jobs: { ...DEFAULTS.jobs, attempts: 3, backoffMs: 20, ...o.jobs },
+    worker: { ...DEFAULTS.worker, flushIntervalMs: 50, authPauseMs: 200, rateLimitPauseMs: 200, maxRequestsPerSecond: 0, ...o.worker },
+    http: { ...DEFAULTS.http, corsOrigins: [...DEFAULTS.http.corsOrigins], writeKeys: [], port: 0, host: '127.0.0.1', dashboard: { readOnly: false }, ...o.http },
+    customerio: { siteId: 'site', apiKey: 'key', region: 'US', timeoutMs: 2000, ...o.customerio },
+    shutdownTimeoutMs: o.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs,
+    subscriptions: o.subscriptions ?? compileSubscriptions(subscriptionSpecs),
+  };
 }
 
 export interface Pipeline {
@@ -50,7 +49,8 @@ export interface Pipeline {
   pool: WorkerPool;
   queues: Queues;
   metrics: Metrics;
-  logs: any[];
+  /** The service's log lines so far, at debug level and above (support/log-capture.ts). */
+  readonly logs: LogLine[];
   /** Waits until every job of the given actions is finished (completed or failed). */
   settled(actions?: ActionKey[], timeoutMs?: number): Promise<void>;
   /** One record per item (jobs carry groups of events): see support/items.ts. */
@@ -62,20 +62,19 @@ export async function startPipeline(overrides: Parameters<typeof testConfig>[0] 
   const standIn = await CustomerIoStandIn.start({ siteId: 'site', apiKey: 'key' });
   const base = testConfig(overrides);
   const config = { ...base, customerio: { ...base.customerio, trackUrl: standIn.url } };
-  const producerRedis: RedisConnection = connectRedis(config, 'producer');
-  const workerRedis: RedisConnection = connectRedis(config, 'worker');
-  const queues = createQueues(producerRedis, config.queuePrefix);
+  const producerRedis: RedisConnection = connectRedis(config.redis, 'producer');
+  const workerRedis: RedisConnection = connectRedis(config.redis, 'worker');
+  const queues = createQueues(producerRedis, config.redis.queuePrefix);
   const metrics = createMetrics();
-  const logs: any[] = [];
-  const logger = pino({ level: 'debug' }, { write: (line: string) => logs.push(JSON.parse(line)) } as any);
-  const producer = new Producer({ queues, redis: producerRedis, queuePrefix: config.queuePrefix, subscriptions: config.subscriptions, policy: config, metrics });
+  const { log: logger, lines } = captureLog('debug');
+  const producer = new Producer({ queues, redis: producerRedis, queuePrefix: config.redis.queuePrefix, subscriptions: config.subscriptions, policy: config.jobs, metrics });
   const pool = new WorkerPool({ config, connection: workerRedis, queues, logger, metrics });
   if (opts.startWorkers !== false) pool.start();
 
   async function unfinished(actions: ActionKey[]): Promise<number> {
     let n = 0;
     for (const a of actions) {
-      const c = await queues[a].getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      const c = await queues[a].getJobCounts(...UNFINISHED_JOB_STATES);
       n += Object.values(c).reduce((x, y) => x + y, 0);
     }
     return n;
@@ -88,7 +87,9 @@ export async function startPipeline(overrides: Parameters<typeof testConfig>[0] 
     pool,
     queues,
     metrics,
-    logs,
+    get logs() {
+      return lines();
+    },
     async settled(actions = [...ACTION_KEYS], timeoutMs = 15_000) {
       const until = Date.now() + timeoutMs;
       while ((await unfinished(actions)) > 0) {
@@ -102,7 +103,7 @@ export async function startPipeline(overrides: Parameters<typeof testConfig>[0] 
     async close() {
       await pool.close();
       for (const q of Object.values(queues)) await q.obliterate({ force: true }).catch(() => undefined);
-      await removeMessageIndex(producerRedis, config.queuePrefix).catch(() => undefined);
+      await removeMessageIndex(producerRedis, config.redis.queuePrefix).catch(() => undefined);
       await Promise.all(Object.values(queues).map((q) => q.close()));
       producerRedis.disconnect();
       workerRedis.disconnect();

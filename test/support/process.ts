@@ -53,29 +53,32 @@ export interface StartOptions {
 /** Every process started here and not yet stopped, so an after-hook can stop what a failed test left. */
 const running = new Set<ServiceProcess>();
 
-/** The child process's environment: what the test gives, plus what node itself needs. */
-function childEnv(env: Env): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    TMPDIR: process.env.TMPDIR,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'info',
-  };
-  for (const [k, v] of Object.entries(env)) {
+/**
+ * The environment of every process a test starts: what node itself needs (PATH, HOME, TMPDIR) and what the
+ * test gives (undefined leaves a variable out). Nothing else of the test's own environment leaks in, so a
+ * developer's REDIS_URL, CUSTOMERIO_* or CIO_CONFIG never changes an outcome.
+ */
+export function testEnv(vars: Env = {}): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR };
+  for (const [k, v] of Object.entries(vars)) {
     if (v === undefined) delete out[k];
     else out[k] = v;
   }
   return out;
 }
 
+/**
+ * Every process a test starts from this repository: `entry` (a path from the root) run by node, through
+ * tsx for TypeScript, from the root, in testEnv(vars), with stdout and stderr piped.
+ */
+export function spawnNode(entry: string, args: string[], vars: Env = {}): ChildProcess {
+  const loader = entry.endsWith('.ts') ? ['--require', 'tsx/cjs'] : [];
+  return spawn(process.execPath, [...loader, entry, ...args], { cwd: REPO_ROOT, env: testEnv(vars), stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** The service listens on a free port of loopback, and logs at info, unless the test says otherwise. */
 function spawnMain(mode: string, env: Env): ChildProcess {
-  return spawn(process.execPath, ['--require', 'tsx/cjs', 'src/main.ts', mode], {
-    cwd: REPO_ROOT,
-    env: childEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  return spawnNode('src/main.ts', [mode], { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env });
 }
 
 function collectLines(stream: NodeJS.ReadableStream, into: string[], onLine?: (line: string) => void): void {

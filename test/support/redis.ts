@@ -3,10 +3,13 @@
 
 import { randomBytes } from 'node:crypto';
 import type IORedis from 'ioredis';
-import { removeMessageIndex } from '../../src/jobs/message-index';
-import { connectRedis, createQueues, waitForRedis, type Queues, type RedisConnection } from '../../src/queues';
+import { DEFAULTS } from '../../src/config';
+import { removeMessageIndex } from '../../src/redis/message-index';
+import { connectRedis, waitForRedis, type RedisConnection } from '../../src/redis/connection';
+import { createQueues, type Queues } from '../../src/jobs/queues';
 
-export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** The Redis every test shares: REDIS_URL, else the service's own default. */
+export const TEST_REDIS_URL = process.env.REDIS_URL || DEFAULTS.redis.url;
 /** Nothing listens here: a connection to it stays down. */
 export const UNREACHABLE_REDIS_URL = 'redis://127.0.0.1:1';
 
@@ -26,7 +29,7 @@ export interface TestQueues {
 
 export async function openTestQueues(): Promise<TestQueues> {
   const prefix = randomQueuePrefix();
-  const redis = connectRedis({ redisUrl: TEST_REDIS_URL }, 'producer');
+  const redis = connectRedis({ url: TEST_REDIS_URL }, 'producer');
   redis.on('error', () => undefined); // a failing test reports it; ioredis would also print every retry
   await untilReady(redis);
   const queues = createQueues(redis, prefix);
@@ -49,7 +52,7 @@ export async function openTestQueues(): Promise<TestQueues> {
 
 /** Queues on a connection that never comes up, as when Redis is down. */
 export function unreachableQueues(): { redis: RedisConnection; queues: Queues; close(): Promise<void> } {
-  const redis = connectRedis({ redisUrl: UNREACHABLE_REDIS_URL }, 'producer');
+  const redis = connectRedis({ url: UNREACHABLE_REDIS_URL }, 'producer');
   redis.on('error', () => undefined);
   const queues = createQueues(redis, randomQueuePrefix());
   for (const q of Object.values(queues)) q.on('error', () => undefined);
@@ -80,7 +83,7 @@ async function untilReady(redis: RedisConnection, timeoutMs = 5000): Promise<voi
 
 /** Removes every key under a queue prefix: for tests whose service processes wrote queue keys (meta, stalled-check) outside any job. */
 export async function removeKeysUnder(prefix: string): Promise<void> {
-  const redis = connectRedis({ redisUrl: TEST_REDIS_URL }, 'worker');
+  const redis = connectRedis({ url: TEST_REDIS_URL }, 'worker');
   try {
     await deleteKeysMatching(redis as IORedis, `${prefix}:*`);
   } finally {

@@ -1,5 +1,5 @@
 // The smallest subscription for tests of ingestion: every track event fires it; the mapping is never run.
-import type { Subscription } from '../../src/subscriptions';
+import type { Subscription } from '../../src/core/subscriptions';
 
 export const TRACK_SUBSCRIPTION: Subscription = {
   name: 'Track Event',

@@ -25,14 +25,14 @@ describe('batching through the queue', function () {
   afterEach(async () => p && (await p.close()));
 
   it('flushes a batch as soon as it holds batch_size items', async () => {
-    p = await startPipeline({ subscriptionSpecs: track({ batch_size: 3 }), flushIntervalMs: 5000 });
+    p = await startPipeline({ subscriptionSpecs: track({ batch_size: 3 }), worker: { flushIntervalMs: 5000 } });
     await p.producer.publish([1, 2, 3, 4, 5, 6].map((n) => trackEvent(n)));
     await p.settled(['trackEvent'], 3000); // well before the 5 s wait: the batches were full
     expect(p.standIn.requests.map((r) => r.body.batch.length)).to.deep.equal([3, 3]);
   });
 
   it('never lets a request reach 500 KB: a batch that would pass the byte budget is sent first', async () => {
-    p = await startPipeline({ subscriptionSpecs: track({ batch_size: 100 }), flushIntervalMs: 200 });
+    p = await startPipeline({ subscriptionSpecs: track({ batch_size: 100 }), worker: { flushIntervalMs: 200 } });
     const events = Array.from({ length: 40 }, (_, n) => trackEvent(n, { properties: { blob: 'y'.repeat(29_000) } }));
     await p.producer.publish(events);
     await p.settled(['trackEvent']);
@@ -43,7 +43,7 @@ describe('batching through the queue', function () {
   });
 
   it('sends a lone item after FLUSH_INTERVAL_MS', async () => {
-    p = await startPipeline({ subscriptionSpecs: track(), flushIntervalMs: 400 });
+    p = await startPipeline({ subscriptionSpecs: track(), worker: { flushIntervalMs: 400 } });
     const sent = Date.now();
     await p.producer.publish([trackEvent(1)]);
     await p.settled(['trackEvent']);
@@ -76,7 +76,7 @@ describe('batching through the queue', function () {
   });
 
   it('on shutdown, sends the items in hand at once and completes their jobs', async () => {
-    p = await startPipeline({ subscriptionSpecs: track(), flushIntervalMs: 60_000 });
+    p = await startPipeline({ subscriptionSpecs: track(), worker: { flushIntervalMs: 60_000 } });
     await p.producer.publish([1, 2, 3].map((n) => trackEvent(n)));
     // wait until the worker holds the three jobs
     for (let i = 0; i < 200 && p.pool.delivery.pending().items < 3; i++) await new Promise((r) => setTimeout(r, 20));

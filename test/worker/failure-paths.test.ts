@@ -21,7 +21,7 @@ describe('every failure path counts', function () {
     await p.queues.trackEvent.add('Gone', { subscription: 'Gone', count: 2, messageIds: ['a', 'b'], bytes: 10, encoding: 'json', events: [trackEvent(1), trackEvent(2)] });
     await p.settled(['trackEvent']);
     expect(await counted('cio_items_failed_total', { action: 'trackEvent', reason: 'internal' })).to.equal(2);
-    expect(p.logs.some((l) => l.level === 50 && /subscription is not in this configuration/.test(l.msg))).to.equal(true);
+    expect(p.logs.some((l) => l.level === 'error' && /subscription is not in this configuration/.test(l.msg))).to.equal(true);
   });
 
   it('a job whose events cannot be read: failed, internal, counted per event, logged', async () => {
@@ -31,11 +31,11 @@ describe('every failure path counts', function () {
     expect(await counted('cio_items_failed_total', { action: 'trackEvent', reason: 'internal' })).to.equal(3);
     const [failed] = await p.queues.trackEvent.getFailed();
     expect(failed.failedReason).to.match(/^internal error: the job's events cannot be read/);
-    expect(p.logs.some((l) => l.level === 50 && /cannot be read/.test(l.msg))).to.equal(true);
+    expect(p.logs.some((l) => l.level === 'error' && /cannot be read/.test(l.msg))).to.equal(true);
   });
 
-  it('an unforeseen error while settling (Redis refusing the new jobs): retried as internal, then delivered once it clears', async () => {
-    p = await startPipeline({ subscriptionSpecs: TRACK, backoffMs: 20 });
+  it('an unforeseen error while settling (Redis refusing the new jobs): retried as internal_retry, then delivered once it clears', async () => {
+    p = await startPipeline({ subscriptionSpecs: TRACK, jobs: { backoffMs: 20 } });
     p.standIn.rejectItemsWhere((item) => (item.name === 'Event 2' ? 'no' : undefined));
     const writer = p.pool['writer'];
     const write = writer.write.bind(writer);
@@ -46,8 +46,8 @@ describe('every failure path counts', function () {
     };
     await p.producer.publish([trackEvent(1), trackEvent(2)]);
     await p.settled(['trackEvent']);
-    expect(await counted('cio_items_retried_total', { action: 'trackEvent', reason: 'internal' })).to.equal(2);
-    expect(p.logs.some((l) => l.level === 50 && /unforeseen error; BullMQ runs it again/.test(l.msg))).to.equal(true);
+    expect(await counted('cio_items_retried_total', { action: 'trackEvent', reason: 'internal_retry' })).to.equal(2);
+    expect(p.logs.some((l) => l.level === 'error' && /unforeseen error; BullMQ runs it again/.test(l.msg))).to.equal(true);
     const items = await itemStates(p.queues.trackEvent);
     expect(items.delivered.map((i) => i.messageId)).to.deep.equal(['msg-1']);
     expect(items.failed.map((i) => i.messageId)).to.deep.equal(['msg-2']);
@@ -59,6 +59,6 @@ describe('every failure path counts', function () {
     await p.producer.publish([trackEvent(1, { event: undefined })]);
     await p.settled(['trackEvent']);
     expect(await counted('cio_items_failed_total', { action: 'trackEvent', reason: 'invalid' })).to.equal(1);
-    expect(p.logs.some((l) => l.level === 30 && l.reason === 'invalid' && /^item failed: The root value is missing/.test(l.msg))).to.equal(true);
+    expect(p.logs.some((l) => l.level === 'info' && l.reason === 'invalid' && /^item failed: The root value is missing/.test(l.msg))).to.equal(true);
   });
 });

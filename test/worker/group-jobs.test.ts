@@ -3,6 +3,7 @@
 // nothing twice, a re-send is queued once across requests, and trace finds each event.
 import { expect } from 'chai';
 import pino from 'pino';
+import type { GroupJobData } from '../../src/jobs/group';
 import { traceMessage } from '../../src/jobs/trace';
 import { WorkerPool } from '../../src/worker/worker';
 import { itemsOf, itemStates } from '../support/items';
@@ -37,7 +38,8 @@ describe('group jobs', function () {
     await p.settled(['trackEvent']);
     // one group job carried the six events; the other jobs were made from it
     const jobs = await p.queues.trackEvent.getJobs(['completed', 'failed'], 0, -1);
-    expect(jobs.filter((j) => !j.data.from).map((j) => j.data.count)).to.deep.equal([6]);
+    const groups = jobs.map((j) => j.data as GroupJobData);
+    expect(groups.filter((g) => !g.from).map((g) => g.count)).to.deep.equal([6]);
 
     // The first request (503) carried two items: they were retried once, then delivered.
     const transient = p.standIn.requests[0].body.batch.map((i: any) => i.identifiers.id);
@@ -56,7 +58,7 @@ describe('group jobs', function () {
     expect(failedJobs).to.have.length(2);
     for (const job of failedJobs) {
       expect(job.data).to.deep.include({ count: 1, encoding: 'json' });
-      expect(job.stacktrace.join('\n')).not.to.match(/\.(ts|js):\d+/);
+      expect((job.stacktrace ?? []).join('\n')).not.to.match(/\.(ts|js):\d+/);
     }
     expect(items.pending).to.have.length(0);
 
@@ -70,7 +72,7 @@ describe('group jobs', function () {
 
   it('a worker stopped between writing the per-item jobs and completing the group loses nothing and counts each item once', async () => {
     const fast = { lockDurationMs: 600, stalledIntervalMs: 300 };
-    p = await startPipeline({ subscriptionSpecs: TRACK(), ...fast }, { startWorkers: false });
+    p = await startPipeline({ subscriptionSpecs: TRACK(), worker: fast }, { startWorkers: false });
     p.standIn.rejectItemsWhere((item) => (item.name === 'Event 2' ? 'refused' : undefined));
     // The first worker writes the group's per-item jobs, then freezes, as if killed there.
     let frozen = 0;
@@ -98,7 +100,7 @@ describe('group jobs', function () {
   });
 
   it('queues a re-sent event once, also when the copies come in different requests and commits', async () => {
-    p = await startPipeline({ subscriptionSpecs: TRACK(), groupCommitWindowMs: 0 });
+    p = await startPipeline({ subscriptionSpecs: TRACK(), jobs: { groupCommitWindowMs: 0 } });
     await p.producer.publish([trackEvent(1)]);
     await Promise.all([p.producer.publish([trackEvent(1), trackEvent(2)]), p.producer.publish([trackEvent(2), trackEvent(3)])]);
     await p.settled(['trackEvent']);
@@ -111,7 +113,7 @@ describe('group jobs', function () {
   });
 
   it('trace answers for a delivered, a failed, a retrying and an unknown messageId', async () => {
-    p = await startPipeline({ subscriptionSpecs: TRACK(2), backoffMs: 60_000 });
+    p = await startPipeline({ subscriptionSpecs: TRACK(2), jobs: { backoffMs: 60_000 } });
     p.standIn.rejectItemsWhere((item) => (item.name === 'Event 2' ? 'no such person' : undefined));
     await p.producer.publish([trackEvent(1), trackEvent(2)]);
     await p.settled(['trackEvent']);
@@ -119,7 +121,7 @@ describe('group jobs', function () {
     await p.producer.publish([trackEvent(3), trackEvent(4)]);
     await until(async () => (await p.queues.trackEvent.getDelayedCount()) === 1);
     const trace = (id: string) =>
-      traceMessage(p.queues, p.pool['opts'].connection, { queuePrefix: p.config.queuePrefix, subscriptions: p.config.subscriptions, windowSeconds: 3600 }, id);
+      traceMessage(p.queues, p.pool['opts'].connection, { queuePrefix: p.config.redis.queuePrefix, subscriptions: p.config.subscriptions, windowSeconds: 3600 }, id);
 
     const delivered = await trace('msg-1');
     expect(delivered.found).to.have.length(1);

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { loadVectors } from '../support/vectors';
 import { itemsOf } from '../support/items';
 import { startPipeline, trackEvent, type Pipeline } from '../support/pipeline';
-import type { ActionKey } from '../../src/types';
+import type { ActionKey } from '../../src/core/types';
 
 const TRACK_ONLY = [{ name: 'Track', action: 'trackEvent', trigger: 'type = "track"', mapping: {
   id: { '@path': '$.userId' }, anonymous_id: { '@path': '$.anonymousId' }, name: { '@path': '$.event' },
@@ -92,10 +92,10 @@ describe('worker outcomes', function () {
     const metrics = await p.metrics.registry.metrics();
     expect(metrics).to.match(/cio_items_delivered_total\{action="trackEvent"\} 2\n/);
     expect(metrics).to.match(/cio_items_failed_total\{action="trackEvent",reason="rejected"\} 1\n/);
-    const warning = p.logs.find((l) => l.level === 40 && l.verdict === 'ambiguous');
+    const warning = p.logs.find((l) => l.level === 'warn' && l.verdict === 'ambiguous')!;
     expect(warning.anomaly).to.match(/^errors\[0\] has a batch_index that is a string, not an integer/);
     expect(warning.body).to.include('"batch_index":"1"');
-    expect(p.logs.some((l) => l.level === 30 && l.msg === 'flush' && l.items === 3)).to.equal(false);
+    expect(p.logs.some((l) => l.level === 'info' && l.msg === 'flush' && l.items === 3)).to.equal(false);
   });
 
   it('an item whose answer stays ambiguous when sent alone fails as ambiguous_answer, never completes', async () => {
@@ -153,7 +153,7 @@ describe('worker outcomes', function () {
   });
 
   it('after the last attempt a transient failure fails the job with the last reason', async () => {
-    p = await startPipeline({ subscriptionSpecs: TRACK_ONLY, attempts: 2 });
+    p = await startPipeline({ subscriptionSpecs: TRACK_ONLY, jobs: { attempts: 2 } });
     p.standIn.respondNext({ status: 503 }, { status: 502 });
     await p.producer.publish([trackEvent(1)]);
     await p.settled(['trackEvent']);
@@ -166,7 +166,7 @@ describe('worker outcomes', function () {
 
   it('a timeout is transient: retried, then delivered', async () => {
     p = await startPipeline({ subscriptionSpecs: TRACK_ONLY });
-    p.pool['client']['timeoutMs'] = 300; // the stand-in hangs on the first request
+    (p.pool['client'] as unknown as { timeoutMs: number }).timeoutMs = 300; // the stand-in hangs on the first request
     p.standIn.respondNext({ status: 200, hang: true });
     await p.producer.publish([trackEvent(1)]);
     await p.settled(['trackEvent']);
@@ -188,13 +188,13 @@ describe('worker outcomes', function () {
   });
 
   it('a 401 pauses the queue and keeps the jobs until the credentials work', async () => {
-    p = await startPipeline({ subscriptionSpecs: TRACK_ONLY, authPauseMs: 300 });
+    p = await startPipeline({ subscriptionSpecs: TRACK_ONLY, worker: { authPauseMs: 300 } });
     p.standIn.respondNext({ status: 401 }, { status: 401 });
     await p.producer.publish([trackEvent(1)]);
     await p.settled(['trackEvent']);
     expect((await states())['msg-1']).to.deep.equal({ state: 'completed', reason: undefined, attemptsMade: 1 });
     expect(p.standIn.requests).to.have.length(3);
-    expect(p.logs.some((l) => l.level === 50 && /refused the credentials/.test(l.reason))).to.equal(true);
+    expect(p.logs.some((l) => l.level === 'error' && /refused the credentials/.test(String(l.reason)))).to.equal(true);
   });
 
   it('a 413 splits the batch and sends the halves', async () => {
@@ -247,8 +247,9 @@ describe('worker outcomes', function () {
     await p.producer.publish(probe.events);
     await p.settled(['createUpdateObject']);
     expect(p.standIn.requests).to.have.length(1);
-    const sent = p.standIn.requests[0].body.batch;
-    const expected = probe.expected_requests.flatMap((r: any) => r.body.batch);
+    type Item = { identifiers: { object_id: string } };
+    const sent = p.standIn.requests[0].body.batch as Item[];
+    const expected: Item[] = probe.expected_requests.flatMap((r: { body: { batch: Item[] } }) => r.body.batch);
     expect(sortBy(sent, (i) => i.identifiers.object_id)).to.deep.equal(sortBy(expected, (i) => i.identifiers.object_id));
     expect(Object.values(await states('createUpdateObject')).map((s) => s.state)).to.deep.equal(['completed', 'completed']);
   });

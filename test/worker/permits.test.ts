@@ -28,7 +28,7 @@ describe('items in hand (WORKER_MAX_ITEMS)', function () {
     afterEach(async () => p && (await p.close()));
 
     it('holds at most WORKER_MAX_ITEMS events at once across jobs, and delivers everything', async () => {
-      p = await startPipeline({ workerMaxItems: 150, groupMaxEvents: 100, flushIntervalMs: 30 }, { startWorkers: false });
+      p = await startPipeline({ worker: { maxItems: 150, flushIntervalMs: 30 }, jobs: { groupMaxEvents: 100 } }, { startWorkers: false });
       for (let j = 0; j < 10; j++) await p.producer.publish(Array.from({ length: 100 }, (_, k) => trackEvent(j * 100 + k)));
       let peak = 0;
       const sampler = setInterval(() => (peak = Math.max(peak, p.pool.permits.held(), p.pool.delivery.pending().items)), 1);

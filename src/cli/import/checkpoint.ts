@@ -1,7 +1,7 @@
 // The checkpoint FILE.cio-import.json: "lines 1–N are queued, the next line starts at byte B". A run
 // with the same file (same size and modification time) and QUEUE_PREFIX resumes at B.
 //
-// Re-queuing a line that was already queued is harmless: the message index (jobs/message-index.ts)
+// Re-queuing a line that was already queued is harmless: the message index (redis/message-index.ts)
 // knows each event queued for a subscription within COMPLETED_RETENTION_SECONDS, and leaves out a
 // re-sent one. Past that window a
 // re-queued track, page or screen event still carries its id, so Customer.io drops the duplicate.

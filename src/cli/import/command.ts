@@ -11,8 +11,8 @@ import type { ServiceConfig } from '../../config';
 import { CannotRunError, UsageError, defineCommand, fileErrorReason, wholeNumber, type CliContext, type OpenQueues } from '../args';
 import { checkpointPathFor, resumableCheckpoint, type Checkpoint } from './checkpoint';
 import { countLines } from './lines';
-import { createMetrics } from '../../metrics';
-import { redisCounterStore } from '../../queues';
+import { createMetrics } from '../../counts/metrics';
+import { redisCounterStore } from '../../counts/redis-store';
 import { ImportRun } from './run';
 
 const options = { restart: 'flag', rate: 'value' } as const;
@@ -68,9 +68,9 @@ Exit codes:
     const stat = statFile(file);
 
     const checkpointFile = checkpointPathFor(file);
-    const resumeFrom = resumableCheckpoint(ctx, checkpointFile, stat, config.queuePrefix, opts.restart === true);
+    const resumeFrom = resumableCheckpoint(ctx, checkpointFile, stat, config.redis.queuePrefix, opts.restart === true);
     const open = await openQueuesKeepingCheckpoint(ctx, config, resumeFrom);
-    const metrics = createMetrics({ counterStore: redisCounterStore(open.redis, config.queuePrefix) });
+    const metrics = createMetrics({ counterStore: redisCounterStore(open.redis, config.redis.queuePrefix) });
     try {
       const totalLines = resumeFrom?.totalLines ?? (await countLines(file));
       const run = new ImportRun(ctx, config, open.queues, open.redis, {
@@ -78,7 +78,7 @@ Exit codes:
         stat,
         checkpointFile,
         totalLines,
-        queuePrefix: config.queuePrefix,
+        queuePrefix: config.redis.queuePrefix,
         rate,
         resumeFrom,
         metrics,

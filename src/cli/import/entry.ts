@@ -2,7 +2,7 @@
 // blank line (skipped, but counted, and it still moves the checkpoint).
 
 import { createHash } from 'node:crypto';
-import { MAX_EVENT_BYTES } from '../../producer/prepare';
+import { MAX_ITEM_BYTES } from '../../core/limits';
 import type { Line } from './lines';
 
 export interface Entry {
@@ -16,7 +16,7 @@ export interface Entry {
 export function entryOf(line: Line): Entry {
   const { n, end } = line;
   if (line.tooLongBytes !== undefined) {
-    return { n, end, bad: `the line is ${line.tooLongBytes} bytes; an event may be at most ${MAX_EVENT_BYTES} bytes` };
+    return { n, end, bad: `the line is ${line.tooLongBytes} bytes; an event may be at most ${MAX_ITEM_BYTES} bytes` };
   }
   const text = (line.text ?? '').trim();
   if (text === '') return { n, end };

@@ -3,7 +3,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QueueUnavailableError, type Producer, type PublishResult } from '../../producer/publish';
-import type { SegmentEvent } from '../../types';
+import type { SegmentEvent } from '../../core/types';
 import { CannotRunError, formatDuration } from '../args';
 import type { Entry } from './entry';
 

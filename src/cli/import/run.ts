@@ -5,8 +5,9 @@
 import type { Stats } from 'node:fs';
 import type { ServiceConfig } from '../../config';
 import { Producer, type PublishResult } from '../../producer/publish';
-import type { Metrics } from '../../metrics';
-import type { Queues, RedisConnection } from '../../queues';
+import type { Metrics } from '../../counts/metrics';
+import type { Queues } from '../../jobs/queues';
+import type { RedisConnection } from '../../redis/connection';
 import { EXIT, signalExitCode, type CliContext } from '../args';
 import { removeCheckpoint, writeCheckpoint, type Checkpoint, type CheckpointSubject } from './checkpoint';
 import { countAcceptedEvent, countBadLine, emptyCounts, type Counts } from './counts';
@@ -51,7 +52,7 @@ export class ImportRun {
     redis: RedisConnection,
     private readonly opts: RunOptions,
   ) {
-    this.producer = new Producer({ queues, redis, queuePrefix: config.queuePrefix, subscriptions: config.subscriptions, policy: config, metrics: opts.metrics });
+    this.producer = new Producer({ queues, redis, queuePrefix: config.redis.queuePrefix, subscriptions: config.subscriptions, policy: config.jobs, metrics: opts.metrics });
     this.actionOf = new Map(config.subscriptions.map((s) => [s.name, s.action]));
     const { file, stat, totalLines, queuePrefix } = opts;
     this.checkpointSubject = { file, size: stat.size, mtimeMs: stat.mtimeMs, totalLines, queuePrefix };

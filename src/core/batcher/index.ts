@@ -1,0 +1,5 @@
+export {
+  Batcher,
+  batchBodyBytes,
+} from './batcher';
+export type { AddResult, BatchLimits, Flush, FlushReason, Pending } from './batcher';

@@ -1,0 +1,127 @@
+// The tracking API: POST /v1/{identify,track,page,screen,group,alias,batch,import} and analytics.js's
+// one-letter forms. A request is all or nothing: every event in it is checked before anything is queued,
+// and 200 is sent only once its jobs are in Redis. 400 means fix and resend, 401 means the write key is
+// wrong, 503 means retry the same request later (the job ids come from messageId, so a retried event is
+// not queued twice).
+
+import type { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type pino from 'pino';
+import { DEFAULTS } from '../config/defaults';
+import type { Subscription } from '../core/subscriptions';
+import { EVENT_TYPES, prepareEvents, type Refused } from '../producer/prepare';
+import { QueueUnavailableError, type Producer } from '../producer/publish';
+import type { RedisConnection } from '../redis/connection';
+import { basicAuthUser, keyChecker } from './auth';
+import { parseBody, readBody } from './body';
+import { registerCors } from './cors';
+import { authorizedBody, batchEvents, withPathType } from './envelope';
+import { refusal, type BadRequest } from './errors';
+import { withTimeout } from './timeout';
+
+/** A refused batch lists at most this many per-event errors. */
+const MAX_LISTED_ERRORS = 100;
+const RETRY_AFTER_SECONDS = 5;
+/** While Redis is down every request would log the same warning; once per this interval is enough. */
+const UNAVAILABLE_LOG_INTERVAL_MS = 10_000;
+
+export interface IngestOptions {
+  writeKeys: readonly string[];
+  /** Origins whose pages may post events from a browser; default any. */
+  corsOrigins?: string[];
+  producer: Producer;
+  subscriptions: readonly Subscription[];
+  /** The producer's connection: the event routes answer 503 at once while it is down. */
+  redis: RedisConnection;
+  clock?: () => number;
+  /** How long an event request waits for Redis to take its jobs before answering 503. Default DEFAULTS.http.enqueueTimeoutMs. */
+  enqueueTimeoutMs?: number;
+  /** Why Redis cannot take events now though it answers (nearly full). */
+  memoryGate?: { problem(): string | undefined };
+}
+
+export async function eventRoutes(api: FastifyInstance, opts: IngestOptions, log: pino.Logger): Promise<void> {
+  const writeKeys = keyChecker(opts.writeKeys);
+  const parseJson = api.getDefaultJsonParser('remove', 'remove');
+  const clock = opts.clock ?? Date.now;
+  const enqueueTimeoutMs = opts.enqueueTimeoutMs ?? DEFAULTS.http.enqueueTimeoutMs;
+  let lastUnavailableLog = 0;
+
+  // Every content type is read as JSON: SDKs send application/json, sendBeacon sends text/plain, and a
+  // few clients send nothing or something odd. Whatever is not JSON gets a 400 that says so.
+  api.removeAllContentTypeParsers();
+  api.addContentTypeParser('*', async (request: FastifyRequest, payload: Readable) => {
+    const text = await readBody(payload, request.headers);
+    return parseBody(text, parseJson, request);
+  });
+
+  registerCors(api, opts.corsOrigins ?? [...DEFAULTS.http.corsOrigins]);
+
+  // Refusals at debug level: enough to tell why a client's events are missing, never headers or bodies.
+  api.addHook('onResponse', async (request, reply) => {
+    if (reply.statusCode >= 400) log.debug({ method: request.method, url: request.url, statusCode: reply.statusCode }, 'request refused');
+  });
+
+  // A Basic-auth key that is wrong is refused before its body is read.
+  api.addHook('onRequest', async (request, reply) => {
+    if (!writeKeys.required) return;
+    const key = basicAuthUser(request.headers.authorization);
+    if (key !== undefined && !writeKeys.known(key)) return reply.code(401).send(refusal('CIO_ERR_WRITE_KEY_UNKNOWN', 'unknown write key'));
+  });
+
+  const accept = async (request: FastifyRequest, reply: FastifyReply, events: unknown[]) => {
+    const { prepared, refused } = prepareEvents(events, opts.subscriptions, clock());
+    if (refused.length > 0) return reply.code(400).send(eventsRefused(refused, events.length));
+    const jobs = prepared.reduce((n, p) => n + p.fired.length, 0);
+    try {
+      // A connection that never came up leaves BullMQ waiting for it; answer now instead.
+      if (jobs > 0 && opts.redis.status !== 'ready') {
+        throw new QueueUnavailableError(`Redis is not reachable (connection ${opts.redis.status})`);
+      }
+      const full = jobs > 0 ? opts.memoryGate?.problem() : undefined;
+      if (full) throw new QueueUnavailableError(full);
+      await withTimeout(opts.producer.enqueue(prepared, 'http'), enqueueTimeoutMs, () => {
+        return new QueueUnavailableError(`Redis did not take the events within ${enqueueTimeoutMs} ms`);
+      });
+    } catch (err) {
+      if (!(err instanceof QueueUnavailableError)) throw err;
+      const now = Date.now();
+      if (now - lastUnavailableLog >= UNAVAILABLE_LOG_INTERVAL_MS) {
+        lastUnavailableLog = now;
+        log.warn({ reason: err.message, url: request.url }, 'events refused with 503: Redis is unavailable');
+      }
+      return reply
+        .code(503)
+        .header('retry-after', String(RETRY_AFTER_SECONDS))
+        .send(refusal('CIO_ERR_UNAVAILABLE', `${err.message}; nothing was queued, retry the request`));
+    }
+    return { success: true };
+  };
+
+  for (const type of EVENT_TYPES) {
+    const one = async (request: FastifyRequest, reply: FastifyReply) => {
+      const body = authorizedBody(request, writeKeys);
+      return accept(request, reply, [withPathType(body, type)]);
+    };
+    api.post(`/v1/${type}`, one);
+    // analytics.js (the browser SDK) posts to the one-letter forms: /v1/t, /v1/i, /v1/p, /v1/s, /v1/g, /v1/a
+    api.post(`/v1/${type[0]}`, one);
+  }
+  const batch = async (request: FastifyRequest, reply: FastifyReply) => {
+    const body = authorizedBody(request, writeKeys);
+    return accept(request, reply, batchEvents(body));
+  };
+  api.post('/v1/batch', batch);
+  api.post('/v1/import', batch); // Segment's older name for the same endpoint
+  api.post('/v1/b', batch); // analytics.js with batching on
+}
+
+function eventsRefused(refused: Refused[], total: number): BadRequest {
+  const first = refused[0].error;
+  const error =
+    total === 1
+      ? `${first}; nothing was queued`
+      : `${refused.length} of ${total} events refused (first: ${first}); nothing was queued, the whole request must be sent again` +
+        (refused.length > MAX_LISTED_ERRORS ? `; errors lists the first ${MAX_LISTED_ERRORS}` : '');
+  return { error, code: 'CIO_ERR_EVENTS_REFUSED', errors: refused.slice(0, MAX_LISTED_ERRORS).map(({ index, error }) => ({ index, error })) };
+}
