@@ -7,9 +7,10 @@ import type IORedis from 'ioredis';
 import { DEFAULTS } from '../../../src/config';
 import { removeMessageIndex } from '../../../src/redis/message-index';
 import { Producer, QueueUnavailableError } from '../../../src/producer/publish';
-import { closeQueues, createQueues, type Queues } from '../../../src/jobs/queues';
-import { connectRedis, waitForRedis, type RedisConnection } from '../../../src/redis/connection';
-import { redisServerAvailable, startPrivateRedis, type PrivateRedis } from '../../support/chaos';
+import type { Queues } from '../../../src/jobs/queues';
+import type { RedisConnection } from '../../../src/redis/connection';
+import { redisServerAvailable } from '../../support/chaos';
+import { startSmallRedis, type SmallRedis } from '../../support/small-redis';
 import { itemJobs } from '../../support/items';
 import { TRACK_SUBSCRIPTION } from '../../support/track-subscription';
 
@@ -18,29 +19,20 @@ const PREFIX = 'cio-aon';
 
 describe('all or nothing: a request Redis refuses part of', function () {
   this.timeout(30_000);
-  let redis: PrivateRedis;
+  let small: SmallRedis;
   let admin: IORedis;
   let connection: RedisConnection;
   let queues: Queues;
 
   before(async function () {
     if (!redisServerAvailable()) this.skip();
-    redis = await startPrivateRedis({ args: ['--appendonly', 'no', '--maxmemory', String(MAXMEMORY), '--maxmemory-policy', 'noeviction'] });
-    admin = redis.client();
-    connection = connectRedis({ url: redis.url }, 'producer');
-    connection.on('error', () => undefined);
-    await waitForRedis(connection, redis.url);
-    queues = createQueues(connection, PREFIX);
+    small = await startSmallRedis(MAXMEMORY, PREFIX);
+    ({ admin, connection, queues } = small);
   });
 
-  after(async () => {
-    if (queues) await closeQueues(queues).catch(() => undefined);
-    connection?.disconnect();
-    admin?.disconnect();
-    await redis?.destroy();
-  });
+  after(async () => small?.close());
 
-  const used = async () => Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
+  const used = () => small.used();
 
   /** Fills Redis until only `headroom` bytes are left below maxmemory. */
   async function fillTo(headroom: number): Promise<void> {

@@ -9,10 +9,11 @@ import { ConfigError, DEFAULTS, loadConfig } from '../../../src/config';
 import { createMetrics } from '../../../src/counts/metrics';
 import { buildApi } from '../../../src/http/app';
 import { Producer } from '../../../src/producer/publish';
-import { closeQueues, createQueues, type Queues } from '../../../src/jobs/queues';
-import { connectRedis, waitForRedis, type RedisConnection } from '../../../src/redis/connection';
+import type { Queues } from '../../../src/jobs/queues';
+import type { RedisConnection } from '../../../src/redis/connection';
 import { memoryProblem, RedisMemoryGate } from '../../../src/redis/health';
-import { redisServerAvailable, startPrivateRedis, waitUntil, type PrivateRedis } from '../../support/chaos';
+import { redisServerAvailable, waitUntil } from '../../support/chaos';
+import { startSmallRedis, type SmallRedis } from '../../support/small-redis';
 import { captureLog } from '../../support/log-capture';
 import { itemJobs } from '../../support/items';
 import { TRACK_SUBSCRIPTION } from '../../support/track-subscription';
@@ -58,7 +59,7 @@ describe('redis health: the memory gate', function () {
   });
 
   describe('an API in front of a nearly full Redis', () => {
-    let redis: PrivateRedis;
+    let small: SmallRedis;
     let admin: IORedis;
     let connection: RedisConnection;
     let queues: Queues;
@@ -69,12 +70,8 @@ describe('redis health: the memory gate', function () {
 
     before(async function () {
       if (!redisServerAvailable()) this.skip();
-      redis = await startPrivateRedis({ args: ['--appendonly', 'no', '--maxmemory', String(MAXMEMORY), '--maxmemory-policy', 'noeviction'] });
-      admin = redis.client();
-      connection = connectRedis({ url: redis.url }, 'producer');
-      connection.on('error', () => undefined);
-      await waitForRedis(connection, redis.url);
-      queues = createQueues(connection, 'cio-gate');
+      small = await startSmallRedis(MAXMEMORY, 'cio-gate');
+      ({ admin, connection, queues } = small);
       const logger = out.log;
       gate = new RedisMemoryGate(connection, { memoryRefuseRatio: 0.9, memoryPollMs: 100 }, logger);
       await gate.start();
@@ -96,18 +93,14 @@ describe('redis health: the memory gate', function () {
     after(async () => {
       gate?.stop();
       await app?.close();
-      if (queues) await closeQueues(queues).catch(() => undefined);
-      connection?.disconnect();
-      admin?.disconnect();
-      await redis?.destroy();
+      await small?.close();
     });
 
     /** Writes filler values until used_memory passes `share` of maxmemory. */
     async function fill(share: number): Promise<void> {
       const chunk = 'x'.repeat(256 * 1024);
       for (let i = 0; ; i++) {
-        const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
-        if (used > MAXMEMORY * share) return;
+        if ((await small.used()) > MAXMEMORY * share) return;
         await admin.set(`filler:${i}`, chunk);
       }
     }
