@@ -100,7 +100,7 @@ export class GroupWriter {
       let queued = group.events.map((_, i) => i);
       if (opts.dedupe) {
         claims.push({ action: group.action, jobId, fields });
-        queued = await this.index.claim(prefix, jobId, fields);
+        queued = await this.index.claim(prefix, `${prefix}:${group.action}:`, jobId, fields);
       }
       const kept = new Set(queued);
       results[g] = { queued, duplicates: group.events.map((_, i) => i).filter((i) => !kept.has(i)) };
