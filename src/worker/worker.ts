@@ -156,7 +156,7 @@ export class WorkerPool {
       const items = groupCount(job.data);
       const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       if (last) await this.countFailed(action, job, 'internal', items);
-      else await this.opts.metrics?.itemsRetried.inc({ action, reason: 'internal_retry' }, items, countAttemptOnce(job));
+      else await this.opts.metrics?.countItems('internal_retry', action, items, countAttemptOnce(job));
       this.opts.logger.error(
         { action, job: job.id, items, attempt: job.attemptsMade + 1, err: (err as Error)?.message },
         last ? 'job failed on an unforeseen error (replay it once the cause is fixed)' : 'job failed on an unforeseen error; BullMQ runs it again',
@@ -227,25 +227,21 @@ export class WorkerPool {
   // so a run after a crash does not count them again: tally.ts), then the job completes.
   private async finish(action: ActionKey, subscription: Subscription, job: Job<AnyJobData, GroupResult>, s: Settlement): Promise<GroupResult> {
     const base = { action, subscription: subscription.name };
-    const groups: GroupToWrite[] = [];
-    const ids: string[] = [];
-    const delayed: { group: GroupToWrite; id: string } | undefined = s.retry && {
-      group: { ...base, events: s.retry.events, extras: { attempt: s.retry.attempt, from: job.id } },
-      id: childId(job, 'retry', 0),
-    };
-    s.failed.forEach((f, i) => {
-      groups.push({ ...base, events: [f.event], extras: { fail: { reason: f.reason, metric: f.metric, attempts: f.attempts }, from: job.id, plain: true } });
-      ids.push(childId(job, 'failed', i));
-    });
-    if (s.wait) {
-      groups.push({ ...base, events: s.wait.events, extras: { attempt: s.wait.attempt, from: job.id } });
-      ids.push(childId(job, 'wait', 0));
-    }
+    const from = job.id;
+    // Where the items that do not end here go: each refused item to a failed job of its own, the waiting
+    // items together, the transient ones together after their backoff.
+    const moves: Array<{ group: GroupToWrite; id: string }> = s.failed.map((f, i) => ({
+      group: { ...base, events: [f.event], extras: { fail: { reason: f.reason, metric: f.metric, attempts: f.attempts }, from, plain: true } },
+      id: childId(job, 'failed', i),
+    }));
+    if (s.wait) moves.push({ group: { ...base, events: s.wait.events, extras: { attempt: s.wait.attempt, from } }, id: childId(job, 'wait', 0) });
+    const retry = s.retry && { group: { ...base, events: s.retry.events, extras: { attempt: s.retry.attempt, from } }, id: childId(job, 'retry', 0) };
+
     // The pause is set before the waiting items' job is written, so no worker takes it early.
     if (s.wait) await this.queues[action].rateLimit(s.wait.pauseMs);
     const writes: Array<Promise<unknown>> = [];
-    if (groups.length > 0) writes.push(this.writer.write(groups, { dedupe: false, jobIds: ids }));
-    if (delayed) writes.push(this.writer.write([delayed.group], { dedupe: false, jobIds: [delayed.id], delayMs: s.retry!.delayMs }));
+    if (moves.length > 0) writes.push(this.writer.write(moves.map((m) => m.group), { dedupe: false, jobIds: moves.map((m) => m.id) }));
+    if (retry) writes.push(this.writer.write([retry.group], { dedupe: false, jobIds: [retry.id], delayMs: s.retry!.delayMs }));
     await Promise.all(writes);
     if (this.opts.afterItemJobsWritten) await this.opts.afterItemJobsWritten(job.id!);
 
@@ -257,10 +253,9 @@ export class WorkerPool {
     if (m && s.wait) counts.push(m.countItems(s.wait.why, action, s.wait.events.length, mark));
     await Promise.all(counts);
 
-    if (s.retry) this.opts.logger.warn({ action, job: job.id, items: s.retry.events.length, delayMs: s.retry.delayMs, retryJob: delayed!.id }, s.retry.reason);
+    if (retry) this.opts.logger.warn({ action, job: job.id, items: s.retry!.events.length, delayMs: s.retry!.delayMs, retryJob: retry.id }, s.retry!.reason);
     const moved: Record<string, string[]> = {};
-    ids.forEach((id, i) => (moved[id] = groups[i].events.map((e) => String(e.messageId))));
-    if (delayed) moved[delayed.id] = delayed.group.events.map((e) => String(e.messageId));
+    for (const { group, id } of retry ? [...moves, retry] : moves) moved[id] = group.events.map((e) => String(e.messageId));
     return {
       delivered: s.delivered.length,
       statuses: s.statuses,
