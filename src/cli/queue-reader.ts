@@ -5,7 +5,7 @@
 // its jobs in the wait list: there is no paused state any more).
 
 import type { RedisConnection } from '../redis/connection';
-import { ALL_JOB_STATES, JOB_STATES, queuePrefix, type JobState } from '../redis/keys';
+import { ALL_JOB_STATES, JOB_STATES, queueKey, type JobState } from '../redis/keys';
 import { ACTION_KEYS, type ActionKey } from '../core/types';
 
 
@@ -16,18 +16,14 @@ export interface QueueReading {
   counts: Record<JobState, number>;
 }
 
-function keyOf(basePrefix: string, action: ActionKey, suffix: string): string {
-  return `${queuePrefix(basePrefix, action)}:${action}:${suffix}`;
-}
-
 /** One queue's counts, with read-only commands in one round trip (the keys share a cluster slot). */
 export async function readQueue(redis: RedisConnection, basePrefix: string, action: ActionKey): Promise<QueueReading> {
-  const meta = keyOf(basePrefix, action, 'meta');
+  const meta = queueKey(basePrefix, action, 'meta');
   const pipeline = redis.pipeline().exists(meta).hexists(meta, 'paused');
   for (const state of ALL_JOB_STATES) {
     const { key, kind } = JOB_STATES[state];
-    if (kind === 'list') pipeline.llen(keyOf(basePrefix, action, key));
-    else pipeline.zcard(keyOf(basePrefix, action, key));
+    if (kind === 'list') pipeline.llen(queueKey(basePrefix, action, key));
+    else pipeline.zcard(queueKey(basePrefix, action, key));
   }
   const results = (await pipeline.exec()) ?? [];
   const values = results.map(([err, value]) => {

@@ -8,7 +8,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { JobsOptions, Queue } from 'bullmq';
-import { queuePrefix } from '../redis/keys';
+import { queueKey, queuePrefix } from '../redis/keys';
 import { type Queues } from './queues';
 import type { ActionKey, SegmentEvent } from '../core/types';
 import { encodeGroup, type GroupExtras, type GroupJobData } from './group';
@@ -100,7 +100,7 @@ export class GroupWriter {
       let queued = group.events.map((_, i) => i);
       if (opts.dedupe) {
         claims.push({ action: group.action, jobId, fields });
-        queued = await this.index.claim(prefix, `${prefix}:${group.action}:`, jobId, fields);
+        queued = await this.index.claim(prefix, queueKey(this.basePrefix, group.action, ''), jobId, fields);
       }
       const kept = new Set(queued);
       results[g] = { queued, duplicates: group.events.map((_, i) => i).filter((i) => !kept.has(i)) };

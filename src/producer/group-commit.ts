@@ -31,6 +31,8 @@ export class GroupCommitter<T, R> {
   private pending: Array<Pending<T, R>> = [];
   private pendingEvents = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** A commit is due at the next turn of the event loop. */
+  private soon = false;
   private readonly writing = new Set<Promise<void>>();
 
   /** `write` gets the entries of one commit and returns one result per entry, in order. */
@@ -49,8 +51,6 @@ export class GroupCommitter<T, R> {
       else if (!this.timer) this.timer = setTimeout(() => this.commit(), this.caps.windowMs);
     });
   }
-
-  private soon = false;
 
   // The next turn of the event loop: requests handled in this one join the commit.
   private scheduleSoon(): void {

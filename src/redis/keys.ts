@@ -12,6 +12,14 @@ export function queuePrefix(basePrefix: string, action: ActionKey): string {
 }
 
 /**
+ * A key of an action's queue in BullMQ's layout, `<queue prefix>:<queue name>:<suffix>`: a state (`wait`),
+ * `meta`, or a job's id (its hash). With an empty suffix, the prefix of every job key of the queue.
+ */
+export function queueKey(basePrefix: string, action: ActionKey, suffix: string): string {
+  return `${queuePrefix(basePrefix, action)}:${action}:${suffix}`;
+}
+
+/**
  * The job states, in the order a job moves through them, each with its key in BullMQ's layout
  * (<queue prefix>:<queue name>:<key>) and the kind of that key. `unfinished`: a job there is still to be
  * sent. `bullmq`: Queue.getJobCounts knows the state; BullMQ 6 keeps a paused queue's jobs in `wait`, so
