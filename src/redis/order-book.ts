@@ -1,0 +1,370 @@
+// The order book in Redis: for each person key, the open entries of its items in the order they were
+// accepted (core/order/book.ts is the same thing as a pure model; the scripts below follow it).
+//
+// Layout, chosen for memory (one entry per queued item is the cost per waiting event) and for Redis Cluster:
+// a person key is hashed (SHA-1) to a slot group g (of GROUPS, each its own cluster slot through the hash
+// tag `{order<g>}`) and a bucket b in it. `<prefix>:{order<g>}:b<b>` is a hash: field = 16 characters of the
+// key's hash, value = the open entries, each `;<ticket><kind><holder>` (kind `.` event, `!` operation;
+// holder: the job that holds the item now, `<action code><job id>`). Many small hashes stay in Redis's
+// compact encoding, and none grows large enough for its deletion to stall Redis. `<prefix>:{order<g>}:n`
+// numbers the tickets (never reused, so a stale ticket never names another item), and
+// `<prefix>:{order<g>}:held` holds each person currently held, with when the hold began (the gauge).
+//
+// Every call is one script per slot group, so a write of many items costs at most GROUPS calls. Entries
+// are found with plain substring searches (C speed in Redis's Lua), so even a person with thousands of
+// open entries costs little per call.
+
+import { createHash } from 'node:crypto';
+import type { OrderKind } from '../core/order/rule';
+import { ACTION_KEYS, type ActionKey } from '../core/types';
+import type { RedisConnection } from './connection';
+
+/** Slot groups (cluster slots) the book is spread over. */
+export const ORDER_GROUPS = 8;
+/** Hashes per slot group. */
+const BUCKETS = 256;
+
+/** Where a person key lives in the book. */
+export interface Placement {
+  group: number;
+  bucket: number;
+  field: string;
+}
+
+/** Pure: a person key's place (group, bucket, field). */
+export function placeOf(key: string): Placement {
+  const digest = createHash('sha1').update(key).digest();
+  return { group: digest[12] % ORDER_GROUPS, bucket: digest[13] % BUCKETS, field: digest.subarray(0, 12).toString('base64url') };
+}
+
+/** The keys of a slot group start with this (the hash tag keeps them in one slot). */
+export function groupPrefix(basePrefix: string, group: number): string {
+  return `${basePrefix}:{order${group}}:`;
+}
+
+/** A holder as the book writes it: one character for the action, then the job id. */
+export function holderOf(action: ActionKey, jobId: string): string {
+  return ACTION_KEYS.indexOf(action).toString(36) + jobId;
+}
+
+export function parseHolder(holder: string): { action: ActionKey; jobId: string } | undefined {
+  const action = ACTION_KEYS[parseInt(holder.charAt(0), 36)];
+  return action && holder.length > 1 ? { action, jobId: holder.slice(1) } : undefined;
+}
+
+const KIND_CHAR: Record<OrderKind, string> = { event: '.', operation: '!' };
+
+// Shared Lua: find the entry of a ticket in a value; remove it; what to wake once it is gone.
+const LUA_HELPERS = `
+local function entryAt(v, t)
+  local p = string.find(v, ';' .. t .. '.', 1, true)
+  if p then return p, '.' end
+  p = string.find(v, ';' .. t .. '!', 1, true)
+  if p then return p, '!' end
+  return nil
+end
+local function entryEnd(v, p)
+  local e = string.find(v, ';', p + 1, true)
+  return e or (#v + 1)
+end
+-- ticket, kind, holder of the entry starting at p
+local function entryParts(v, p)
+  local e = entryEnd(v, p)
+  local body = string.sub(v, p + 1, e - 1)
+  local t, k, h = string.match(body, '^(%d+)([%.!])(.*)$')
+  return t, k, h
+end
+-- the start of the entry holding the character at q
+local function entryStartBefore(v, q)
+  local j = q - 1
+  while j > 0 and string.byte(v, j) ~= 59 do j = j - 1 end
+  return j
+end
+`;
+
+// ARGV: group prefix, then (bucket, field, kind char, holder) per key, in accepted order. Returns the tickets.
+const REGISTER_SCRIPT = `
+local pre = ARGV[1]
+local out = {}
+for i = 2, #ARGV, 4 do
+  local key = pre .. 'b' .. ARGV[i]
+  local t = redis.call('INCR', KEYS[1])
+  local v = redis.call('HGET', key, ARGV[i + 1]) or ''
+  redis.call('HSET', key, ARGV[i + 1], v .. ';' .. t .. ARGV[i + 2] .. ARGV[i + 3])
+  out[#out + 1] = t
+end
+return out
+`;
+
+// ARGV: group prefix, now (ms), own holders ('|'-separated: the job and the job it was made from), then
+// (bucket, field, ticket) per key. Returns per key {code, blocker ticket, blocker kind, blocker holder}:
+// code 1 go, 0 held, 2 absent (settled already), 3 moved (another job holds the item now).
+const GATE_SCRIPT =
+  LUA_HELPERS +
+  `
+local pre, now = ARGV[1], ARGV[2]
+local own = {}
+for h in string.gmatch(ARGV[3], '[^|]+') do own[h] = true end
+local out = {}
+for i = 4, #ARGV, 3 do
+  local field, t = ARGV[i + 1], ARGV[i + 2]
+  local v = redis.call('HGET', pre .. 'b' .. ARGV[i], field) or ''
+  local p, kind = entryAt(v, t)
+  if not p then
+    out[#out + 1] = {2}
+  else
+    local _, _, holder = entryParts(v, p)
+    if not own[holder] then
+      out[#out + 1] = {3, t, kind, holder}
+    else
+      local blockerAt = nil
+      if kind == '!' then
+        if p ~= 1 then blockerAt = 1 end
+      else
+        local q = string.find(v, '!', 1, true)
+        if q and q < p then blockerAt = entryStartBefore(v, q) end
+      end
+      if blockerAt then
+        local bt, bk, bh = entryParts(v, blockerAt)
+        redis.call('ZADD', KEYS[1], 'NX', now, field)
+        out[#out + 1] = {0, bt, bk, bh}
+      else
+        out[#out + 1] = {1}
+      end
+    end
+  end
+end
+return out
+`;
+
+// ARGV: group prefix, then (op, bucket, field, ticket, arg) per entry: op 'r' removes the entry (the item
+// has its outcome), 'm' gives it a new holder (arg), 'x' removes it only while arg still holds it (an
+// orphan). Returns the held jobs to wake: the holders (of held jobs, job id starting with 'h') of the
+// entries that may go now.
+const SETTLE_SCRIPT =
+  LUA_HELPERS +
+  `
+local pre = ARGV[1]
+local wake, seen = {}, {}
+local function wakeHolder(h)
+  if string.sub(h, 2, 2) == 'h' and not seen[h] then seen[h] = true; wake[#wake + 1] = h end
+end
+for i = 2, #ARGV, 5 do
+  local op, key, field, t, arg = ARGV[i], pre .. 'b' .. ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local v = redis.call('HGET', key, field)
+  local p, kind = nil, nil
+  if v then p, kind = entryAt(v, t) end
+  if p then
+    local e = entryEnd(v, p)
+    local _, _, holder = entryParts(v, p)
+    if op == 'm' then
+      redis.call('HSET', key, field, string.sub(v, 1, p - 1) .. ';' .. t .. kind .. arg .. string.sub(v, e))
+    elseif op == 'r' or (op == 'x' and holder == arg) then
+      local firstOp = string.find(v, '!', 1, true)
+      local wasFirstOp = kind == '!' and firstOp == p + #t + 1
+      local eventBeforeFirstOp = kind == '.' and firstOp ~= nil and p < firstOp
+      v = string.sub(v, 1, p - 1) .. string.sub(v, e)
+      if v == '' then
+        redis.call('HDEL', key, field)
+        redis.call('ZREM', KEYS[1], field)
+      else
+        redis.call('HSET', key, field, v)
+        local headIsOp = string.find(v, '^;%d+!') ~= nil
+        if wasFirstOp then
+          -- what waited behind this operation: the operation now at the head, or the events up to the next operation
+          redis.call('ZREM', KEYS[1], field)
+          if p == 1 and headIsOp then
+            local _, _, h = entryParts(v, 1)
+            wakeHolder(h)
+          else
+            local q = string.find(v, '!', p, true)
+            local stop = q and entryStartBefore(v, q) or (#v + 1)
+            local s = p
+            while s < stop do
+              local _, _, h = entryParts(v, s)
+              wakeHolder(h)
+              s = entryEnd(v, s)
+            end
+          end
+        elseif eventBeforeFirstOp and headIsOp then
+          -- the last event before the first operation: that operation may go now
+          redis.call('ZREM', KEYS[1], field)
+          local _, _, h = entryParts(v, 1)
+          wakeHolder(h)
+        elseif p == 1 then
+          redis.call('ZREM', KEYS[1], field)
+        end
+      end
+    end
+  end
+end
+return wake
+`;
+
+type OrderConnection = RedisConnection & {
+  cioOrderRegister(numKeys: number, ...args: Array<string | number>): Promise<number[]>;
+  cioOrderGate(numKeys: number, ...args: Array<string | number>): Promise<Array<[number, string?, string?, string?]>>;
+  cioOrderSettle(numKeys: number, ...args: Array<string | number>): Promise<string[]>;
+};
+
+function withScripts(connection: RedisConnection): OrderConnection {
+  const c = connection as OrderConnection;
+  if (typeof c.cioOrderRegister !== 'function') connection.defineCommand('cioOrderRegister', { lua: REGISTER_SCRIPT });
+  if (typeof c.cioOrderGate !== 'function') connection.defineCommand('cioOrderGate', { lua: GATE_SCRIPT });
+  if (typeof c.cioOrderSettle !== 'function') connection.defineCommand('cioOrderSettle', { lua: SETTLE_SCRIPT });
+  return c;
+}
+
+/** An item to place in the book: its person keys, its kind, the job that will hold it. */
+export interface ToRegister {
+  keys: readonly string[];
+  kind: OrderKind;
+  holder: string;
+}
+
+/** One of an item's entries: its person key and ticket. */
+export interface EntryRef {
+  key: string;
+  ticket: number;
+}
+
+export type GateAnswer =
+  | { verdict: 'go' }
+  | { verdict: 'absent' }
+  | { verdict: 'moved'; holder: string }
+  | { verdict: 'held'; key: string; blocker: { ticket: number; kind: OrderKind; holder: string } };
+
+export type SettleOp = { op: 'remove'; entry: EntryRef } | { op: 'move'; entry: EntryRef; holder: string } | { op: 'removeOrphan'; entry: EntryRef; holder: string };
+
+/** Per-slot-group argument lists, in the order they were added. */
+class ByGroup<T> {
+  readonly groups = new Map<number, T[]>();
+  add(group: number, value: T): void {
+    const list = this.groups.get(group);
+    if (list) list.push(value);
+    else this.groups.set(group, [value]);
+  }
+}
+
+export class OrderBook {
+  private readonly redis: OrderConnection;
+
+  constructor(
+    connection: RedisConnection,
+    private readonly basePrefix: string,
+  ) {
+    this.redis = withScripts(connection);
+  }
+
+  /** Appends the items, in accepted order, to their keys' entries; returns each item's tickets (one per key). */
+  async register(items: readonly ToRegister[]): Promise<number[][]> {
+    const args = new ByGroup<{ item: number; slot: number; args: string[] }>();
+    const tickets: number[][] = items.map((item) => new Array<number>(item.keys.length));
+    items.forEach((item, i) =>
+      item.keys.forEach((key, k) => {
+        const place = placeOf(key);
+        args.add(place.group, { item: i, slot: k, args: [String(place.bucket), place.field, KIND_CHAR[item.kind], item.holder] });
+      }),
+    );
+    await Promise.all(
+      [...args.groups].map(async ([group, list]) => {
+        const pre = groupPrefix(this.basePrefix, group);
+        const got = await this.redis.cioOrderRegister(1, `${pre}n`, pre, ...list.flatMap((l) => l.args));
+        list.forEach((l, j) => (tickets[l.item][l.slot] = Number(got[j])));
+      }),
+    );
+    return tickets;
+  }
+
+  /**
+   * What each item may do now. `own`: the holders the asking job answers for (itself, and the job it was
+   * made from: the book may not have been told of the move yet). An item goes only if it may go on every key.
+   */
+  async gate(items: ReadonlyArray<readonly EntryRef[]>, own: readonly string[], now: number): Promise<GateAnswer[]> {
+    const args = new ByGroup<{ item: number; key: string; args: string[] }>();
+    items.forEach((entries, i) =>
+      entries.forEach((entry) => {
+        const place = placeOf(entry.key);
+        args.add(place.group, { item: i, key: entry.key, args: [String(place.bucket), place.field, String(entry.ticket)] });
+      }),
+    );
+    const answers: GateAnswer[] = items.map(() => ({ verdict: 'absent' }));
+    const rank = { absent: 0, go: 1, held: 2, moved: 3 } as const;
+    const merge = (i: number, next: GateAnswer) => {
+      if (rank[next.verdict] > rank[answers[i].verdict]) answers[i] = next;
+    };
+    await Promise.all(
+      [...args.groups].map(async ([group, list]) => {
+        const pre = groupPrefix(this.basePrefix, group);
+        const got = await this.redis.cioOrderGate(1, `${pre}held`, pre, String(now), own.join('|'), ...list.flatMap((l) => l.args));
+        list.forEach((l, j) => {
+          const [code, ticket, kind, holder] = got[j];
+          if (code === 1) merge(l.item, { verdict: 'go' });
+          else if (code === 3) merge(l.item, { verdict: 'moved', holder: String(holder) });
+          else if (code === 0) merge(l.item, { verdict: 'held', key: l.key, blocker: { ticket: Number(ticket), kind: kind === '!' ? 'operation' : 'event', holder: String(holder) } });
+        });
+      }),
+    );
+    return answers;
+  }
+
+  /** Removes or moves entries; returns the held jobs (holders) that may go now and should be woken. */
+  async settle(ops: readonly SettleOp[]): Promise<string[]> {
+    const args = new ByGroup<string[]>();
+    for (const o of ops) {
+      const place = placeOf(o.entry.key);
+      const code = o.op === 'remove' ? 'r' : o.op === 'move' ? 'm' : 'x';
+      args.add(place.group, [code, String(place.bucket), place.field, String(o.entry.ticket), o.op === 'remove' ? '' : o.holder]);
+    }
+    const woken = await Promise.all(
+      [...args.groups].map(([group, list]) => {
+        const pre = groupPrefix(this.basePrefix, group);
+        return this.redis.cioOrderSettle(1, `${pre}held`, pre, ...list.flat());
+      }),
+    );
+    return [...new Set(woken.flat())];
+  }
+
+  /** Persons held now, and since when the longest hold (ms), over every slot group. */
+  async holds(): Promise<{ persons: number; oldestSince?: number }> {
+    let persons = 0;
+    let oldestSince: number | undefined;
+    await Promise.all(
+      Array.from({ length: ORDER_GROUPS }, async (_, group) => {
+        const key = `${groupPrefix(this.basePrefix, group)}held`;
+        const [count, first] = await Promise.all([this.redis.zcard(key), this.redis.zrange(key, 0, 0, 'WITHSCORES')]);
+        persons += count;
+        if (first.length === 2) oldestSince = Math.min(oldestSince ?? Infinity, Number(first[1]));
+      }),
+    );
+    return oldestSince === undefined ? { persons } : { persons, oldestSince };
+  }
+
+  /** The open entries of a person key (trace, tests): ticket, kind, holder, in accepted order. */
+  async entries(key: string): Promise<Array<{ ticket: number; kind: OrderKind; holder: string }>> {
+    const place = placeOf(key);
+    const value = (await this.redis.hget(`${groupPrefix(this.basePrefix, place.group)}b${place.bucket}`, place.field)) ?? '';
+    return value
+      .split(';')
+      .filter(Boolean)
+      .map((entry) => {
+        const m = /^(\d+)([.!])(.*)$/.exec(entry)!;
+        return { ticket: Number(m[1]), kind: m[2] === '!' ? 'operation' : 'event', holder: m[3] };
+      });
+  }
+}
+
+/** Removes the order book kept under a prefix (tests, the benchmark, the demo). */
+export async function removeOrderBook(connection: RedisConnection, basePrefix: string): Promise<void> {
+  const nodes = 'nodes' in connection && typeof connection.nodes === 'function' ? connection.nodes('master') : [connection];
+  await Promise.all(
+    nodes.map(async (node) => {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${basePrefix}:{order*}:*`, 'COUNT', 500);
+        cursor = next;
+        if (keys.length > 0) await Promise.all(keys.map((key) => node.del(key)));
+      } while (cursor !== '0');
+    }),
+  );
+}
