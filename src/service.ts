@@ -9,6 +9,7 @@ import { buildApi } from './http/app';
 import { portError, serveWorkerEndpoints } from './http/ops';
 import { Producer } from './producer/publish';
 import { closeQueues, createQueues, queueDepth, type Queues } from './jobs/queues';
+import { OrderBook } from './redis/order-book';
 import { connectRedis, waitForRedis, type RedisConnection } from './redis/connection';
 import { createRequestLimiter } from './redis/rate-limit';
 import { redisCounterStore } from './counts/redis-store';
@@ -53,6 +54,7 @@ export async function startService(config: ServiceConfig, mode: ServiceMode, log
   }
   const metrics = createMetrics({
     collectQueueDepth: () => queueDepth(queues),
+    ...(config.jobs.ordering === 'person' ? { collectOrderHolds: () => new OrderBook(producerRedis, config.redis.queuePrefix).holds() } : {}),
     defaultMetrics: true,
     counterStore: redisCounterStore(workerRedis ?? producerRedis, config.redis.queuePrefix),
   });

@@ -25,6 +25,13 @@ export const DEFAULTS = {
     groupMaxEvents: 100,
     /** Bytes of events (JSON, before compression) per job, at most; a single larger event is its own job. */
     groupMaxBytes: 256 * 1024,
+    /** Per-person order: `person` sends a person's conflicting operations in the order they were accepted; `off` does not. */
+    ordering: 'person' as 'person' | 'off',
+    /** A held item looks again after this long (doubling up to ORDER_HOLD_MAX_MS) if nothing woke it first. */
+    orderHoldRecheckMs: 1000,
+    orderHoldMaxMs: 60_000,
+    /** A place in a person's order whose job never reached Redis is let go after this long (the writer died). */
+    orderOrphanMs: 60_000,
   },
   worker: {
     /** Longest an item waits in a worker for its batch to fill. */

@@ -34,6 +34,11 @@ export interface JobsConfig {
   groupCommitWindowMs: number;
   groupMaxEvents: number;
   groupMaxBytes: number;
+  /** ORDERING: per-person order on (`person`) or off. */
+  ordering: 'person' | 'off';
+  orderHoldRecheckMs: number;
+  orderHoldMaxMs: number;
+  orderOrphanMs: number;
 }
 
 /** The workers: batching, concurrency, pauses, and taking back jobs whose worker died. */
@@ -157,6 +162,10 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
       groupCommitWindowMs: int(env, 'GROUP_COMMIT_WINDOW_MS', DEFAULTS.jobs.groupCommitWindowMs, 0, 100),
       groupMaxEvents: int(env, 'GROUP_MAX_EVENTS', DEFAULTS.jobs.groupMaxEvents, 1, 1000),
       groupMaxBytes: int(env, 'GROUP_MAX_BYTES', DEFAULTS.jobs.groupMaxBytes, MAX_ITEM_BYTES, 16 * 1024 * 1024),
+      ordering: ordering(env.ORDERING),
+      orderHoldRecheckMs: int(env, 'ORDER_HOLD_RECHECK_MS', DEFAULTS.jobs.orderHoldRecheckMs, 10, MAX_TIMER_MS),
+      orderHoldMaxMs: int(env, 'ORDER_HOLD_MAX_MS', DEFAULTS.jobs.orderHoldMaxMs, 10, MAX_TIMER_MS),
+      orderOrphanMs: int(env, 'ORDER_ORPHAN_MS', DEFAULTS.jobs.orderOrphanMs, 1000, MAX_TIMER_MS),
     },
     worker: {
       flushIntervalMs: int(env, 'FLUSH_INTERVAL_MS', DEFAULTS.worker.flushIntervalMs, 1, 60_000),
@@ -245,6 +254,12 @@ function list(value: string | undefined): string[] {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+function ordering(value: string | undefined): 'person' | 'off' {
+  if (value === undefined || value === '') return DEFAULTS.jobs.ordering;
+  if (value === 'person' || value === 'off') return value;
+  throw new ConfigError(`ORDERING must be "person" (a person's operations reach Customer.io in the order they were accepted) or "off", got ${JSON.stringify(value)}`);
 }
 
 function str(value: unknown): string {

@@ -44,7 +44,7 @@ export type Verdict =
   | { kind: 'transient'; status?: number; reason: string; retryAfterMs?: number };
 
 /** What becomes of an item's job, by the Outcome kind that leads there. */
-type JobFate = 'completed' | 'failed' | 'delayed' | 'waiting';
+type JobFate = 'completed' | 'failed' | 'delayed' | 'waiting' | 'held';
 
 /**
  * Every class of outcome an item can have, by the label it is counted under: the job it ends in
@@ -56,6 +56,7 @@ const DELIVERED = { job: 'completed', counter: 'cio_items_delivered_total' } as 
 const FAILED = { job: 'failed', counter: 'cio_items_failed_total' } as const;
 const RETRIED = { job: 'delayed', counter: 'cio_items_retried_total' } as const;
 const WAITING = { job: 'waiting', counter: 'cio_items_retried_total' } as const;
+const HELD = { job: 'held', counter: 'cio_items_retried_total' } as const;
 
 export const OUTCOMES = {
   delivered: DELIVERED,
@@ -83,6 +84,8 @@ export const OUTCOMES = {
   rate_limited: WAITING,
   /** 401/403: the queue pauses until the credentials are fixed. */
   auth: WAITING,
+  /** Per-person order: an earlier operation of the item's person has no outcome yet; the item waits for it without using an attempt. */
+  held: HELD,
 } as const satisfies Record<string, { job: JobFate; counter: string }>;
 
 export type OutcomeClass = keyof typeof OUTCOMES;
@@ -91,8 +94,10 @@ type ClassesEndingIn<J extends JobFate> = { [K in OutcomeClass]: (typeof OUTCOME
 export type FailReason = ClassesEndingIn<'failed'>;
 /** Outcomes that wait out a pause of the queue. */
 export type WaitReason = ClassesEndingIn<'waiting'>;
+/** Outcomes that are tried again after a backoff, using an attempt. */
+export type BackoffReason = ClassesEndingIn<'delayed'>;
 /** cio_items_retried_total's reason label. */
-export type RetryReason = ClassesEndingIn<'delayed' | 'waiting'>;
+export type RetryReason = ClassesEndingIn<'delayed' | 'waiting' | 'held'>;
 
 type Counter = (typeof OUTCOMES)[OutcomeClass]['counter'];
 function classesCountedIn(counter: Counter): OutcomeClass[] {
@@ -112,9 +117,36 @@ export type Outcome =
    * Transient: the item is retried, using up an attempt; after retryAfterMs when Customer.io said when to
    * come back (Retry-After on a 5xx or 408), else with the usual backoff.
    */
-  | { kind: 'retry'; reason: string; retryAfterMs?: number }
+  | { kind: 'retry'; reason: string; retryAfterMs?: number; why: BackoffReason }
   /** The queue pauses for `ms`; the item waits without using up an attempt. */
-  | { kind: 'wait'; ms: number; reason: string; why: WaitReason };
+  | { kind: 'wait'; ms: number; reason: string; why: WaitReason }
+  /**
+   * Per-person order: an earlier operation of the item's person (`behind`: the job holding it) has no
+   * outcome yet. The item waits in a job of its own, without using an attempt, until that one has its outcome.
+   */
+  | { kind: 'held'; behind: string; reason: string };
+
+/** The counting class of an outcome: the label it is counted under (OUTCOMES). */
+export function classOf(outcome: Outcome): OutcomeClass {
+  switch (outcome.kind) {
+    case 'delivered':
+      return 'delivered';
+    case 'failed':
+      return outcome.metric;
+    case 'retry':
+    case 'wait':
+      return outcome.why;
+    case 'held':
+      return 'held';
+    default:
+      return unhandled(outcome);
+  }
+}
+
+/** The compiler's check that a switch over a union handles every member: a new member fails to compile. */
+export function unhandled(value: never): never {
+  throw new Error(`unhandled case: ${JSON.stringify(value)}`);
+}
 
 /** The outcome of the item at `index` of a request answered with `verdict`. */
 export function outcomeOf(verdict: Verdict, index: number, authPauseMs: number): Outcome {
@@ -151,12 +183,14 @@ export function outcomeOf(verdict: Verdict, index: number, authPauseMs: number):
       return { kind: 'failed', reason: 'Customer.io answered 413: the item is too large to send on its own', metric: 'too_large' };
     case 'transient':
       return verdict.retryAfterMs === undefined
-        ? { kind: 'retry', reason: verdict.reason }
-        : { kind: 'retry', reason: verdict.reason, retryAfterMs: verdict.retryAfterMs };
+        ? { kind: 'retry', reason: verdict.reason, why: 'transient' }
+        : { kind: 'retry', reason: verdict.reason, retryAfterMs: verdict.retryAfterMs, why: 'transient' };
     case 'rate_limited':
       return { kind: 'wait', ms: verdict.retryAfterMs, reason: 'Customer.io answered 429 Too Many Requests', why: 'rate_limited' };
     case 'auth_failed':
       return { kind: 'wait', ms: authPauseMs, reason: verdict.reason, why: 'auth' };
+    default:
+      return unhandled(verdict);
   }
 }
 

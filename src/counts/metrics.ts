@@ -61,6 +61,8 @@ export interface Metrics {
 export interface MetricsOptions {
   /** Reads the queues' job counts; called on every scrape. Without it, cio_queue_jobs has no series. */
   collectQueueDepth?: () => Promise<QueueDepth[]>;
+  /** Reads the per-person order's holds (persons held, and since when the oldest); without it, cio_order_* have no series. */
+  collectOrderHolds?: () => Promise<{ persons: number; oldestSince?: number }>;
   /** A scrape waits at most this long for collectQueueDepth (Redis may be unreachable). Default DEFAULTS.counts.scrapeTimeoutMs. */
   collectTimeoutMs?: number;
   /**
@@ -170,6 +172,37 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
         return;
       }
       for (const { action, state, count } of depths) this.set({ action, state }, count);
+    },
+  });
+
+  const collectOrderHolds = opts.collectOrderHolds;
+  const readHolds = async () => {
+    if (!collectOrderHolds) return undefined;
+    try {
+      return await withTimeout(collectOrderHolds(), collectTimeoutMs);
+    } catch (err) {
+      onCollectError(err);
+      return undefined;
+    }
+  };
+  new Gauge({
+    name: 'cio_order_held_persons',
+    help: "Persons (or objects) whose items wait behind an earlier operation of theirs that has no outcome yet (per-person order), read at scrape time.",
+    registers,
+    async collect() {
+      this.reset();
+      const holds = await readHolds();
+      if (holds) this.set(holds.persons);
+    },
+  });
+  new Gauge({
+    name: 'cio_order_oldest_hold_seconds',
+    help: 'How long the longest current hold of a person has lasted (0 when none is held), read at scrape time.',
+    registers,
+    async collect() {
+      this.reset();
+      const holds = await readHolds();
+      if (holds) this.set(holds.oldestSince === undefined ? 0 : Math.max(0, (Date.now() - holds.oldestSince) / 1000));
     },
   });
 

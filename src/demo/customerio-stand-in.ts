@@ -93,6 +93,7 @@ const TRACK_PATHS = new Set(['/api/v2/batch', '/api/v2/entity', '/api/v1/metrics
 export class CustomerIoStandIn {
   readonly url: string;
   requests: RecordedRequest[] = [];
+  private answerWhere?: (body: any) => ScriptedResponse | undefined;
   counts = { requests: 0, items: 0, rejectedItems: 0 };
 
   private readonly accepted: any[] = [];
@@ -150,6 +151,11 @@ export class CustomerIoStandIn {
 
   setFaults(f: StandInFaults | null): void {
     this.faults = f;
+  }
+
+  /** Answers requests whose body the predicate picks with its answer (e.g. a 500 for one person's items), before any random fault. */
+  answerRequestsWhere(pred: ((body: any) => ScriptedResponse | undefined) | null): void {
+    this.answerWhere = pred ?? undefined;
   }
 
   rejectItemsWhere(pred: ((item: any) => ItemRejection) | null): void {
@@ -212,6 +218,8 @@ export class CustomerIoStandIn {
       }
       return this.finish(res, method, path, body, script.hang ? 'hang' : script, script.delayMs);
     }
+    const chosen = this.answerWhere?.(body);
+    if (chosen) return this.finish(res, method, path, body, chosen.hang ? 'hang' : chosen, chosen.delayMs);
     const fault = this.drawFault();
     this.finish(res, method, path, body, fault ?? this.answer(method, path, req.headers.authorization, body, raw.length, malformed));
   }

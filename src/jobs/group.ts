@@ -31,6 +31,13 @@ export interface GroupJobData {
   fail?: { reason: string; metric: FailReason; attempts?: number };
   /** The job whose items these were (a retry, a refused item, items that wait out a 429). */
   from?: string;
+  /**
+   * Each event's place in its people's order (per-person order, redis/order-book.ts): its tickets, one per
+   * person key, comma-separated; '' for an event that names nobody. Absent when ordering is off.
+   */
+  order?: string[];
+  /** How many times in a row these items were held behind an earlier operation of their person. */
+  held?: number;
 }
 
 /** A job written by the first version (one event per job); still read, so an upgrade loses nothing. */
@@ -51,6 +58,8 @@ export interface GroupExtras {
   attempt?: number;
   fail?: GroupJobData['fail'];
   from?: string;
+  order?: string[];
+  held?: number;
   /** Leave the events readable (jobs of one refused item). */
   plain?: boolean;
 }
@@ -79,6 +88,8 @@ export function encodeGroup(subscription: string, events: SegmentEvent[], extras
   if (extras.attempt) data.attempt = extras.attempt;
   if (extras.fail) data.fail = extras.fail;
   if (extras.from) data.from = extras.from;
+  if (extras.order && extras.order.some((tickets) => tickets !== '')) data.order = extras.order;
+  if (extras.held) data.held = extras.held;
   return data;
 }
 

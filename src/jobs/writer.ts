@@ -65,6 +65,14 @@ export function newJobId(now: number): string {
   return `g${now.toString(36)}${randomBytes(6).toString('base64url')}`;
 }
 
+/** Like Promise.all, but waits for every promise to settle before it rejects (a rollback must see them all). */
+async function settleAll<T>(promises: Array<Promise<T>>): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+}
+
 export class GroupRedisError extends Error {
   override name = 'GroupRedisError';
 }
@@ -76,6 +84,22 @@ export interface WriteOptions {
   jobIds?: string[];
   /** Delay before the jobs may run (a retry's backoff). */
   delayMs?: number;
+  /**
+   * Called once the claims are made and before any job is added (per-person order: the new events take
+   * their places in their people's order, so a worker never sees a job whose places are not taken yet).
+   * Gets each group with its job id and the positions of its events that are queued; returns each group's
+   * `order` (see GroupJobData), or undefined. `undo` is called if the write fails after it.
+   */
+  register?: (claimed: ClaimedGroup[]) => Promise<{ order: Array<string[] | undefined>; undo(): Promise<void> }>;
+}
+
+/** A group whose new events are known, before its job is added. */
+export interface ClaimedGroup {
+  group: GroupToWrite;
+  index: number;
+  jobId: string;
+  /** Positions in `group.events` of the events that are new. */
+  queued: number[];
 }
 
 export class GroupWriter {
@@ -87,13 +111,19 @@ export class GroupWriter {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** Writes each group as one job (callers split them with fitToCaps first); all of them, or none. */
+  /**
+   * Writes each group as one job (callers split them with fitToCaps first); all of them, or none. Three
+   * steps: every group's events are claimed in the message index, the new ones take their places in their
+   * people's order (`register`), then the jobs are added.
+   */
   async write(groups: GroupToWrite[], opts: WriteOptions): Promise<WrittenGroup[]> {
     const now = this.clock();
     const claims: Array<{ action: ActionKey; jobId: string; fields: string[] }> = [];
     const added: Array<{ queue: Queue; jobId: string }> = [];
     const results: WrittenGroup[] = [];
-    const writeOne = async (group: GroupToWrite, g: number) => {
+    let undoRegister: (() => Promise<void>) | undefined;
+    const claimOne = async (group: GroupToWrite, g: number): Promise<ClaimedGroup> => {
+      await this.queues[group.action].waitUntilReady();
       const prefix = queuePrefix(this.basePrefix, group.action);
       const fields = group.events.map((e) => indexField(group.subscription, String(e.messageId)));
       const jobId = opts.jobIds?.[g] ?? newJobId(now);
@@ -104,30 +134,42 @@ export class GroupWriter {
       }
       const kept = new Set(queued);
       results[g] = { queued, duplicates: group.events.map((_, i) => i).filter((i) => !kept.has(i)) };
+      return { group, index: g, jobId, queued };
+    };
+    const addOne = async ({ group, index: g, jobId, queued }: ClaimedGroup, order: string[] | undefined) => {
       if (queued.length === 0) return;
       results[g].jobId = jobId;
-      const events = queued.length === group.events.length ? group.events : queued.map((i) => group.events[i]);
+      const prefix = queuePrefix(this.basePrefix, group.action);
+      const all = queued.length === group.events.length;
+      const events = all ? group.events : queued.map((i) => group.events[i]);
       const queue = this.queues[group.action];
       const jobOpts: JobsOptions = { ...this.jobOptions, jobId };
       if (opts.delayMs && opts.delayMs > 0) jobOpts.delay = Math.round(opts.delayMs);
       // Counted before the write: a Redis out of memory may refuse a write command half-way through
       // BullMQ's script (the job's hash written, its list entry not), and the rollback removes that too.
       added.push({ queue, jobId });
-      const json = events === group.events ? group.json : undefined;
-      await queue.add(group.subscription, encodeGroup(group.subscription, events, group.extras, json), jobOpts);
-      if (!opts.dedupe) await this.index.point(prefix, queued.map((i) => ({ field: fields[i], jobId })));
+      const json = all ? group.json : undefined;
+      const extras = order ? { ...group.extras, order } : group.extras;
+      await queue.add(group.subscription, encodeGroup(group.subscription, events, extras, json), jobOpts);
+      if (!opts.dedupe) {
+        const fields = queued.map((i) => indexField(group.subscription, String(group.events[i].messageId)));
+        await this.index.point(prefix, fields.map((field) => ({ field, jobId })));
+      }
     };
-    // The queues' connection is ready after its first use; before that, a command would be refused at once.
-    const settled = await Promise.allSettled(groups.map(async (group, g) => {
-      await this.queues[group.action].waitUntilReady();
-      return writeOne(group, g);
-    }));
-    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (!failed) return results;
-    // Jobs made from jobs are rolled back too: a half-written one would otherwise stand in the way of the
-    // same id when the job that makes them runs again.
-    await this.rollback(added, claims);
-    throw new GroupRedisError((failed.reason as Error)?.message ?? String(failed.reason));
+    try {
+      // The queues' connection is ready after its first use; before that, a command would be refused at once.
+      const claimed = await settleAll(groups.map((group, g) => claimOne(group, g)));
+      const registered = opts.register ? await opts.register(claimed) : undefined;
+      undoRegister = registered?.undo;
+      await settleAll(claimed.map((c, i) => addOne(c, registered?.order[i] ?? c.group.extras?.order)));
+      return results;
+    } catch (err) {
+      // Jobs made from jobs are rolled back too: a half-written one would otherwise stand in the way of the
+      // same id when the job that makes them runs again.
+      await this.rollback(added, claims);
+      if (undoRegister) await undoRegister().catch(() => undefined);
+      throw new GroupRedisError((err as Error)?.message ?? String(err));
+    }
   }
 
   // Removes what was added and releases the claims; a job a worker already holds stays, with its claims.

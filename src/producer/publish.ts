@@ -13,7 +13,9 @@ import { MessageIndex } from '../redis/message-index';
 import { fitToCaps, GroupWriter, type GroupToWrite } from '../jobs/writer';
 import type { Subscription } from '../core/subscriptions';
 import type { ActionKey, SegmentEvent } from '../core/types';
+import { OrderBook } from '../redis/order-book';
 import { GroupCommitter } from './group-commit';
+import { OrderRegistrar } from './order';
 import { prepareEvents, type Prepared } from './prepare';
 
 export interface PublishResult {
@@ -59,10 +61,13 @@ export class Producer {
   private readonly writer: GroupWriter;
   private readonly committer: GroupCommitter<CommitEntry, void>;
   private readonly clock: () => number;
+  /** Per-person order (ORDERING=person); undefined when it is off. */
+  private readonly order?: OrderRegistrar;
 
   constructor(opts: ProducerOptions) {
     this.opts = opts;
     this.clock = opts.clock ?? Date.now;
+    if (opts.policy.ordering === 'person') this.order = new OrderRegistrar(new OrderBook(opts.redis, opts.queuePrefix), opts.subscriptions);
     const index = new MessageIndex(opts.redis, opts.policy.completedRetentionSeconds, this.clock);
     this.writer = new GroupWriter(opts.queues, index, opts.queuePrefix, jobOptions(opts.policy), this.clock);
     this.committer = new GroupCommitter(
@@ -102,24 +107,35 @@ export class Producer {
   }
 
   private async commit(entries: CommitEntry[]): Promise<void[]> {
-    const bySubscription = new Map<Subscription, SegmentEvent[]>();
+    // Each item (an event for one subscription) with its place in the commit's accepted order.
+    const bySubscription = new Map<Subscription, { events: SegmentEvent[]; seqs: number[] }>();
+    let seq = 0;
     for (const { prepared } of entries) {
       for (const p of prepared) {
         for (const sub of p.fired) {
           const list = bySubscription.get(sub);
-          if (list) list.push(p.event);
-          else bySubscription.set(sub, [p.event]);
+          if (list) {
+            list.events.push(p.event);
+            list.seqs.push(seq++);
+          } else bySubscription.set(sub, { events: [p.event], seqs: [seq++] });
         }
       }
     }
     const caps = { maxEvents: this.opts.policy.groupMaxEvents, maxBytes: this.opts.policy.groupMaxBytes };
     const groups: GroupToWrite[] = [];
-    for (const [sub, events] of bySubscription) {
-      for (const piece of fitToCaps(events, caps)) groups.push({ action: sub.action, subscription: sub.name, events: piece.events, json: piece.json });
+    const seqs: number[][] = [];
+    for (const [sub, { events, seqs: places }] of bySubscription) {
+      let offset = 0;
+      for (const piece of fitToCaps(events, caps)) {
+        groups.push({ action: sub.action, subscription: sub.name, events: piece.events, json: piece.json });
+        seqs.push(places.slice(offset, offset + piece.events.length));
+        offset += piece.events.length;
+      }
     }
     let written;
     try {
-      written = await this.writer.write(groups, { dedupe: true });
+      const register = this.order?.hook(seqs, this.clock());
+      written = await this.writer.write(groups, register ? { dedupe: true, register } : { dedupe: true });
     } catch (err) {
       throw new QueueUnavailableError(`the events could not be queued in Redis: ${(err as Error).message}`);
     }

@@ -29,8 +29,11 @@ export interface DeliveryOptions {
   rateLimitPauseMs: number;
   metrics?: Metrics;
   logger: pino.Logger;
-  /** Called once per pausing verdict, so the queue is paused once, not once per item. */
-  onPause?: (subscription: Subscription, ms: number, reason: string) => void;
+  /**
+   * Pauses the subscription's queue: called once per pausing answer (429, refused credentials), and awaited
+   * before any item of that answer gets its outcome, so the jobs its items wait in are written after the pause.
+   */
+  onPause?: (subscription: Subscription, ms: number, reason: string) => Promise<void>;
   /** Waits for a slot under the shared requests-per-second cap, if any. */
   acquireRequestSlot?: () => Promise<void>;
   clock?: () => number;
@@ -198,8 +201,16 @@ export class Delivery {
       this.opts.logger.warn({ ...line, verdict: verdict.kind, anomaly: verdict.anomaly, body: excerpt(answer, 1000) }, `flush answer has errors that name no item: ${next}`);
     } else if (verdict.kind === 'auth_failed') this.opts.logger.error({ ...line, reason: verdict.reason }, 'flush refused: credentials');
     else this.opts.logger.warn({ ...line, verdict: verdict.kind, reason: 'reason' in verdict ? verdict.reason : undefined }, 'flush not delivered');
-    if (verdict.kind === 'rate_limited') this.opts.onPause?.(subscription, verdict.retryAfterMs, 'Customer.io answered 429 Too Many Requests');
-    if (verdict.kind === 'auth_failed') this.opts.onPause?.(subscription, this.opts.authPauseMs, verdict.reason);
+    const pause =
+      verdict.kind === 'rate_limited' ? { ms: verdict.retryAfterMs, reason: 'Customer.io answered 429 Too Many Requests' }
+      : verdict.kind === 'auth_failed' ? { ms: this.opts.authPauseMs, reason: verdict.reason }
+      : undefined;
+    if (pause && this.opts.onPause) {
+      await this.opts.onPause(subscription, pause.ms, pause.reason).catch((err: Error) => {
+        // The items still wait in a job of their own; without the pause a worker may try them sooner.
+        this.opts.logger.warn({ action, err: err.message }, 'could not pause the queue; its waiting items may be tried before the pause would have ended');
+      });
+    }
     return verdict;
   }
 }

@@ -1,15 +1,18 @@
-// Pure: what becomes of a group job once each of its items has an outcome (architecture.md, "Outcomes map
-// onto job states"). Delivered items are counted; each item refused for good becomes a job of its own
-// that fails with its reason; items hit by a transient failure go back together as one new job with
-// backoff, their attempts carried over, or, once those are used up, each fails on its own; items that
-// wait out a 429 or refused credentials go back as one new job without using an attempt.
+// Pure: what becomes of a group job once each of its items has an outcome. Delivered items are counted;
+// each item refused for good becomes a job of its own that fails with its reason; items hit by a transient
+// failure go back together as one new job with backoff, their attempts carried over, or, once those are
+// used up, each fails on its own; items that wait out a 429 or refused credentials go back as one new job
+// without using an attempt; items held behind an earlier operation of their person (per-person order) go
+// back as one new job that waits to be woken, without using an attempt.
 
-import type { FailReason, Outcome, WaitReason } from '../core/outcomes';
+import { unhandled, type BackoffReason, type FailReason, type Outcome, type WaitReason } from '../core/outcomes';
 import type { SegmentEvent } from '../core/types';
 
 export interface ItemOutcome {
   event: SegmentEvent;
   outcome: Outcome;
+  /** The item's tickets in its people's order (GroupJobData.order), carried to the job it moves to. */
+  order?: string;
 }
 
 export interface RetryPolicy {
@@ -19,80 +22,121 @@ export interface RetryPolicy {
   backoffMs: number;
 }
 
+export interface HoldPolicy {
+  /** First wait of a held item before it looks again by itself (ORDER_HOLD_RECHECK_MS); doubles each time. */
+  orderHoldRecheckMs: number;
+  orderHoldMaxMs: number;
+}
+
+/** Items that go on together in one new job. */
+export interface MovedItems {
+  events: SegmentEvent[];
+  /** Their tickets (GroupJobData.order), one per event. */
+  order: string[];
+}
+
 export interface Settlement {
   delivered: SegmentEvent[];
   /** Each becomes its own failed job. */
   failed: Array<{ event: SegmentEvent; reason: string; metric: FailReason; attempts: number }>;
   /** Transient failures with attempts left: one job, after `delayMs`. */
-  retry?: { events: SegmentEvent[]; attempt: number; delayMs: number; reason: string };
+  retry?: MovedItems & { attempt: number; delayMs: number; reason: string; why: BackoffReason };
   /** Items that wait for the queue's pause to end (429, refused credentials); no attempt used. */
-  wait?: { events: SegmentEvent[]; attempt: number; pauseMs: number; why: WaitReason; reason: string };
+  wait?: MovedItems & { attempt: number; pauseMs: number; why: WaitReason; reason: string };
+  /** Items held behind an earlier operation of their person; no attempt used. `holds`: times in a row. */
+  held?: MovedItems & { attempt: number; holds: number; delayMs: number; reason: string };
   /** Customer.io's statuses for the delivered items (distinct), for the job's result and trace. */
   statuses: number[];
 }
 
+type Of<K extends Outcome['kind']> = { item: ItemOutcome; outcome: Extract<Outcome, { kind: K }> };
+
 /**
- * `attempt`: attempts the items have used so far (0 on a first try). `random` in [0, 1) spreads retries
- * (jitter), so items that failed together do not come back all at once.
+ * `attempt`: attempts the items have used so far (0 on a first try). `holds`: times in a row the job's
+ * items were held already. `random` in [0, 1) spreads retries (jitter), so items that failed together do
+ * not come back all at once.
  */
-export function settle(items: ItemOutcome[], attempt: number, policy: RetryPolicy, random: () => number): Settlement {
+export function settle(items: ItemOutcome[], attempt: number, policy: RetryPolicy & Partial<HoldPolicy>, random: () => number, holds = 0): Settlement {
   const result: Settlement = { delivered: [], failed: [], statuses: [] };
-  const transient: ItemOutcome[] = [];
-  const waiting: ItemOutcome[] = [];
+  const transient: Array<Of<'retry'>> = [];
+  const waiting: Array<Of<'wait'>> = [];
+  const held: Array<Of<'held'>> = [];
   const statuses = new Set<number>();
   for (const item of items) {
-    const o = item.outcome;
-    switch (o.kind) {
+    const outcome = item.outcome;
+    switch (outcome.kind) {
       case 'delivered':
         result.delivered.push(item.event);
-        statuses.add(o.status);
+        statuses.add(outcome.status);
         break;
       case 'failed':
-        result.failed.push({ event: item.event, reason: o.reason, metric: o.metric, attempts: attempt + 1 });
+        result.failed.push({ event: item.event, reason: outcome.reason, metric: outcome.metric, attempts: attempt + 1 });
         break;
       case 'retry':
-        transient.push(item);
+        transient.push({ item, outcome });
         break;
       case 'wait':
-        waiting.push(item);
+        waiting.push({ item, outcome });
         break;
+      case 'held':
+        held.push({ item, outcome });
+        break;
+      default:
+        unhandled(outcome);
     }
   }
   result.statuses = [...statuses].sort();
-  if (transient.length > 0) {
-    const next = attempt + 1;
-    const first = transient[0].outcome as Extract<Outcome, { kind: 'retry' }>;
-    if (next >= policy.attempts) {
-      for (const item of transient) {
-        const reason = (item.outcome as Extract<Outcome, { kind: 'retry' }>).reason;
-        result.failed.push({
-          event: item.event,
-          reason: `${reason}; gave up after ${next} attempts (replay it once Customer.io answers again)`,
-          metric: 'retries_exhausted',
-          attempts: next,
-        });
-      }
-    } else {
-      const askedMs = transient.reduce((ms, item) => Math.max(ms, (item.outcome as Extract<Outcome, { kind: 'retry' }>).retryAfterMs ?? 0), 0);
-      result.retry = {
-        events: transient.map((i) => i.event),
-        attempt: next,
-        delayMs: Math.max(askedMs, backoffMs(next, policy.backoffMs, random)),
-        reason: `${first.reason}; attempt ${next} of ${policy.attempts}, will retry`,
-      };
-    }
-  }
+  if (transient.length > 0) settleTransient(result, transient, attempt, policy, random);
   if (waiting.length > 0) {
-    const first = waiting[0].outcome as Extract<Outcome, { kind: 'wait' }>;
+    const first = waiting[0].outcome;
     result.wait = {
-      events: waiting.map((i) => i.event),
+      ...moved(waiting),
       attempt,
-      pauseMs: Math.max(...waiting.map((i) => (i.outcome as Extract<Outcome, { kind: 'wait' }>).ms)),
+      pauseMs: Math.max(...waiting.map((w) => w.outcome.ms)),
       why: first.why,
       reason: first.reason,
     };
   }
+  if (held.length > 0) {
+    const base = policy.orderHoldRecheckMs ?? 1000;
+    const max = policy.orderHoldMaxMs ?? 60_000;
+    result.held = {
+      ...moved(held),
+      attempt,
+      holds: holds + 1,
+      delayMs: Math.min(max, base * 2 ** Math.min(30, holds)),
+      reason: held[0].outcome.reason,
+    };
+  }
   return result;
+}
+
+function settleTransient(result: Settlement, transient: Array<Of<'retry'>>, attempt: number, policy: RetryPolicy, random: () => number): void {
+  const next = attempt + 1;
+  const first = transient[0].outcome;
+  if (next >= policy.attempts) {
+    for (const { item, outcome } of transient) {
+      result.failed.push({
+        event: item.event,
+        reason: `${outcome.reason}; gave up after ${next} attempts (replay it once Customer.io answers again)`,
+        metric: 'retries_exhausted',
+        attempts: next,
+      });
+    }
+    return;
+  }
+  const askedMs = transient.reduce((ms, t) => Math.max(ms, t.outcome.retryAfterMs ?? 0), 0);
+  result.retry = {
+    ...moved(transient),
+    attempt: next,
+    delayMs: Math.max(askedMs, backoffMs(next, policy.backoffMs, random)),
+    reason: `${first.reason}; attempt ${next} of ${policy.attempts}, will retry`,
+    why: first.why,
+  };
+}
+
+function moved(list: Array<{ item: ItemOutcome }>): MovedItems {
+  return { events: list.map((l) => l.item.event), order: list.map((l) => l.item.order ?? '') };
 }
 
 /** No retry waits longer than this, however many attempts are allowed (JOB_ATTEMPTS goes up to 1000). */

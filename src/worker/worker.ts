@@ -13,7 +13,9 @@ import type pino from 'pino';
 import type { RedisConfig, ServiceConfig } from '../config';
 import { CustomerIoClient } from '../customerio/client';
 import type { Metrics } from '../counts/metrics';
-import type { FailReason, Outcome } from '../core/outcomes';
+import { type FailReason, type Outcome } from '../core/outcomes';
+import { orderKeysOf } from '../core/order/rule';
+import type { EntryRef } from '../redis/order-book';
 import { decodeGroup, groupCount, type AnyJobData, type GroupJobData } from '../jobs/group';
 import { MessageIndex } from '../redis/message-index';
 import { GroupWriter, type GroupToWrite } from '../jobs/writer';
@@ -23,9 +25,11 @@ import { countAttemptOnce, countFinalOnce } from '../counts/redis-store';
 import { type RedisConnection } from '../redis/connection';
 import { sharedErrorLog } from '../log/throttle';
 import { transform, type Subscription } from '../core/subscriptions';
+import type { BuildResult } from '../core/actions/types';
 import { ACTION_KEYS, type ActionKey, type SegmentEvent } from '../core/types';
 import { Delivery } from './delivery';
 import { ItemPermits } from './permits';
+import { WorkerOrder, type ItemGate } from './order';
 import { settle, type ItemOutcome, type Settlement } from './settle';
 
 /** What the workers read: their own group, the jobs', Customer.io's, the subscriptions and the queue prefix. */
@@ -57,6 +61,8 @@ export interface GroupResult {
   failed: number;
   retrying: number;
   waiting: number;
+  /** Items held behind an earlier operation of their person (per-person order). */
+  held?: number;
   /** Where the items that did not end here went: job id → their messageIds. */
   moved?: Record<string, string[]>;
 }
@@ -72,6 +78,10 @@ export class WorkerPool {
   private readonly writer: GroupWriter;
   /** The bound on events held at once by this process (WORKER_MAX_ITEMS). */
   readonly permits: ItemPermits;
+  /** Per-person order (ORDERING=person); undefined when it is off. */
+  readonly order?: WorkerOrder;
+  /** Places of items that had their outcome in a job, let go once that job has completed (worker/order.ts). */
+  private readonly releaseOnComplete = new Map<string, EntryRef[]>();
   private closing?: Promise<void>;
 
   constructor(private readonly opts: WorkerPoolOptions) {
@@ -86,6 +96,16 @@ export class WorkerPool {
     const index = new MessageIndex(opts.connection, config.jobs.completedRetentionSeconds, this.clock);
     this.writer = new GroupWriter(this.queues, index, config.redis.queuePrefix, jobOptions(config.jobs), this.clock);
     this.client = new CustomerIoClient({ ...config.customerio });
+    if (config.jobs.ordering === 'person') {
+      this.order = new WorkerOrder({
+        connection: opts.connection,
+        queues: this.queues,
+        basePrefix: config.redis.queuePrefix,
+        orderOrphanMs: config.jobs.orderOrphanMs,
+        logger: opts.logger,
+        clock: this.clock,
+      });
+    }
     this.delivery = new Delivery({
       client: this.client,
       flushIntervalMs: config.worker.flushIntervalMs,
@@ -117,6 +137,7 @@ export class WorkerPool {
         limiter: { max: Number.MAX_SAFE_INTEGER, duration: 1000 },
         ...completedRetention(this.opts.config.jobs),
       });
+      worker.on('completed', (job) => void this.releasePlaces(job.id!));
       worker.on('error', (err) => sharedErrorLog(this.opts.logger, 'BullMQ worker', 'the worker keeps running and reconnects by itself')(err, { action }));
       // Failures decided by BullMQ rather than by process(): a job that stalled too often.
       worker.on('failed', (job, err) => {
@@ -205,73 +226,130 @@ export class WorkerPool {
       throw new UnrecoverableError(reason);
     }
     const now = this.clock();
-    const items = await Promise.all(events.map(async (event): Promise<ItemOutcome> => ({ event, outcome: await this.deliver(subscription, event, now) })));
+    const built = events.map((event) => build(subscription, event, now));
+    const gates = this.order ? await this.order.gate(job, action, built.map((b, i) => gateRequest(b, group.order?.[i]))) : [];
+    const items: ItemOutcome[] = [];
+    const places = new Map<SegmentEvent, EntryRef[]>();
+    await Promise.all(
+      events.map(async (event, i) => {
+        const gate = gates[i];
+        if (gate?.verdict === 'skip') return;
+        if (gate) places.set(event, gate.refs);
+        const order = gate ? gate.refs.map((r) => r.ticket).join(',') : group.order?.[i];
+        items.push({ event, order, outcome: await this.outcomeOf(subscription, built[i], gate) });
+      }),
+    );
     const attempt = (group.attempt ?? 0) + job.attemptsMade;
-    const settlement = settle(items, attempt, this.opts.config.jobs, this.random);
-    return this.finish(action, subscription, job, settlement);
+    const settlement = settle(items, attempt, { ...this.opts.config.jobs }, this.random, group.held ?? 0);
+    return this.finish(action, subscription, job, settlement, places);
   }
 
-  private async deliver(subscription: Subscription, event: SegmentEvent, now: number): Promise<Outcome> {
-    let built;
-    try {
-      built = transform(subscription, event, now);
-    } catch (err) {
+  private async outcomeOf(subscription: Subscription, built: Built, gate: ItemGate | undefined): Promise<Outcome> {
+    if ('internal' in built) {
       // A bug of ours, not a problem of the event: fail it visibly (replay after the fix) rather than retry.
-      return { kind: 'failed', reason: `internal error while mapping the event: ${(err as Error).message}`, metric: 'internal' };
+      return { kind: 'failed', reason: `internal error while mapping the event: ${built.internal}`, metric: 'internal' };
     }
     if (!built.ok) return { kind: 'failed', reason: built.error, metric: 'invalid' };
+    if (gate?.verdict === 'held') return { kind: 'held', behind: gate.behind, reason: gate.reason };
     return this.delivery.submit(subscription, built.item);
   }
 
-  // The jobs the items move to are written first, then the counts are stored (with a mark on this job,
-  // so a run after a crash does not count them again: tally.ts), then the job completes.
-  private async finish(action: ActionKey, subscription: Subscription, job: Job<AnyJobData, GroupResult>, s: Settlement): Promise<GroupResult> {
+  // The jobs the items move to are written first, then the items' places in their people's order follow
+  // them, then the counts are stored (with a mark on this job, so a run after a crash does not count them
+  // again: tally.ts), then the job completes; the places of the items that had their outcome here are let
+  // go only after that (releasePlaces).
+  private async finish(
+    action: ActionKey,
+    subscription: Subscription,
+    job: Job<AnyJobData, GroupResult>,
+    s: Settlement,
+    places: Map<SegmentEvent, EntryRef[]>,
+  ): Promise<GroupResult> {
     const base = { action, subscription: subscription.name };
     const from = job.id;
     // Where the items that do not end here go: each refused item to a failed job of its own, the waiting
-    // items together, the transient ones together after their backoff.
-    const moves: Array<{ group: GroupToWrite; id: string }> = s.failed.map((f, i) => ({
+    // items together, the held ones together, the transient ones together after their backoff.
+    const moves: Array<{ group: GroupToWrite; id: string; delayMs?: number }> = s.failed.map((f, i) => ({
       group: { ...base, events: [f.event], extras: { fail: { reason: f.reason, metric: f.metric, attempts: f.attempts }, from, plain: true } },
       id: childId(job, 'failed', i),
     }));
-    if (s.wait) moves.push({ group: { ...base, events: s.wait.events, extras: { attempt: s.wait.attempt, from } }, id: childId(job, 'wait', 0) });
-    const retry = s.retry && { group: { ...base, events: s.retry.events, extras: { attempt: s.retry.attempt, from } }, id: childId(job, 'retry', 0) };
-
-    // The pause is set before the waiting items' job is written, so no worker takes it early.
-    if (s.wait) await this.queues[action].rateLimit(s.wait.pauseMs);
-    const writes: Array<Promise<unknown>> = [];
-    if (moves.length > 0) writes.push(this.writer.write(moves.map((m) => m.group), { dedupe: false, jobIds: moves.map((m) => m.id) }));
-    if (retry) writes.push(this.writer.write([retry.group], { dedupe: false, jobIds: [retry.id], delayMs: s.retry!.delayMs }));
-    await Promise.all(writes);
+    if (s.wait) moves.push({ group: { ...base, events: s.wait.events, extras: { attempt: s.wait.attempt, from, order: s.wait.order } }, id: childId(job, 'wait', 0) });
+    if (s.held) {
+      const extras = { attempt: s.held.attempt, from, order: s.held.order, held: s.held.holds };
+      moves.push({ group: { ...base, events: s.held.events, extras }, id: childId(job, 'held', 0), delayMs: s.held.delayMs });
+    }
+    if (s.retry) {
+      const extras = { attempt: s.retry.attempt, from, order: s.retry.order };
+      moves.push({ group: { ...base, events: s.retry.events, extras }, id: childId(job, 'retry', 0), delayMs: s.retry.delayMs });
+    }
+    // A 429 or refused credentials paused the queue when the answer came (Delivery's onPause), before
+    // the items were settled, so no worker takes the waiting items' job early.
+    await Promise.all(moves.map((m) => this.writer.write([m.group], { dedupe: false, jobIds: [m.id], ...(m.delayMs ? { delayMs: m.delayMs } : {}) })));
     if (this.opts.afterItemJobsWritten) await this.opts.afterItemJobsWritten(job.id!);
+    if (this.order) await this.movePlaces(action, moves, places);
 
     const m = this.opts.metrics;
     const mark = countFinalOnce(job);
     const counts: Array<Promise<void>> = [];
     if (m && s.delivered.length > 0) counts.push(m.countItems('delivered', action, s.delivered.length, mark));
-    if (m && s.retry) counts.push(m.countItems('transient', action, s.retry.events.length, mark));
+    if (m && s.retry) counts.push(m.countItems(s.retry.why, action, s.retry.events.length, mark));
     if (m && s.wait) counts.push(m.countItems(s.wait.why, action, s.wait.events.length, mark));
+    if (m && s.held) counts.push(m.countItems('held', action, s.held.events.length, mark));
     await Promise.all(counts);
 
-    if (retry) this.opts.logger.warn({ action, job: job.id, items: s.retry!.events.length, delayMs: s.retry!.delayMs, retryJob: retry.id }, s.retry!.reason);
+    if (this.order) {
+      const settled = [...s.delivered, ...s.failed.map((f) => f.event)].flatMap((e) => places.get(e) ?? []);
+      if (settled.length > 0) this.releaseOnComplete.set(job.id!, settled);
+    }
+    if (s.retry) this.opts.logger.warn({ action, job: job.id, items: s.retry.events.length, delayMs: s.retry.delayMs, retryJob: childId(job, 'retry', 0) }, s.retry.reason);
+    if (s.held) this.opts.logger.info({ action, job: job.id, items: s.held.events.length, heldJob: childId(job, 'held', 0), holds: s.held.holds }, `items ${s.held.reason}`);
     const moved: Record<string, string[]> = {};
-    for (const { group, id } of retry ? [...moves, retry] : moves) moved[id] = group.events.map((e) => String(e.messageId));
+    for (const { group, id } of moves) moved[id] = group.events.map((e) => String(e.messageId));
     return {
       delivered: s.delivered.length,
       statuses: s.statuses,
       failed: s.failed.length,
       retrying: s.retry?.events.length ?? 0,
       waiting: s.wait?.events.length ?? 0,
+      ...(s.held ? { held: s.held.events.length } : {}),
       ...(Object.keys(moved).length > 0 ? { moved } : {}),
     };
+  }
+
+  /** The places of the items that moved now belong to their new jobs; a held job whose blocker is gone goes at once. */
+  private async movePlaces(action: ActionKey, moves: Array<{ group: GroupToWrite; id: string }>, places: Map<SegmentEvent, EntryRef[]>): Promise<void> {
+    const order = this.order!;
+    const entries = moves
+      .filter((m) => !m.group.extras?.fail)
+      .map((m) => ({ action, jobId: m.id, refs: m.group.events.flatMap((e) => places.get(e) ?? []), held: m.group.extras?.held !== undefined, events: m.group.events }));
+    await order.move(entries);
+    for (const e of entries) {
+      if (e.held) await order.wakeIfFree(action, e.jobId, e.events.map((ev) => places.get(ev) ?? []).filter((r) => r.length > 0));
+    }
+  }
+
+  /** After a job completed: the places of its items that had their outcome leave the book. */
+  private async releasePlaces(jobId: string): Promise<void> {
+    const refs = this.releaseOnComplete.get(jobId);
+    if (!refs || !this.order) return;
+    this.releaseOnComplete.delete(jobId);
+    try {
+      await this.order.release(refs);
+    } catch (err) {
+      // Not lost: the next item held behind one of these places finds this job finished and lets it go.
+      this.opts.logger.warn({ job: jobId, err: (err as Error).message }, 'order: could not let go of places after the job completed; they are let go when next met');
+    }
   }
 
   private async countFailed(action: ActionKey, job: Job, reason: FailReason, items: number): Promise<void> {
     await this.opts.metrics?.countItems(reason, action, items, countFinalOnce(job));
   }
 
-  private pause(action: ActionKey, ms: number, reason: string): void {
-    this.opts.logger.warn({ action, pauseMs: ms, reason }, `queue ${action} paused for ${ms} ms; its jobs wait`);
+  /** The one place a queue is paused: once per answer that asks for it (a 429, refused credentials). */
+  private async pause(action: ActionKey, ms: number, reason: string): Promise<void> {
+    const pauseMs = Math.max(1000, Math.round(ms));
+    await this.queues[action].rateLimit(pauseMs);
+    this.opts.logger.warn({ action, pauseMs, reason }, `queue ${action} paused for ${pauseMs} ms; its jobs wait`);
   }
 }
 
@@ -279,9 +357,25 @@ export class WorkerPool {
  * The id of a job made from `job`: the same when the job runs again after a crash (so the write is not
  * doubled), a new one when it is run again by an operator (its attempts made have moved on).
  */
-function childId(job: Job, kind: 'retry' | 'failed' | 'wait', index: number): string {
+function childId(job: Job, kind: 'retry' | 'failed' | 'wait' | 'held', index: number): string {
   const digest = createHash('sha1').update(`${job.id}|${job.attemptsMade}|${kind}|${index}`).digest('base64url').slice(0, 16);
   return `${kind[0]}${digest}`;
+}
+
+type Built = BuildResult | { internal: string };
+
+function build(subscription: Subscription, event: SegmentEvent, now: number): Built {
+  try {
+    return transform(subscription, event, now);
+  } catch (err) {
+    return { internal: (err as Error).message };
+  }
+}
+
+/** What the order book needs of an item: its person keys and the tickets its job gives it. */
+function gateRequest(built: Built, tickets: string | undefined) {
+  const keys = 'ok' in built && built.ok ? orderKeysOf(built.item) : [];
+  return { keys, tickets: tickets ? tickets.split(',').map(Number) : undefined };
 }
 
 /**

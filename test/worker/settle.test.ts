@@ -13,8 +13,8 @@ describe('settle (per-item outcomes of a group job)', () => {
         { event: ev('a'), outcome: { kind: 'delivered', status: 200 } },
         { event: ev('b'), outcome: { kind: 'failed', reason: 'Customer.io rejected the item: x', metric: 'rejected' } },
         { event: ev('c'), outcome: { kind: 'failed', reason: "missing 'name'", metric: 'invalid' } },
-        { event: ev('d'), outcome: { kind: 'retry', reason: 'Customer.io answered 503' } },
-        { event: ev('e'), outcome: { kind: 'retry', reason: 'timeout' } },
+        { event: ev('d'), outcome: { kind: 'retry', reason: 'Customer.io answered 503', why: 'transient' } },
+        { event: ev('e'), outcome: { kind: 'retry', reason: 'timeout', why: 'transient' } },
         { event: ev('f'), outcome: { kind: 'wait', ms: 2000, reason: '429', why: 'rate_limited' } },
         { event: ev('g'), outcome: { kind: 'delivered', status: 207 } },
       ],
@@ -33,7 +33,7 @@ describe('settle (per-item outcomes of a group job)', () => {
   });
 
   it('fails each transient item on its own once the attempts are used up, with the last reason', () => {
-    const s = settle([{ event: ev('d'), outcome: { kind: 'retry', reason: 'Customer.io answered 502' } }], 2, policy, half);
+    const s = settle([{ event: ev('d'), outcome: { kind: 'retry', reason: 'Customer.io answered 502', why: 'transient' } }], 2, policy, half);
     expect(s.retry).to.equal(undefined);
     expect(s.failed).to.have.length(1);
     expect(s.failed[0]).to.deep.include({ metric: 'retries_exhausted', attempts: 3 });
@@ -41,7 +41,7 @@ describe('settle (per-item outcomes of a group job)', () => {
   });
 
   it('waits at least what Customer.io asked for (Retry-After on a 5xx)', () => {
-    const s = settle([{ event: ev('d'), outcome: { kind: 'retry', reason: '503', retryAfterMs: 60_000 } }], 0, policy, half);
+    const s = settle([{ event: ev('d'), outcome: { kind: 'retry', reason: '503', retryAfterMs: 60_000, why: 'transient' } }], 0, policy, half);
     expect(s.retry!.delayMs).to.equal(60_000);
   });
 

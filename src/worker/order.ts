@@ -1,0 +1,190 @@
+// Per-person order in the worker: before a job's items are sent, each asks the order book whether an
+// earlier operation of its person is still open (redis/order-book.ts); after the job, its items' places
+// follow them (to the job they move to) or leave the book (they have their outcome), and the held jobs
+// behind them are woken.
+//
+// When each step happens, and why (a worker may be killed between any two):
+// - places of items that move to new jobs (retry, 429 wait, held) are moved once those jobs are written
+//   and before this job completes: a rerun of this job then sees those items as another job's;
+// - places of items with their outcome (delivered, failed for good) leave the book only after this job
+//   completed: until then a rerun would send them again, so their people must keep waiting. A worker
+//   killed in between leaves places whose job has finished: the next item held behind one finds that job
+//   finished and lets the place go (`letGoOfOrphans`). So does a place whose job never reached Redis (its
+//   writer died between taking the place and adding the job), once ORDER_ORPHAN_MS has passed since.
+
+import { Job } from 'bullmq';
+import type pino from 'pino';
+import { orderKindOf } from '../core/order/rule';
+import type { ActionKey } from '../core/types';
+import type { Queues } from '../jobs/queues';
+import type { RedisConnection } from '../redis/connection';
+import { queueKey } from '../redis/keys';
+import { holderOf, OrderBook, parseHolder, type EntryRef, type GateAnswer, type SettleOp, type ToRegister } from '../redis/order-book';
+
+/** What the gate decided for one item. */
+export type ItemGate =
+  | { verdict: 'go'; refs: EntryRef[] }
+  | { verdict: 'held'; refs: EntryRef[]; behind: string; reason: string }
+  /** Another job holds the item now (this job ran before, and moved it), or it had its outcome already. */
+  | { verdict: 'skip' };
+
+export interface GateRequest {
+  /** The item's person keys (empty: it names nobody and is not ordered). */
+  keys: string[];
+  /** Its tickets from the job (GroupJobData.order), if it has them. */
+  tickets?: number[];
+}
+
+export interface WorkerOrderOptions {
+  connection: RedisConnection;
+  queues: Queues;
+  basePrefix: string;
+  orderOrphanMs: number;
+  logger: pino.Logger;
+  clock: () => number;
+}
+
+/** The time in a job id of ours (`g` + milliseconds in base 36 + random): when its writer made it. */
+function writtenAt(jobId: string): number | undefined {
+  if (!jobId.startsWith('g') || jobId.length < 10) return undefined;
+  const ms = parseInt(jobId.slice(1, 9), 36);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+export class WorkerOrder {
+  readonly book: OrderBook;
+
+  constructor(private readonly opts: WorkerOrderOptions) {
+    this.book = new OrderBook(opts.connection, opts.basePrefix);
+  }
+
+  /**
+   * Decides for each item of `job` (undefined for an item without person keys). Items without tickets
+   * (jobs written with ordering off, replayed jobs) and items whose places are gone take new places at the
+   * end of their people's order first.
+   */
+  async gate(job: Job, action: ActionKey, requests: readonly GateRequest[]): Promise<Array<ItemGate | undefined>> {
+    const own = holderOf(action, job.id!);
+    const from = (job.data as { from?: string }).from;
+    const owners = from ? [own, holderOf(action, from)] : [own];
+    const refs: Array<EntryRef[] | undefined> = requests.map((r) =>
+      r.keys.length > 0 && r.tickets && r.tickets.length === r.keys.length ? r.keys.map((key, k) => ({ key, ticket: r.tickets![k] })) : undefined,
+    );
+    await this.registerAtEnd(requests, refs, own, action, (i) => refs[i] === undefined && requests[i].keys.length > 0);
+
+    let answers = await this.ask(refs, owners);
+    const absent = answers.map((a, i) => a?.verdict === 'absent' && refs[i] !== undefined);
+    if (absent.some(Boolean)) {
+      if (await this.settledByEarlierRun(job, action)) {
+        answers = answers.map((a, i) => (absent[i] ? { verdict: 'moved', holder: 'settled' } : a));
+      } else {
+        // A replayed item, or one whose place was let go while its job was still on the way: the end of the order.
+        await this.registerAtEnd(requests, refs, own, action, (i) => absent[i]);
+        answers = await this.ask(refs, owners);
+      }
+    }
+    if (await this.letGoOfOrphans(answers, own)) answers = await this.ask(refs, owners);
+    return answers.map((a, i) => {
+      if (!a || !refs[i]) return undefined;
+      if (a.verdict === 'moved') return { verdict: 'skip' };
+      if (a.verdict === 'held') return { verdict: 'held', refs: refs[i]!, behind: a.blocker.holder, reason: holdReason(a) };
+      return { verdict: 'go', refs: refs[i]! };
+    });
+  }
+
+  /** The items' places now belong to the job they moved to. */
+  async move(entries: ReadonlyArray<{ refs: EntryRef[]; action: ActionKey; jobId: string }>): Promise<void> {
+    const ops: SettleOp[] = entries.flatMap(({ refs, action, jobId }) => refs.map((entry) => ({ op: 'move' as const, entry, holder: holderOf(action, jobId) })));
+    if (ops.length > 0) await this.book.settle(ops);
+  }
+
+  /** The items have their outcome: their places leave the book, and the held jobs that may go now are woken. */
+  async release(refs: readonly EntryRef[]): Promise<void> {
+    if (refs.length === 0) return;
+    await this.wake(await this.book.settle(refs.map((entry) => ({ op: 'remove' as const, entry }))));
+  }
+
+  /** A held job just written: if what held its items has had its outcome meanwhile, it goes now. */
+  async wakeIfFree(action: ActionKey, jobId: string, refs: ReadonlyArray<EntryRef[]>): Promise<void> {
+    const answers = await this.book.gate(refs, [holderOf(action, jobId)], this.opts.clock());
+    if (answers.some((a) => a.verdict === 'go')) await this.wake([holderOf(action, jobId)]);
+  }
+
+  private async ask(refs: Array<EntryRef[] | undefined>, owners: string[]): Promise<Array<GateAnswer | undefined>> {
+    const asked = refs.map((r, i) => ({ r, i })).filter((x): x is { r: EntryRef[]; i: number } => x.r !== undefined);
+    const answers: Array<GateAnswer | undefined> = refs.map(() => undefined);
+    if (asked.length === 0) return answers;
+    const got = await this.book.gate(asked.map((x) => x.r), owners, this.opts.clock());
+    asked.forEach((x, n) => (answers[x.i] = got[n]));
+    return answers;
+  }
+
+  private async registerAtEnd(requests: readonly GateRequest[], refs: Array<EntryRef[] | undefined>, holder: string, action: ActionKey, which: (i: number) => boolean): Promise<void> {
+    const picked = requests.map((_, i) => i).filter(which);
+    if (picked.length === 0) return;
+    const items: ToRegister[] = picked.map((i) => ({ keys: requests[i].keys, kind: orderKindOf(action), holder }));
+    const tickets = await this.book.register(items);
+    picked.forEach((i, n) => (refs[i] = requests[i].keys.map((key, k) => ({ key, ticket: tickets[n][k] }))));
+  }
+
+  /** Whether this job ran before and got as far as storing its counts: then every item of it was settled. */
+  private async settledByEarlierRun(job: Job, action: ActionKey): Promise<boolean> {
+    if (!job.stalledCounter) return false;
+    const mark = await this.opts.connection.hget(queueKey(this.opts.basePrefix, action, job.id!), 'cioCounted.final');
+    return mark !== null;
+  }
+
+  /**
+   * Places held by a job that has finished (its worker died before letting them go) or that never reached
+   * Redis (past ORDER_ORPHAN_MS) are let go. Returns whether any was.
+   */
+  private async letGoOfOrphans(answers: Array<GateAnswer | undefined>, own: string): Promise<boolean> {
+    const blockers = new Map<string, EntryRef[]>();
+    for (const a of answers) {
+      if (a?.verdict !== 'held' || a.blocker.holder === own) continue;
+      const list = blockers.get(a.blocker.holder) ?? [];
+      list.push({ key: a.key, ticket: a.blocker.ticket });
+      blockers.set(a.blocker.holder, list);
+    }
+    const ops: SettleOp[] = [];
+    await Promise.all(
+      [...blockers].map(async ([holder, entries]) => {
+        if (!(await this.isOrphan(holder))) return;
+        this.opts.logger.warn({ holder, entries: entries.length }, 'order: letting go of a place whose job finished or never reached Redis');
+        for (const entry of entries) ops.push({ op: 'removeOrphan', entry, holder });
+      }),
+    );
+    if (ops.length === 0) return false;
+    await this.wake(await this.book.settle(ops));
+    return true;
+  }
+
+  private async isOrphan(holder: string): Promise<boolean> {
+    const parsed = parseHolder(holder);
+    if (!parsed) return true;
+    const [timestamp, finishedOn] = await this.opts.connection.hmget(queueKey(this.opts.basePrefix, parsed.action, parsed.jobId), 'timestamp', 'finishedOn');
+    if (finishedOn !== null) return true;
+    if (timestamp !== null) return false;
+    // Not in Redis: its writer may still be adding it; only a job id that says when it was made can tell how long ago.
+    const at = writtenAt(parsed.jobId);
+    return at === undefined || this.opts.clock() - at > this.opts.orderOrphanMs;
+  }
+
+  private async wake(holders: readonly string[]): Promise<void> {
+    await Promise.all(
+      holders.map(async (holder) => {
+        const parsed = parseHolder(holder);
+        if (!parsed) return;
+        const job = await Job.fromId(this.opts.queues[parsed.action], parsed.jobId).catch(() => undefined);
+        // Only a job still waiting out its delay is moved on; one already running or gone needs nothing.
+        if (job) await job.promote().catch(() => undefined);
+      }),
+    );
+  }
+}
+
+function holdReason(a: Extract<GateAnswer, { verdict: 'held' }>): string {
+  const blocker = parseHolder(a.blocker.holder);
+  const what = a.blocker.kind === 'operation' ? 'operation' : 'event';
+  return `held behind an earlier ${what} of ${a.key} (job ${blocker?.jobId ?? a.blocker.holder} of ${blocker?.action ?? 'an unknown action'}) until it has its outcome`;
+}

@@ -1,0 +1,80 @@
+// Per-person order through the producer and the workers (in this process) against the stand-in: each
+// person's plan is published one call at a time, and every pair of a person's conflicting operations must
+// reach Customer.io in that order, whatever Customer.io answers. ORDERING=off shows the same plans out of
+// order, so these tests can fail.
+import { expect } from 'chai';
+import { compileSubscriptions } from '../../src/core/subscriptions';
+import { checkPlans, PLAN, planEvent } from '../support/person-plans';
+import { startPipeline, type Pipeline } from '../support/pipeline';
+
+const persons = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `${tag}${i}`);
+
+/** Publishes each person's plan, one call at a time per person (each call answered before the next is made), persons side by side. */
+async function publishPlans(p: Pipeline, who: readonly string[]): Promise<void> {
+  await Promise.all(
+    who.map(async (person) => {
+      for (const { step } of PLAN) await p.producer.publish(planEvent(person, step) as never);
+    }),
+  );
+}
+
+describe('per-person order through the pipeline', function () {
+  this.timeout(60_000);
+  let p: Pipeline | undefined;
+  afterEach(async () => {
+    await p?.close();
+    p = undefined;
+  });
+
+  it('every conflicting pair of each person arrives in order under 5xx, 429, slow answers and per-item refusals; nothing else is lost', async () => {
+    p = await startPipeline({ worker: { flushIntervalMs: 20 }, jobs: { attempts: 30, backoffMs: 20, orderHoldRecheckMs: 200 } });
+    p.standIn.setFaults({ serverErrorRate: 0.2, rateLimitRate: 0.05, retryAfterSeconds: 1, timeoutRate: 0 });
+    // Step 4 (an identify) of every third person is refused for good: the person's next operations go on after it.
+    p.standIn.rejectItemsWhere((item) => (item.attributes?.step === 4 && /[0369]$/.test(String(item.identifiers?.id)) ? 'refused for the test' : undefined));
+    const who = persons(12, 'p');
+    await publishPlans(p, who);
+    await p.settled(undefined, 45_000);
+    const check = checkPlans(p.standIn.items(), who);
+    expect(check.outOfOrder).to.deep.equal([]);
+    const refused = who.filter((person) => /[0369]$/.test(person)).map((person) => ({ person, step: 4 }));
+    expect(check.missing).to.deep.equal(refused);
+  });
+
+  it('with ORDERING=off the same plans arrive out of order (the test can fail)', async () => {
+    p = await startPipeline({ worker: { flushIntervalMs: 20 }, jobs: { attempts: 30, backoffMs: 20, ordering: 'off' } });
+    p.standIn.setFaults({ serverErrorRate: 0.3, rateLimitRate: 0, timeoutRate: 0 });
+    const who = persons(12, 'q');
+    await publishPlans(p, who);
+    await p.settled(undefined, 45_000);
+    const check = checkPlans(p.standIn.items(), who);
+    expect(check.missing).to.deep.equal([]);
+    expect(check.outOfOrder.length).to.be.greaterThan(0);
+  });
+
+  it('a person held behind a retrying operation holds only that person: another person\'s plan completes meanwhile', async () => {
+    // One item per request (batching off), so the 500s below hit stuck's identify alone.
+    const subscriptions = compileSubscriptions(undefined).map((s) => ({ ...s, enableBatching: false }));
+    p = await startPipeline({ subscriptions, worker: { flushIntervalMs: 20 }, jobs: { attempts: 1000, backoffMs: 50, orderHoldRecheckMs: 200 } });
+    // Every request carrying stuck's first identify answers 500 until released.
+    let stuck = true;
+    p.standIn.answerRequestsWhere((body) => {
+      const items: any[] = Array.isArray(body?.batch) ? body.batch : [body];
+      return stuck && items.some((i) => i?.identifiers?.id === 'user-stuck' && i?.attributes?.step === 1) ? { status: 500, body: { meta: { error: 'down' } } } : undefined;
+    });
+    const flowing = persons(5, 'free');
+    await publishPlans(p, ['stuck', ...flowing]);
+    // The free persons' plans arrive whole while stuck's first operation keeps failing.
+    const until = Date.now() + 30_000;
+    while (checkPlans(p.standIn.items(), flowing).missing.length > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    expect(checkPlans(p.standIn.items(), flowing)).to.deep.equal({ outOfOrder: [], missing: [] });
+    const stuckSoFar = checkPlans(p.standIn.items(), ['stuck']);
+    // Only stuck's events may have gone before the identify; nothing that conflicts with it has.
+    expect(stuckSoFar.missing.map((m) => m.step)).to.include.members([1, 3, 4, 5, 7, 8, 9, 10, 12]);
+    const held = await p.pool.order!.book.holds();
+    expect(held.persons).to.be.greaterThan(0);
+    stuck = false;
+    await p.settled(undefined, 30_000);
+    expect(checkPlans(p.standIn.items(), ['stuck', ...flowing])).to.deep.equal({ outOfOrder: [], missing: [] });
+    expect((await p.pool.order!.book.holds()).persons).to.equal(0);
+  });
+});
