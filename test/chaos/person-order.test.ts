@@ -1,0 +1,78 @@
+// Per-person order as a user would try it: each person's operations posted to the HTTP API one request at
+// a time (each answered before the next is sent), an API process and two worker processes, a Customer.io
+// that answers 5xx and 429 at random, slowly, and refuses some items; one worker killed with SIGKILL and
+// replaced. Every pair of a person's conflicting operations must reach Customer.io in the order sent
+// (re-sends included), and nothing but the refused items may be missing.
+import { expect } from 'chai';
+import { presetSubscriptions } from '../../src/core/subscriptions';
+import { ACTION_KEYS } from '../../src/core/types';
+import { removeOrderBook } from '../../src/redis/order-book';
+import { chaosPrefix, postJson, scale, seededRandom, seedFor, SHARED_REDIS_URL, waitUntil } from '../support/chaos';
+import { useChaosRun } from '../support/chaos-run';
+import { checkPlans, PLAN, planEvent } from '../support/person-plans';
+import { startServiceProcess, type Env, type ServiceProcess } from '../support/process';
+
+const SITE_ID = 'order-site';
+const API_KEY = 'order-key';
+
+describe('chaos: per-person order through the HTTP API, two worker processes, one killed', function () {
+  this.timeout(scale(120_000, 900_000));
+  const run = useChaosRun();
+
+  it('every conflicting pair of each person arrives in the order sent, under 5xx, 429, slow answers, refusals and a SIGKILL; nothing else is lost', async () => {
+    const persons = Array.from({ length: scale(16, 200) }, (_, i) => `k${i}`);
+    const prefix = chaosPrefix('order');
+    const draw = seededRandom(seedFor('person order'));
+    const config = run.config(presetSubscriptions());
+    const inspect = await run.inspect(SHARED_REDIS_URL, prefix);
+    run.onCleanup(() => removeOrderBook(inspect.redis, prefix));
+    const standIn = await run.standIn({ siteId: SITE_ID, apiKey: API_KEY, latencyMs: 60 });
+    standIn.setFaults({ serverErrorRate: 0.15, rateLimitRate: 0.05, retryAfterSeconds: 1, random: draw });
+    // The second identify (step 4) of every fifth person is refused for good: that person's later operations go on after it.
+    const refusedPerson = (id: unknown) => /[05]$/.test(String(id));
+    standIn.rejectItemsWhere((item) => (item.attributes?.step === 4 && refusedPerson(item.identifiers?.id) ? 'refused for the test' : undefined));
+
+    const base: Env = { REDIS_URL: SHARED_REDIS_URL, QUEUE_PREFIX: prefix, CIO_CONFIG: config.path };
+    const workerEnv: Env = {
+      ...base,
+      CUSTOMERIO_SITE_ID: SITE_ID,
+      CUSTOMERIO_API_KEY: API_KEY,
+      CUSTOMERIO_TRACK_URL: standIn.url,
+      FLUSH_INTERVAL_MS: '30',
+      STALLED_INTERVAL_MS: '1000',
+      LOCK_DURATION_MS: '2000',
+      RETRY_BACKOFF_MS: '50',
+      JOB_ATTEMPTS: '40',
+      ORDER_HOLD_RECHECK_MS: '200',
+      ORDER_HOLD_MAX_MS: '1000',
+    };
+    const api = await startServiceProcess({ mode: 'api', name: 'api', env: base });
+    const startWorker = (name: string) => startServiceProcess({ mode: 'worker', name, env: workerEnv });
+    const workers: ServiceProcess[] = await Promise.all([startWorker('worker-a'), startWorker('worker-b')]);
+
+    const sending = Promise.all(
+      persons.map(async (person) => {
+        for (const { step } of PLAN) {
+          const res = await postJson(api.url, '/v1/batch', { batch: [planEvent(person, step)] });
+          expect(res.status, res.text).to.equal(200);
+        }
+      }),
+    );
+    sending.catch(() => undefined); // awaited below
+
+    await waitUntil(() => standIn.requests.length >= 20, 30_000, 'requests at the stand-in');
+    const victim = workers.shift()!;
+    await victim.stop('SIGKILL');
+    workers.push(await startWorker('worker-c'));
+    await sending;
+
+    const unfinished = async () => (await Promise.all(ACTION_KEYS.map((a) => inspect.unfinished(a)))).reduce((x, y) => x + y, 0);
+    await waitUntil(async () => (await unfinished()) === 0, scale(90_000, 800_000), 'every job to finish');
+
+    const check = checkPlans(standIn.items(), persons);
+    expect(check.outOfOrder, 'conflicting pairs out of order').to.deep.equal([]);
+    expect(check.missing).to.deep.equal(persons.filter((p) => refusedPerson(`user-${p}`)).map((person) => ({ person, step: 4 })));
+    // eslint-disable-next-line no-console
+    console.log(`      ${persons.length} persons × ${PLAN.length} operations, ${standIn.requests.length} requests, one worker killed, 0 out of order`);
+  });
+});
