@@ -13,7 +13,7 @@ import type pino from 'pino';
 import type { RedisConfig, ServiceConfig } from '../config';
 import { CustomerIoClient } from '../customerio/client';
 import type { Metrics } from '../counts/metrics';
-import type { FailReason, Outcome } from '../core/outcomes';
+import type { FailReason } from '../core/outcomes';
 import { decodeGroup, groupCount, type AnyJobData, type GroupJobData } from '../jobs/group';
 import { MessageIndex } from '../redis/message-index';
 import { GroupWriter, type GroupToWrite } from '../jobs/writer';
@@ -24,7 +24,8 @@ import { type RedisConnection } from '../redis/connection';
 import { sharedErrorLog } from '../log/throttle';
 import { transform, type Subscription } from '../core/subscriptions';
 import { ACTION_KEYS, type ActionKey, type SegmentEvent } from '../core/types';
-import { Delivery } from './delivery';
+import { Delivery, type Sent } from './delivery';
+import { requestFacts, type GroupResult, type RequestRecord } from '../jobs/result';
 import { ItemPermits } from './permits';
 import { settle, type ItemOutcome, type Settlement } from './settle';
 
@@ -47,18 +48,6 @@ export interface WorkerPoolOptions {
    * to stop a worker at that exact point, as a crash would.
    */
   afterItemJobsWritten?: (jobId: string) => Promise<void>;
-}
-
-/** What a settled group job returns: shown in Bull Board as the job's result, and read by `trace`. */
-export interface GroupResult {
-  delivered: number;
-  /** Customer.io's statuses for the delivered items. */
-  statuses: number[];
-  failed: number;
-  retrying: number;
-  waiting: number;
-  /** Where the items that did not end here went: job id → their messageIds. */
-  moved?: Record<string, string[]>;
 }
 
 export class WorkerPool {
@@ -205,27 +194,28 @@ export class WorkerPool {
       throw new UnrecoverableError(reason);
     }
     const now = this.clock();
-    const items = await Promise.all(events.map(async (event): Promise<ItemOutcome> => ({ event, outcome: await this.deliver(subscription, event, now) })));
+    const sent = await Promise.all(events.map((event) => this.deliver(subscription, event, now)));
+    const items = events.map((event, i): ItemOutcome => ({ event, outcome: sent[i].outcome }));
     const attempt = (group.attempt ?? 0) + job.attemptsMade;
     const settlement = settle(items, attempt, this.opts.config.jobs, this.random);
-    return this.finish(action, subscription, job, settlement);
+    return this.finish(action, subscription, job, settlement, sent.map((x) => x.request));
   }
 
-  private async deliver(subscription: Subscription, event: SegmentEvent, now: number): Promise<Outcome> {
+  private async deliver(subscription: Subscription, event: SegmentEvent, now: number): Promise<Sent> {
     let built;
     try {
       built = transform(subscription, event, now);
     } catch (err) {
       // A bug of ours, not a problem of the event: fail it visibly (replay after the fix) rather than retry.
-      return { kind: 'failed', reason: `internal error while mapping the event: ${(err as Error).message}`, metric: 'internal' };
+      return { outcome: { kind: 'failed', reason: `internal error while mapping the event: ${(err as Error).message}`, metric: 'internal' } };
     }
-    if (!built.ok) return { kind: 'failed', reason: built.error, metric: 'invalid' };
-    return this.delivery.submit(subscription, built.item);
+    if (!built.ok) return { outcome: { kind: 'failed', reason: built.error, metric: 'invalid' } };
+    return this.delivery.send(subscription, built.item);
   }
 
   // The jobs the items move to are written first, then the counts are stored (with a mark on this job,
   // so a run after a crash does not count them again: tally.ts), then the job completes.
-  private async finish(action: ActionKey, subscription: Subscription, job: Job<AnyJobData, GroupResult>, s: Settlement): Promise<GroupResult> {
+  private async finish(action: ActionKey, subscription: Subscription, job: Job<AnyJobData, GroupResult>, s: Settlement, sentIn: Array<RequestRecord | undefined>): Promise<GroupResult> {
     const base = { action, subscription: subscription.name };
     const from = job.id;
     // Where the items that do not end here go: each refused item to a failed job of its own, the waiting
@@ -256,6 +246,9 @@ export class WorkerPool {
     if (retry) this.opts.logger.warn({ action, job: job.id, items: s.retry!.events.length, delayMs: s.retry!.delayMs, retryJob: retry.id }, s.retry!.reason);
     const moved: Record<string, string[]> = {};
     for (const { group, id } of retry ? [...moves, retry] : moves) moved[id] = group.events.map((e) => String(e.messageId));
+    const why: Record<string, string> = {};
+    if (retry) why[retry.id] = s.retry!.reason;
+    if (s.wait) why[childId(job, 'wait', 0)] = s.wait.reason;
     return {
       delivered: s.delivered.length,
       statuses: s.statuses,
@@ -263,6 +256,9 @@ export class WorkerPool {
       retrying: s.retry?.events.length ?? 0,
       waiting: s.wait?.events.length ?? 0,
       ...(Object.keys(moved).length > 0 ? { moved } : {}),
+      // What `trace` tells of each item: the request it went in, and why the items that go again do.
+      ...requestFacts(sentIn),
+      ...(retry || s.wait ? { why } : {}),
     };
   }
 
