@@ -173,6 +173,7 @@ async function describeJob(job: AnyJob, messageId: string, trace: SubscriptionTr
     case 'delayed':
       trace.status = 'retrying';
       step.detail = `waiting to be retried (attempt ${(data.attempt ?? 0) + 1}) at ${new Date(job.timestamp + (job.delay ?? 0)).toISOString()}`;
+      await notePause(step, trace, paused);
       break;
     case 'active':
       trace.status = 'sending';
@@ -181,14 +182,18 @@ async function describeJob(job: AnyJob, messageId: string, trace: SubscriptionTr
     default: {
       trace.status = data.attempt ? 'retrying' : 'waiting';
       step.detail = data.attempt ? `queued for attempt ${data.attempt + 1}` : 'queued, waiting for a worker';
-      const until = paused && (await paused());
-      if (until) {
-        step.pausedUntil = trace.pausedUntil = until;
-        step.detail += `; paused until ${new Date(until).toISOString()} (the queue waits out a 429 or refused credentials)`;
-      }
+      await notePause(step, trace, paused);
     }
   }
   return step;
+}
+
+/** A job still to run waits, besides, for its queue's pause (a 429, refused credentials) to end. */
+async function notePause(step: TraceStep, trace: SubscriptionTrace, paused: (() => Promise<number | undefined>) | undefined): Promise<void> {
+  const until = paused && (await paused());
+  if (!until) return;
+  step.pausedUntil = trace.pausedUntil = until;
+  step.detail += `; paused until ${new Date(until).toISOString()} (the queue waits out a 429 or refused credentials)`;
 }
 
 function movedTo(result: GroupResult | null | undefined, messageId: string): string | undefined {
