@@ -12,11 +12,12 @@ import { CannotRunError, EXIT, UsageError, parseArgs, signalExitCode, type CliCo
 import { checkCommand } from './check';
 import { importCommand } from './import/command';
 import { openQueues } from './redis';
+import { previewCommand } from './preview';
 import { replayCommand } from './replay';
 import { statsCommand } from './stats';
 import { traceCommand } from './trace';
 
-const COMMANDS: Command<any>[] = [importCommand, replayCommand, checkCommand, statsCommand, traceCommand];
+const COMMANDS: Command<any>[] = [importCommand, replayCommand, checkCommand, statsCommand, traceCommand, previewCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

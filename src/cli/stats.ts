@@ -5,6 +5,7 @@ import { CannotRunError, EXIT, defineCommand, plural, refuseArguments, table } f
 import { PREFIX_PATTERN, findPrefixes, readQueues } from './queue-reader';
 import { openRedis } from './redis';
 import { COUNTED_JOB_STATES } from '../redis/keys';
+import { pauseEnd } from '../jobs/pause';
 
 
 const options = { json: 'flag', all: 'flag' } as const;
@@ -23,12 +24,14 @@ events of one subscription that arrived together; a failed job is one item):
   failed     failed for good; see the reason in the dashboard, replay with
              cio-relay replay once fixed
   completed  delivered, kept for COMPLETED_RETENTION_SECONDS
-A queue marked "(paused)" is paused now; its jobs count as waiting.
+A queue marked "(paused)" is paused now; its jobs count as waiting. One marked
+"(paused until <time>)" waits out a 429 or refused credentials until then.
 
 Options:
   --all       list every action, not only those with a subscription or jobs
   --json      one JSON object: {queuePrefix, actions: {action: {state: n,
-              …, queuePaused}}, totals: {state: n}}; always every action
+              …, queuePaused, pausedUntil?}}, totals: {state: n}}; always
+              every action (pausedUntil: ISO time, while a pause holds)
   -h, --help  this text
 
 It only reads: nothing in Redis is created or changed.
@@ -52,6 +55,10 @@ Exit codes:
       const counts = {} as Record<ActionKey, Record<string, number>>;
       for (const action of ACTION_KEYS) counts[action] = readings[action].counts;
       const paused = new Set<ActionKey>(ACTION_KEYS.filter((a) => readings[a].paused));
+      // A 429 or refused credentials hold a queue back by BullMQ's limiter, not by its paused flag.
+      const now = Date.now();
+      const pauses = await Promise.all(ACTION_KEYS.map((a) => pauseEnd(open.redis, config.redis.queuePrefix, a, now)));
+      const pausedUntil = new Map(ACTION_KEYS.flatMap((a, i) => (pauses[i] ? [[a, new Date(pauses[i]!).toISOString()] as const] : [])));
 
       // The columns, in the order a job moves through them; `prioritized` only when in use.
       const prioritized = ACTION_KEYS.some((a) => (counts[a].prioritized ?? 0) > 0);
@@ -61,10 +68,11 @@ Exit codes:
       for (const state of states) totals[state] = ACTION_KEYS.reduce((sum, a) => sum + (counts[a][state] ?? 0), 0);
 
       if (opts.json) {
-        const actions: Record<string, Record<string, number | boolean>> = {};
+        const actions: Record<string, Record<string, number | boolean | string>> = {};
         for (const action of ACTION_KEYS) {
           actions[action] = Object.fromEntries(states.map((s) => [s, counts[action][s] ?? 0]));
           actions[action].queuePaused = paused.has(action);
+          if (pausedUntil.has(action)) actions[action].pausedUntil = pausedUntil.get(action)!;
         }
         ctx.out(JSON.stringify({ queuePrefix: config.redis.queuePrefix, actions, totals }, null, 2));
         return EXIT.ok;
@@ -72,11 +80,11 @@ Exit codes:
 
       const subscribed = new Set(config.subscriptions.filter((s) => s.spec.enabled).map((s) => s.action));
       const shown = ACTION_KEYS.filter(
-        (a) => opts.all || subscribed.has(a) || paused.has(a) || states.some((s) => (counts[a][s] ?? 0) > 0),
+        (a) => opts.all || subscribed.has(a) || paused.has(a) || pausedUntil.has(a) || states.some((s) => (counts[a][s] ?? 0) > 0),
       );
       const rows = [
         ['action', ...states],
-        ...shown.map((a) => [paused.has(a) ? `${a} (paused)` : a, ...states.map((s) => String(counts[a][s] ?? 0))]),
+        ...shown.map((a) => [marked(a, paused.has(a), pausedUntil.get(a)), ...states.map((s) => String(counts[a][s] ?? 0))]),
         ['total', ...states.map((s) => String(totals[s]))],
       ];
       ctx.out(`Queues under QUEUE_PREFIX=${config.redis.queuePrefix} at ${open.where}:`);
@@ -89,6 +97,12 @@ Exit codes:
     }
   },
 });
+
+/** The action's name in the table, with its queue's pause if any. */
+function marked(action: ActionKey, paused: boolean, until: string | undefined): string {
+  const marks = [paused ? 'paused' : '', until ? `paused until ${until}` : ''].filter(Boolean);
+  return marks.length ? `${action} (${marks.join('; ')})` : action;
+}
 
 /** Why there is nothing to show, and the prefixes that do hold queues. */
 async function noQueuesMessage(redis: Parameters<typeof findPrefixes>[0], prefix: string, where: string): Promise<string> {

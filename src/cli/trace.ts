@@ -1,4 +1,4 @@
-// `cio-relay trace <messageId>`: where one event is now, for each subscription it was queued for.
+// `cio-relay trace <messageId>`: what was sent for one event and where it is now, for each subscription it was queued for.
 
 import { describeTrace, traceMessage } from '../jobs/trace';
 import { EXIT, UsageError, defineCommand } from './args';
@@ -7,13 +7,19 @@ const options = { json: 'flag' } as const;
 
 export const traceCommand = defineCommand({
   name: 'trace',
-  summary: 'where an event is now: delivered, retrying or failed, and why',
+  summary: 'what was sent for an event, Customer.io\'s answer, and where it is now',
   options,
   help: `Usage: cio-relay trace <messageId> [--json]
 
 Follows one event (by its messageId) through the queues, for every subscription
-of the configuration it was queued for: when it was received, the jobs that
-carried it, the answer Customer.io gave, and where it is now:
+of the configuration it was queued for: the event as received, the Customer.io
+item it becomes, the jobs that carried it, each request it went in (when, the
+status, how many items) with Customer.io's answer for the item, and where it is
+now. The item is rebuilt from the event with the current CIO_CONFIG (items are
+not stored): it is the item that was sent unless the configuration changed.
+An earlier attempt of a retried item shows with its reason; a job held by its
+queue's pause (a 429, refused credentials) says "paused until <time>".
+Where it is now:
   DELIVERED  Customer.io accepted it (with the status of its request)
   FAILED     refused for good, with the reason (replay it once fixed)
   RETRYING   a transient failure; the next attempt and when it runs

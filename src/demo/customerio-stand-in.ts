@@ -34,6 +34,8 @@ export interface Exchange {
   path: string;
   /** Operations in the request: the batch's length, or 1 for a single entity or metric. */
   items: number;
+  /** The operations themselves, as received (the batch's items, or the one entity or metric body). */
+  received: unknown[];
   /** Undefined when the stand-in does not answer (a hang). */
   status?: number;
   /** The items refused in a 2xx answer, or the reasons of a whole-request refusal. */
@@ -367,8 +369,9 @@ export class CustomerIoStandIn {
 }
 
 function describeExchange(method: string, path: string, body: unknown, answer: Answer | 'hang'): Exchange {
-  const items = isRecord(body) && Array.isArray(body.batch) ? body.batch.length : body === '' ? 0 : 1;
-  if (answer === 'hang') return { method, path, items, refusals: [] };
+  const received: unknown[] = isRecord(body) && Array.isArray(body.batch) ? body.batch : body === '' ? [] : [body];
+  const items = received.length;
+  if (answer === 'hang') return { method, path, items, received, refusals: [] };
   const out = isRecord(answer.body) ? answer.body : {};
   const refusals: Exchange['refusals'] = [];
   if (Array.isArray(out.errors)) {
@@ -378,7 +381,7 @@ function describeExchange(method: string, path: string, body: unknown, answer: A
     if (Array.isArray(out.meta.errors)) for (const m of out.meta.errors) refusals.push({ message: String(m) });
     else if (typeof out.meta.error === 'string') refusals.push({ message: out.meta.error });
   }
-  return { method, path, items, status: answer.status, refusals };
+  return { method, path, items, received, status: answer.status, refusals };
 }
 
 /** What the real API refuses in an entity operation: a missing type, action or identifiers. */

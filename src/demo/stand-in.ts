@@ -28,6 +28,8 @@ Options:
   --server-errors P     answer 500 to a share P of the requests
   --timeouts P          never answer a share P of the requests
   --latency MS          wait this long before every answer (default 0)
+  --verbose             also log each item received, one line of compact JSON
+                        per item (after its request's line)
   --site-id ID --api-key KEY
                         accept only these credentials (401 otherwise);
                         without them any credentials are accepted
@@ -47,6 +49,7 @@ const options = {
   latency: 'value',
   'site-id': 'value',
   'api-key': 'value',
+  verbose: 'flag',
 } as const;
 
 async function main(argv: string[]): Promise<number> {
@@ -77,7 +80,7 @@ async function main(argv: string[]): Promise<number> {
       apiKey: opts['api-key'],
       latencyMs: settings.latencyMs,
       keepRequests: false, // a long run keeps nothing: memory stays flat
-      onExchange: (exchange) => out(describe(exchange, new Date())),
+      onExchange: (exchange) => out(describe(exchange, new Date(), { verbose: Boolean(opts.verbose) })),
     });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -103,7 +106,7 @@ async function main(argv: string[]): Promise<number> {
   out('Start cio-relay against it (in another terminal):');
   out(`  CUSTOMERIO_TRACK_URL=${standIn.url} CUSTOMERIO_SITE_ID=${opts['site-id'] ?? 'x'} CUSTOMERIO_API_KEY=${opts['api-key'] ? '<the key>' : 'y'} npm start`);
   for (const line of behaviour(settings)) out(line);
-  out('Every request is logged below. Ctrl-C stops.\n');
+  out(opts.verbose ? 'Every request is logged below, with each of its items. Ctrl-C stops.\n' : 'Every request is logged below. Ctrl-C stops.\n');
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);
@@ -127,7 +130,7 @@ interface Settings {
   latencyMs: number;
 }
 
-function readSettings(opts: Partial<Record<keyof typeof options, string>>): Settings {
+function readSettings(opts: Partial<Record<Exclude<keyof typeof options, 'verbose'>, string>>): Settings {
   const settings: Settings = {
     port: opts.port === undefined ? DEFAULT_PORT : wholeNumber('port', opts.port, 0),
     host: opts.host ?? '127.0.0.1',
@@ -190,8 +193,11 @@ function pct(share: number): string {
   return `${Math.round(share * 1000) / 10}%`;
 }
 
-/** `12:00:01  POST /api/v2/batch  3 items → 207, 1 refused`, then one line per refusal. */
-export function describe(exchange: Exchange, at: Date): string {
+/**
+ * `12:00:01  POST /api/v2/batch  3 items → 207, 1 refused`, then one line per refusal; with `verbose`,
+ * one line per item received too (`    item 0 {…}`), so what the service sent can be read here.
+ */
+export function describe(exchange: Exchange, at: Date, opts: { verbose?: boolean } = {}): string {
   const time = at.toTimeString().slice(0, 8);
   const items = `${exchange.items} ${exchange.items === 1 ? 'item' : 'items'}`;
   const status = exchange.status === undefined ? 'no answer (--timeouts)' : String(exchange.status);
@@ -202,6 +208,7 @@ export function describe(exchange: Exchange, at: Date): string {
     const what = [r.reason, r.field].filter(Boolean).join(' ');
     lines.push(`    ${where}${what ? `${what}: ` : ''}${r.message}`);
   }
+  if (opts.verbose) exchange.received.forEach((item, i) => lines.push(`    item ${i} ${JSON.stringify(item)}`));
   return lines.join('\n');
 }
 

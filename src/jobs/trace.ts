@@ -1,14 +1,22 @@
-// Where is event X? For each subscription, the message index names the job that took the event; from
-// there the trail is followed through the jobs its item moved to (a retry, a refused item, a wait out of
-// a 429) to where it is now. Used by `cio-relay trace` and the dashboard's /admin/trace endpoint.
+// Where is event X, and what was sent for it? For each subscription, the message index names the job that
+// took the event; from there the trail is followed through the jobs its item moved to (a retry, a refused
+// item, a wait out of a 429) to where it is now, and back through `from` to the jobs before it. Each job
+// that sent the item tells, in its result (jobs/result.ts), the request the item went in (time, status,
+// size); Customer.io's answer for the item is the reason of the job it moved to, or "accepted".
+//
+// The item itself is not kept in Redis (a job result stays small): it is rebuilt from the event with the
+// current configuration. The mapping is pure, so this is the item that was sent unless CIO_CONFIG changed
+// since; the answer says so. Used by `cio-relay trace` and the dashboard's /admin/trace endpoint.
 
 import type { Job } from 'bullmq';
 import { queuePrefix } from '../redis/keys';
 import { type Queues } from './queues';
 import { type RedisConnection } from '../redis/connection';
-import type { Subscription } from '../core/subscriptions';
-import type { ActionKey } from '../core/types';
+import { transform, type Subscription } from '../core/subscriptions';
+import type { ActionKey, SegmentEvent } from '../core/types';
 import { decodeGroup, type AnyJobData, type GroupJobData } from './group';
+import { requestOf, type GroupResult, type RequestRecord } from './result';
+import { pauseEnd } from './pause';
 import { indexField, MessageIndex } from '../redis/message-index';
 
 export type TraceStatus = 'delivered' | 'failed' | 'retrying' | 'waiting' | 'sending' | 'gone';
@@ -20,6 +28,12 @@ export interface TraceStep {
   /** When the job was added, and when it finished (epoch ms). */
   addedAt?: number;
   finishedAt?: number;
+  /** The request the item went in from this job: when, Customer.io's status, how many items it carried. */
+  request?: RequestRecord;
+  /** Customer.io's answer for the item in that request: "accepted", its error, or why it goes again. */
+  answer?: string;
+  /** For a job held by its queue's pause (a 429, refused credentials): when the pause ends (epoch ms). */
+  pausedUntil?: number;
   /** What the job says about the item: the reason it failed, Customer.io's statuses, why it exists. */
   detail: string;
 }
@@ -30,9 +44,20 @@ export interface SubscriptionTrace {
   status: TraceStatus;
   /** The event's receivedAt, as the producer stamped it. */
   receivedAt?: string;
+  /** The event as received (as its job carries it). */
+  event?: SegmentEvent;
+  /**
+   * The Customer.io item the event becomes with the current configuration: the item that was sent,
+   * unless CIO_CONFIG changed since (the item is rebuilt, not stored).
+   */
+  item?: Record<string, unknown>;
+  /** Why the current configuration makes no item of the event (the mapping's or validation's message). */
+  itemError?: string;
   /** Customer.io's answer to the request that delivered it. */
   statuses?: number[];
   reason?: string;
+  /** The event waits for its queue's pause to end, at this time (epoch ms). */
+  pausedUntil?: number;
   steps: TraceStep[];
 }
 
@@ -49,75 +74,145 @@ const MAX_HOPS = 64;
 export async function traceMessage(
   queues: Queues,
   redis: RedisConnection,
-  opts: { queuePrefix: string; subscriptions: readonly Subscription[]; windowSeconds: number },
+  opts: { queuePrefix: string; subscriptions: readonly Subscription[]; windowSeconds: number; clock?: () => number },
   messageId: string,
 ): Promise<TraceAnswer> {
   const index = new MessageIndex(redis, opts.windowSeconds);
   const found: SubscriptionTrace[] = [];
+  const now = opts.clock ?? Date.now;
   for (const sub of opts.subscriptions) {
     const jobId = await index.lookup(queuePrefix(opts.queuePrefix, sub.action), indexField(sub.name, messageId));
-    if (jobId) found.push(await follow(queues[sub.action], sub, jobId, messageId));
+    if (!jobId) continue;
+    const paused = () => pauseEnd(redis, opts.queuePrefix, sub.action, now());
+    found.push(await follow(queues[sub.action], sub, jobId, messageId, paused, now));
   }
   return { messageId, found, windowSeconds: opts.windowSeconds, queuePrefix: opts.queuePrefix };
 }
 
-async function follow(queue: Queues[ActionKey], sub: Subscription, firstJobId: string, messageId: string): Promise<SubscriptionTrace> {
+type AnyJob = Job<AnyJobData, GroupResult | undefined>;
+
+async function follow(
+  queue: Queues[ActionKey],
+  sub: Subscription,
+  firstJobId: string,
+  messageId: string,
+  paused: () => Promise<number | undefined>,
+  now: () => number,
+): Promise<SubscriptionTrace> {
   const trace: SubscriptionTrace = { subscription: sub.name, action: sub.action, status: 'gone', steps: [] };
+  const getJob = async (id: string) => (await queue.getJob(id)) as AnyJob | undefined;
+  // The jobs before the one the index names (it names the first, unless a job was written over it).
+  const earlier: AnyJob[] = [];
+  for (let from = (await getJob(firstJobId))?.data as GroupJobData | undefined; from?.from && earlier.length < MAX_HOPS; ) {
+    const job = await getJob(from.from);
+    if (!job) break;
+    earlier.unshift(job);
+    from = job.data as GroupJobData;
+  }
+  for (const job of earlier) trace.steps.push(await describeJob(job, messageId, trace, undefined));
+
   let jobId: string | undefined = firstJobId;
   for (let hop = 0; jobId && hop < MAX_HOPS; hop++) {
-    const job = (await queue.getJob(jobId)) as Job<AnyJobData> | undefined;
+    const job = await getJob(jobId);
     if (!job) {
       trace.steps.push({ jobId, state: 'gone', detail: 'no longer in Redis (removed after its retention time)' });
       trace.status = 'gone';
-      return trace;
+      break;
     }
-    const state = await job.getState();
-    const data = job.data as GroupJobData;
-    if (!trace.receivedAt) trace.receivedAt = receivedAtOf(job, messageId);
-    const step: TraceStep = { jobId, state, addedAt: job.timestamp, finishedAt: job.finishedOn, detail: '' };
+    const step = await describeJob(job, messageId, trace, paused);
     trace.steps.push(step);
-    jobId = undefined;
-    switch (state) {
-      case 'completed': {
-        const result = job.returnvalue as { statuses?: number[]; moved?: Record<string, string[]> } | undefined;
-        const next = Object.entries(result?.moved ?? {}).find(([, ids]) => ids.includes(messageId))?.[0];
-        if (next) {
-          step.detail = `sent; the item moved to job ${next}`;
-          jobId = next;
-          break;
-        }
-        trace.status = 'delivered';
-        trace.statuses = result?.statuses;
-        step.detail = `delivered: Customer.io answered ${(result?.statuses ?? []).join(', ') || '2xx'}`;
-        break;
-      }
-      case 'failed':
-        trace.status = 'failed';
-        trace.reason = job.failedReason;
-        step.detail = `failed: ${job.failedReason}`;
-        break;
-      case 'delayed':
-        trace.status = 'retrying';
-        step.detail = `waiting to be retried (attempt ${(data.attempt ?? 0) + 1}) at ${new Date(job.timestamp + (job.delay ?? 0)).toISOString()}`;
-        break;
-      case 'active':
-        trace.status = 'sending';
-        step.detail = 'in a worker: its batch is filling or its request is in flight';
-        break;
-      default:
-        trace.status = data.attempt ? 'retrying' : 'waiting';
-        step.detail = data.attempt ? `queued for attempt ${data.attempt + 1}` : 'queued, waiting for a worker';
-    }
+    jobId = step.state === 'completed' ? movedTo(job.returnvalue, messageId) : undefined;
+  }
+  if (trace.event) {
+    // The clock the worker mapped with: when the item was first sent (the mapping may stamp a time).
+    const sentAt = trace.steps.find((s) => s.request)?.request?.at;
+    const built = rebuild(sub, trace.event, sentAt ?? trace.steps[0]?.addedAt ?? now());
+    if (built.ok) trace.item = built.item;
+    else trace.itemError = built.error;
   }
   return trace;
 }
 
-function receivedAtOf(job: Job<AnyJobData>, messageId: string): string | undefined {
+/** One job of the trail: its state, the request the item went in from it, and what became of the item. */
+async function describeJob(job: AnyJob, messageId: string, trace: SubscriptionTrace, paused: (() => Promise<number | undefined>) | undefined): Promise<TraceStep> {
+  const jobId = job.id!;
+  const state = await job.getState();
+  const data = job.data as GroupJobData;
+  const events = eventsOf(job);
+  const at = events.findIndex((e) => String(e.messageId) === messageId);
+  if (!trace.event && at >= 0) {
+    trace.event = events[at];
+    if (typeof events[at].receivedAt === 'string') trace.receivedAt = events[at].receivedAt as string;
+  }
+  const step: TraceStep = { jobId, state, addedAt: job.timestamp, finishedAt: job.finishedOn, detail: '' };
+  // The job before this one sent the item; this job's reason is Customer.io's answer for it there.
+  const previous = trace.steps[trace.steps.length - 1];
+  switch (state) {
+    case 'completed': {
+      const result = job.returnvalue ?? undefined;
+      const request = requestOf(result, at);
+      if (request) step.request = request;
+      const next = movedTo(result, messageId);
+      if (next) {
+        step.detail = `${request ? 'sent' : 'not sent'}; the item moved to job ${next}`;
+        if (request && result?.why?.[next]) step.answer = result.why[next];
+        break;
+      }
+      trace.status = 'delivered';
+      trace.statuses = result?.statuses;
+      if (request) step.answer = 'accepted';
+      step.detail = `delivered: Customer.io answered ${(request?.status ?? result?.statuses?.join(', ')) || '2xx'}`;
+      break;
+    }
+    case 'failed':
+      trace.status = 'failed';
+      trace.reason = job.failedReason;
+      step.detail = `failed: ${job.failedReason}`;
+      if (previous?.request && !previous.answer) previous.answer = job.failedReason;
+      break;
+    case 'delayed':
+      trace.status = 'retrying';
+      step.detail = `waiting to be retried (attempt ${(data.attempt ?? 0) + 1}) at ${new Date(job.timestamp + (job.delay ?? 0)).toISOString()}`;
+      await notePause(step, trace, paused);
+      break;
+    case 'active':
+      trace.status = 'sending';
+      step.detail = 'in a worker: its batch is filling or its request is in flight';
+      break;
+    default: {
+      trace.status = data.attempt ? 'retrying' : 'waiting';
+      step.detail = data.attempt ? `queued for attempt ${data.attempt + 1}` : 'queued, waiting for a worker';
+      await notePause(step, trace, paused);
+    }
+  }
+  return step;
+}
+
+/** A job still to run waits, besides, for its queue's pause (a 429, refused credentials) to end. */
+async function notePause(step: TraceStep, trace: SubscriptionTrace, paused: (() => Promise<number | undefined>) | undefined): Promise<void> {
+  const until = paused && (await paused());
+  if (!until) return;
+  step.pausedUntil = trace.pausedUntil = until;
+  step.detail += `; paused until ${new Date(until).toISOString()} (the queue waits out a 429 or refused credentials)`;
+}
+
+function movedTo(result: GroupResult | null | undefined, messageId: string): string | undefined {
+  return Object.entries(result?.moved ?? {}).find(([, ids]) => ids.includes(messageId))?.[0];
+}
+
+function eventsOf(job: AnyJob): SegmentEvent[] {
   try {
-    const event = decodeGroup(job.data).find((e) => String(e.messageId) === messageId);
-    return typeof event?.receivedAt === 'string' ? event.receivedAt : undefined;
+    return decodeGroup(job.data);
   } catch {
-    return undefined;
+    return [];
+  }
+}
+
+function rebuild(sub: Subscription, event: SegmentEvent, now: number): ReturnType<typeof transform> {
+  try {
+    return transform(sub, event, now);
+  } catch (err) {
+    return { ok: false, error: `internal error while mapping the event: ${(err as Error).message}` };
   }
 }
 
@@ -132,10 +227,19 @@ export function describeTrace(answer: TraceAnswer): string[] {
   for (const t of answer.found) {
     const head = `${answer.messageId} → ${t.subscription} (${t.action}): ${t.status.toUpperCase()}`;
     lines.push(t.reason ? `${head}: ${t.reason}` : head);
+    if (t.pausedUntil) lines.push(`  paused until ${new Date(t.pausedUntil).toISOString()}`);
     if (t.receivedAt) lines.push(`  received ${t.receivedAt}`);
+    if (t.event) lines.push(`  event as received: ${JSON.stringify(t.event)}`);
+    if (t.item) lines.push(`  item as it would be sent now (rebuilt from the event with the current CIO_CONFIG): ${JSON.stringify(t.item)}`);
+    if (t.itemError) lines.push(`  no item with the current CIO_CONFIG: ${t.itemError}`);
     for (const s of t.steps) {
       const when = s.finishedAt ? `, finished ${new Date(s.finishedAt).toISOString()}` : s.addedAt ? `, added ${new Date(s.addedAt).toISOString()}` : '';
       lines.push(`  job ${s.jobId} [${s.state}${when}] ${s.detail}`);
+      if (s.request) {
+        const r = s.request;
+        const size = `${r.size} ${r.size === 1 ? 'item' : 'items'}`;
+        lines.push(`    request sent ${new Date(r.at).toISOString()}: ${r.status ?? 'no answer'}, ${size}; Customer.io's answer for this item: ${s.answer ?? 'unknown'}`);
+      }
     }
   }
   return lines;

@@ -14,10 +14,17 @@ import type { CustomerIoClient } from '../customerio/client';
 import { statusClass, type Metrics } from '../counts/metrics';
 import type { Subscription } from '../core/subscriptions';
 import type { CioItemError, CioPath } from '../core/types';
+import type { RequestRecord } from '../jobs/result';
 
 interface Waiting {
   json: string;
-  resolve: (outcome: Outcome) => void;
+  resolve: (sent: Sent) => void;
+}
+
+/** An item's outcome, and the request that decided it (none when the item was not sent: too large). */
+export interface Sent {
+  outcome: Outcome;
+  request?: RequestRecord;
 }
 
 export interface DeliveryOptions {
@@ -56,18 +63,23 @@ export class Delivery {
 
   /** Resolves with the item's outcome once its request has been answered. */
   submit(subscription: Subscription, item: Record<string, unknown>): Promise<Outcome> {
+    return this.send(subscription, item).then((sent) => sent.outcome);
+  }
+
+  /** The same, with the request the item went in (for the job's result, which `trace` reads). */
+  send(subscription: Subscription, item: Record<string, unknown>): Promise<Sent> {
     const json = JSON.stringify(item);
     const bytes = Buffer.byteLength(json);
     const batched = subscription.enableBatching && ACTIONS[subscription.action].delivery === 'batch';
     if (!batched) return this.sendAlone(subscription, json, bytes);
 
-    return new Promise<Outcome>((resolve) => {
+    return new Promise<Sent>((resolve) => {
       this.subscriptions.set(subscription.name, subscription);
       const added = this.batcher.add(subscription.name, { json, resolve }, bytes, this.now(), {
         maxItems: subscription.batchSize,
       });
       if (added.kind === 'too_large') {
-        resolve(itemTooLarge(bytes));
+        resolve({ outcome: itemTooLarge(bytes) });
         return;
       }
       for (const group of added.flush) this.track(this.sendBatch(subscription, group.items, group.why));
@@ -120,13 +132,13 @@ export class Delivery {
     void p.finally(() => this.inFlight.delete(p));
   }
 
-  private async sendAlone(subscription: Subscription, json: string, bytes: number): Promise<Outcome> {
-    if (bytes > MAX_ITEM_BYTES) return itemTooLarge(bytes);
+  private async sendAlone(subscription: Subscription, json: string, bytes: number): Promise<Sent> {
+    if (bytes > MAX_ITEM_BYTES) return { outcome: itemTooLarge(bytes) };
     const path = PATH_FOR[ACTIONS[subscription.action].delivery].single;
     await this.slots.acquire();
     try {
-      const verdict = await this.post(subscription, path, json, 1);
-      return outcomeOf(verdict, 0, this.opts.authPauseMs);
+      const [verdict, request] = await this.post(subscription, path, json, 1);
+      return { outcome: outcomeOf(verdict, 0, this.opts.authPauseMs), request };
     } finally {
       this.slots.release();
     }
@@ -134,7 +146,7 @@ export class Delivery {
 
   private async sendBatch(subscription: Subscription, items: Pending<Waiting>[], why: string): Promise<void> {
     const body = `{"batch":[${items.map((i) => i.value.json).join(',')}]}`;
-    const verdict = await this.post(subscription, '/api/v2/batch', body, items.length, why);
+    const [verdict, request] = await this.post(subscription, '/api/v2/batch', body, items.length, why);
     if (verdict.kind === 'too_large' && items.length > 1) {
       // Customer.io found the request too large: send each half on its own.
       await this.sendInHalves(subscription, items, 'split');
@@ -143,16 +155,16 @@ export class Delivery {
     if (verdict.kind === 'ambiguous' && items.length > 1) {
       // Errors we cannot match to items: the items Customer.io named fail; any other may have been
       // refused, so they go again in halves until each answer is unambiguous (one item at the least).
-      await this.sendInHalves(subscription, this.failNamed(verdict.itemErrors, items), 'split_ambiguous');
+      await this.sendInHalves(subscription, this.failNamed(verdict.itemErrors, items, request), 'split_ambiguous');
       return;
     }
     if (verdict.kind === 'refused_for_items') {
       // The request was refused because of the named items; Customer.io processed none of the others.
-      const others = this.failNamed(verdict.itemErrors, items);
+      const others = this.failNamed(verdict.itemErrors, items, request);
       if (others.length > 0) await this.sendBatch(subscription, others, 'resend_without_refused');
       return;
     }
-    items.forEach((item, index) => item.value.resolve(outcomeOf(verdict, index, this.opts.authPauseMs)));
+    items.forEach((item, index) => item.value.resolve({ outcome: outcomeOf(verdict, index, this.opts.authPauseMs), request }));
   }
 
   private async sendInHalves(subscription: Subscription, items: Pending<Waiting>[], why: string): Promise<void> {
@@ -165,17 +177,18 @@ export class Delivery {
   }
 
   /** Fails the items Customer.io named by batch_index, each with its own error; returns the others. */
-  private failNamed(itemErrors: Map<number, CioItemError>, items: Pending<Waiting>[]): Pending<Waiting>[] {
+  private failNamed(itemErrors: Map<number, CioItemError>, items: Pending<Waiting>[], request: RequestRecord): Pending<Waiting>[] {
     const others: Pending<Waiting>[] = [];
     items.forEach((item, index) => {
       const error = itemErrors.get(index);
-      if (error) item.value.resolve(itemRefused(error));
+      if (error) item.value.resolve({ outcome: itemRefused(error), request });
       else others.push(item);
     });
     return others;
   }
 
-  private async post(subscription: Subscription, path: CioPath, body: string, items: number, why?: string): Promise<Verdict> {
+  /** The verdict on a request, and the request's record (one object, shared by the items it carried). */
+  private async post(subscription: Subscription, path: CioPath, body: string, items: number, why?: string): Promise<[Verdict, RequestRecord]> {
     const started = this.now();
     let verdict: Verdict;
     let status: number | undefined;
@@ -211,7 +224,7 @@ export class Delivery {
         this.opts.logger.warn({ action, err: err.message }, 'could not pause the queue; its waiting items may be tried before the pause would have ended');
       });
     }
-    return verdict;
+    return [verdict, { at: started, ...(status === undefined ? {} : { status }), size: items }];
   }
 }
 

@@ -13,7 +13,7 @@ import type pino from 'pino';
 import type { RedisConfig, ServiceConfig } from '../config';
 import { CustomerIoClient } from '../customerio/client';
 import type { Metrics } from '../counts/metrics';
-import { type FailReason, type Outcome } from '../core/outcomes';
+import { type FailReason } from '../core/outcomes';
 import { orderKeysOf } from '../core/order/rule';
 import type { EntryRef } from '../redis/order-book';
 import { decodeGroup, groupCount, type AnyJobData, type GroupJobData } from '../jobs/group';
@@ -27,7 +27,8 @@ import { sharedErrorLog } from '../log/throttle';
 import { transform, type Subscription } from '../core/subscriptions';
 import type { BuildResult } from '../core/actions/types';
 import { ACTION_KEYS, type ActionKey, type SegmentEvent } from '../core/types';
-import { Delivery } from './delivery';
+import { Delivery, type Sent } from './delivery';
+import { requestFacts, type GroupResult, type RequestRecord } from '../jobs/result';
 import { ItemPermits } from './permits';
 import { WorkerOrder, type ItemGate } from './order';
 import { settle, type ItemOutcome, type Settlement } from './settle';
@@ -51,20 +52,6 @@ export interface WorkerPoolOptions {
    * to stop a worker at that exact point, as a crash would.
    */
   afterItemJobsWritten?: (jobId: string) => Promise<void>;
-}
-
-/** What a settled group job returns: shown in Bull Board as the job's result, and read by `trace`. */
-export interface GroupResult {
-  delivered: number;
-  /** Customer.io's statuses for the delivered items. */
-  statuses: number[];
-  failed: number;
-  retrying: number;
-  waiting: number;
-  /** Items held behind an earlier operation of their person (per-person order). */
-  held?: number;
-  /** Where the items that did not end here went: job id → their messageIds. */
-  moved?: Record<string, string[]>;
 }
 
 export class WorkerPool {
@@ -228,30 +215,33 @@ export class WorkerPool {
     const now = this.clock();
     const built = events.map((event) => build(subscription, event, now));
     const gates = this.order ? await this.order.gate(job, action, built.map((b, i) => gateRequest(b, group.order?.[i]))) : [];
-    const items: ItemOutcome[] = [];
     const places = new Map<SegmentEvent, EntryRef[]>();
-    await Promise.all(
-      events.map(async (event, i) => {
+    // In the job's order (trace reads the request of event i at sentIn[i]); an item another job holds now is left out.
+    const sent = await Promise.all(
+      events.map(async (event, i): Promise<(ItemOutcome & { request?: RequestRecord }) | undefined> => {
         const gate = gates[i];
-        if (gate?.verdict === 'skip') return;
+        if (gate?.verdict === 'skip') return undefined;
         if (gate) places.set(event, gate.refs);
         const order = gate ? gate.refs.map((r) => r.ticket).join(',') : group.order?.[i];
-        items.push({ event, order, outcome: await this.outcomeOf(subscription, built[i], gate) });
+        const { outcome, request } = await this.send(subscription, built[i], gate);
+        return { event, order, outcome, request };
       }),
     );
+    const items = sent.filter((x): x is ItemOutcome & { request?: RequestRecord } => x !== undefined);
+    const sentIn = sent.map((x) => x?.request);
     const attempt = (group.attempt ?? 0) + job.attemptsMade;
     const settlement = settle(items, attempt, { ...this.opts.config.jobs }, this.random, group.held ?? 0);
-    return this.finish(action, subscription, job, settlement, places);
+    return this.finish(action, subscription, job, settlement, places, sentIn);
   }
 
-  private async outcomeOf(subscription: Subscription, built: Built, gate: ItemGate | undefined): Promise<Outcome> {
+  private async send(subscription: Subscription, built: Built, gate: ItemGate | undefined): Promise<Sent> {
     if ('internal' in built) {
       // A bug of ours, not a problem of the event: fail it visibly (replay after the fix) rather than retry.
-      return { kind: 'failed', reason: `internal error while mapping the event: ${built.internal}`, metric: 'internal' };
+      return { outcome: { kind: 'failed', reason: `internal error while mapping the event: ${built.internal}`, metric: 'internal' } };
     }
-    if (!built.ok) return { kind: 'failed', reason: built.error, metric: 'invalid' };
-    if (gate?.verdict === 'held') return { kind: 'held', behind: gate.behind, reason: gate.reason };
-    return this.delivery.submit(subscription, built.item);
+    if (!built.ok) return { outcome: { kind: 'failed', reason: built.error, metric: 'invalid' } };
+    if (gate?.verdict === 'held') return { outcome: { kind: 'held', behind: gate.behind, reason: gate.reason } };
+    return this.delivery.send(subscription, built.item);
   }
 
   // The jobs the items move to are written first, then the items' places in their people's order follow
@@ -264,6 +254,7 @@ export class WorkerPool {
     job: Job<AnyJobData, GroupResult>,
     s: Settlement,
     places: Map<SegmentEvent, EntryRef[]>,
+    sentIn: Array<RequestRecord | undefined>,
   ): Promise<GroupResult> {
     const base = { action, subscription: subscription.name };
     const from = job.id;
@@ -305,6 +296,10 @@ export class WorkerPool {
     if (s.held) this.opts.logger.info({ action, job: job.id, items: s.held.events.length, heldJob: childId(job, 'held', 0), holds: s.held.holds }, `items ${s.held.reason}`);
     const moved: Record<string, string[]> = {};
     for (const { group, id } of moves) moved[id] = group.events.map((e) => String(e.messageId));
+    const why: Record<string, string> = {};
+    if (s.retry) why[childId(job, 'retry', 0)] = s.retry.reason;
+    if (s.wait) why[childId(job, 'wait', 0)] = s.wait.reason;
+    if (s.held) why[childId(job, 'held', 0)] = s.held.reason;
     return {
       delivered: s.delivered.length,
       statuses: s.statuses,
@@ -313,6 +308,9 @@ export class WorkerPool {
       waiting: s.wait?.events.length ?? 0,
       ...(s.held ? { held: s.held.events.length } : {}),
       ...(Object.keys(moved).length > 0 ? { moved } : {}),
+      // What `trace` tells of each item: the request it went in, and why the items that go again do.
+      ...requestFacts(sentIn),
+      ...(Object.keys(why).length > 0 ? { why } : {}),
     };
   }
 

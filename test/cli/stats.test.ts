@@ -77,6 +77,22 @@ describe('cli: stats', function () {
     expect(await q.redis.keys(`${typo}:*`)).to.deep.equal([]);
   });
 
+  it('marks a queue held by a pause (a 429 or refused credentials) with when the pause ends, in the table and in --json', async () => {
+    // The worker pauses a queue this way on a 429 or a 401 (worker/worker.ts).
+    await q.queues.createUpdatePerson.rateLimit(3_600_000);
+    try {
+      const table = await runCli(['stats'], env());
+      expect(table.code, transcript(table)).to.equal(0);
+      expect(table.stdout).to.match(/^createUpdatePerson \(paused until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\) +0 +0 +2 /m);
+      expect(table.stdout).to.match(/^trackEvent +3 /m);
+      const parsed = JSON.parse((await runCli(['stats', '--json'], env())).stdout);
+      expect(Date.parse(parsed.actions.createUpdatePerson.pausedUntil)).to.be.within(Date.now(), Date.now() + 3_600_000);
+      expect(parsed.actions.trackEvent).not.to.have.property('pausedUntil');
+    } finally {
+      await q.queues.createUpdatePerson.removeRateLimitKey();
+    }
+  });
+
   it('exits 2 with a clear message when Redis is unreachable', async () => {
     const result = await runCli(['stats'], { REDIS_URL: UNREACHABLE_REDIS_URL, QUEUE_PREFIX: q.prefix });
 

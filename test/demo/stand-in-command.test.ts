@@ -61,6 +61,33 @@ describe('npm run stand-in', function () {
     expect(standIn.output()).to.include('Stopped (SIGINT): 1 request(s), 1 item(s) accepted, 2 refused.');
   });
 
+  it('with --verbose, logs each item it receives as one line of compact JSON, after its request; without, no item', async () => {
+    const verbose = await startStandIn(['--verbose', '--refuse-matching', 'refuse-me']);
+    const quiet = await startStandIn([]);
+    started.push(verbose, quiet);
+    const items = [person('a', { attributes: { plan: 'pro' } }), person('refuse-me')];
+    expect((await post(verbose.url, { batch: items })).status).to.equal(207);
+    expect((await post(quiet.url, { batch: items })).status).to.equal(200);
+    const entity = await fetch(`${verbose.url}/api/v2/entity`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('x:y').toString('base64')}` },
+      body: JSON.stringify(person('c')),
+    });
+    expect(entity.status).to.equal(200);
+
+    await until(() => verbose.output().includes('/api/v2/entity') && quiet.output().includes('→ 200'), 'the requests in the logs');
+    const lines = verbose.output().split('\n');
+    const batchAt = lines.findIndex((l) => /POST \/api\/v2\/batch {2}2 items → 207, 1 refused$/.test(l));
+    expect(lines.slice(batchAt + 1, batchAt + 4)).to.deep.equal([
+      '    item 1: invalid: refused by the stand-in: the item contains "refuse-me" (--refuse-matching)',
+      `    item 0 ${JSON.stringify(items[0])}`,
+      `    item 1 ${JSON.stringify(items[1])}`,
+    ]);
+    const entityAt = lines.findIndex((l) => /POST \/api\/v2\/entity {2}1 item → 200$/.test(l));
+    expect(lines[entityAt + 1]).to.equal(`    item 0 ${JSON.stringify(person('c'))}`);
+    expect(quiet.output()).not.to.include('item 0');
+  });
+
   it('answers 429 with Retry-After, or 500, to the share of requests it is told to, and stops on SIGTERM', async () => {
     const limited = await startStandIn(['--rate-limit', '1', '--retry-after', '7']);
     const failing = await startStandIn(['--server-errors', '100%']);

@@ -562,8 +562,10 @@ describe('HTTP tracking API', function () {
       expect((await fetch(`${guarded.url}/admin/trace/msg-91`)).status).to.equal(401);
       const res = await fetch(`${guarded.url}/admin/trace/msg-91`, { headers: { authorization: basic(DASH_USER, DASH_PASSWORD) } });
       expect(res.status).to.equal(200);
-      const answer = (await res.json()) as { found: Array<{ subscription: string; status: string }> };
+      const answer = (await res.json()) as { found: Array<{ subscription: string; status: string; event: { messageId: string }; itemError: string }> };
       expect(answer.found.map((f) => [f.subscription, f.status])).to.deep.equal([['Track Event', 'waiting']]);
+      // The same answer as `cio-relay trace`: the event as received, and why this test's mapping (none) makes no item of it.
+      expect([answer.found[0].event.messageId, answer.found[0].itemError]).to.deep.equal(['msg-91', "The root value is missing the required field 'name'."]);
       const unknown = await fetch(`${guarded.url}/admin/trace/never-sent`, { headers: { authorization: basic(DASH_USER, DASH_PASSWORD) } });
       expect(((await unknown.json()) as { found: unknown[] }).found).to.deep.equal([]);
     });

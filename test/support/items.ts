@@ -3,7 +3,7 @@
 // job failed its items with its reason; a waiting, delayed or active job holds its items still.
 import type { Job, JobType, Queue } from 'bullmq';
 import { decodeGroup, type AnyJobData, type GroupJobData } from '../../src/jobs/group';
-import type { GroupResult } from '../../src/worker/worker';
+import type { GroupResult } from '../../src/jobs/result';
 import type { SegmentEvent } from '../../src/core/types';
 
 export interface ItemView {
