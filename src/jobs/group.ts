@@ -38,6 +38,8 @@ export interface GroupJobData {
   order?: string[];
   /** How many times in a row these items were held behind an earlier operation of their person. */
   held?: number;
+  /** For each event of a held job, the job (order-book holder: action code + job id) it waits behind. */
+  heldBehind?: string[];
 }
 
 /** A job written by the first version (one event per job); still read, so an upgrade loses nothing. */
@@ -60,6 +62,7 @@ export interface GroupExtras {
   from?: string;
   order?: string[];
   held?: number;
+  heldBehind?: string[];
   /** Leave the events readable (jobs of one refused item). */
   plain?: boolean;
 }
@@ -90,6 +93,7 @@ export function encodeGroup(subscription: string, events: SegmentEvent[], extras
   if (extras.from) data.from = extras.from;
   if (extras.order && extras.order.some((tickets) => tickets !== '')) data.order = extras.order;
   if (extras.held) data.held = extras.held;
+  if (extras.heldBehind) data.heldBehind = extras.heldBehind;
   return data;
 }
 

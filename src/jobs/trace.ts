@@ -18,8 +18,10 @@ import { decodeGroup, type AnyJobData, type GroupJobData } from './group';
 import { requestOf, type GroupResult, type RequestRecord } from './result';
 import { pauseEnd } from './pause';
 import { indexField, MessageIndex } from '../redis/message-index';
+import { orderKeysOf } from '../core/order/rule';
+import { parseHolder } from '../redis/order-book';
 
-export type TraceStatus = 'delivered' | 'failed' | 'retrying' | 'waiting' | 'sending' | 'gone';
+export type TraceStatus = 'delivered' | 'failed' | 'retrying' | 'waiting' | 'sending' | 'gone' | 'held';
 
 export interface TraceStep {
   jobId: string;
@@ -84,7 +86,8 @@ export async function traceMessage(
     const jobId = await index.lookup(queuePrefix(opts.queuePrefix, sub.action), indexField(sub.name, messageId));
     if (!jobId) continue;
     const paused = () => pauseEnd(redis, opts.queuePrefix, sub.action, now());
-    found.push(await follow(queues[sub.action], sub, jobId, messageId, paused, now));
+    const behind = (holder: string, event: SegmentEvent | undefined) => describeBlocker(queues, opts.subscriptions, sub, holder, event, now());
+    found.push(await follow(queues[sub.action], sub, jobId, messageId, paused, now, behind));
   }
   return { messageId, found, windowSeconds: opts.windowSeconds, queuePrefix: opts.queuePrefix };
 }
@@ -98,6 +101,7 @@ async function follow(
   messageId: string,
   paused: () => Promise<number | undefined>,
   now: () => number,
+  behind?: Blocker,
 ): Promise<SubscriptionTrace> {
   const trace: SubscriptionTrace = { subscription: sub.name, action: sub.action, status: 'gone', steps: [] };
   const getJob = async (id: string) => (await queue.getJob(id)) as AnyJob | undefined;
@@ -119,7 +123,7 @@ async function follow(
       trace.status = 'gone';
       break;
     }
-    const step = await describeJob(job, messageId, trace, paused);
+    const step = await describeJob(job, messageId, trace, paused, behind);
     trace.steps.push(step);
     jobId = step.state === 'completed' ? movedTo(job.returnvalue, messageId) : undefined;
   }
@@ -134,7 +138,13 @@ async function follow(
 }
 
 /** One job of the trail: its state, the request the item went in from it, and what became of the item. */
-async function describeJob(job: AnyJob, messageId: string, trace: SubscriptionTrace, paused: (() => Promise<number | undefined>) | undefined): Promise<TraceStep> {
+async function describeJob(
+  job: AnyJob,
+  messageId: string,
+  trace: SubscriptionTrace,
+  paused: (() => Promise<number | undefined>) | undefined,
+  behind?: Blocker,
+): Promise<TraceStep> {
   const jobId = job.id!;
   const state = await job.getState();
   const data = job.data as GroupJobData;
@@ -171,6 +181,13 @@ async function describeJob(job: AnyJob, messageId: string, trace: SubscriptionTr
       if (previous?.request && !previous.answer) previous.answer = job.failedReason;
       break;
     case 'delayed':
+      if (data.held && data.heldBehind && at >= 0) {
+        // Per-person order: the item waits for an earlier operation of its person to have its outcome.
+        trace.status = 'held';
+        const blocker = behind ? await behind(data.heldBehind[at], events[at]) : data.heldBehind[at];
+        step.detail = `held behind ${blocker}; it goes once that has its outcome (looks again by itself at ${new Date(job.timestamp + (job.delay ?? 0)).toISOString()})`;
+        break;
+      }
       trace.status = 'retrying';
       step.detail = `waiting to be retried (attempt ${(data.attempt ?? 0) + 1}) at ${new Date(job.timestamp + (job.delay ?? 0)).toISOString()}`;
       await notePause(step, trace, paused);
@@ -194,6 +211,50 @@ async function notePause(step: TraceStep, trace: SubscriptionTrace, paused: (() 
   if (!until) return;
   step.pausedUntil = trace.pausedUntil = until;
   step.detail += `; paused until ${new Date(until).toISOString()} (the queue waits out a 429 or refused credentials)`;
+}
+
+type Blocker = (holder: string, event: SegmentEvent | undefined) => Promise<string>;
+
+/** "<messageId> (retrying, attempt 3)": the earlier operation a held item waits behind, as trace tells it. */
+async function describeBlocker(queues: Queues, subscriptions: readonly Subscription[], sub: Subscription, holder: string, event: SegmentEvent | undefined, now: number): Promise<string> {
+  const parsed = parseHolder(holder);
+  if (!parsed) return `an earlier operation (${holder})`;
+  let job = (await queues[parsed.action].getJob(parsed.jobId)) as AnyJob | undefined;
+  if (!job) return `an earlier operation in job ${parsed.jobId} of ${parsed.action}, no longer in Redis (its place is let go when next met)`;
+  const data0 = job.data as GroupJobData;
+  const events = eventsOf(job);
+  const blockerSub = subscriptions.find((s) => s.name === data0.subscription);
+  // The blocker's event of the same person: the first of its job whose item shares a person key with this one.
+  const mine = event ? rebuild(sub, event, now) : undefined;
+  const keys = new Set(mine?.ok ? orderKeysOf(mine.item) : []);
+  const match =
+    events.find((e) => {
+      if (!blockerSub) return false;
+      const built = rebuild(blockerSub, e, now);
+      return built.ok && orderKeysOf(built.item).some((k) => keys.has(k));
+    }) ?? (events.length === 1 ? events[0] : undefined);
+  if (!match) return `an operation in job ${parsed.jobId} of ${parsed.action}`;
+  const id = String(match.messageId);
+  // The place may be named by the job the blocker was in when the item was held; follow it to where it is now.
+  let state = await job.getState();
+  for (let hop = 0; state === 'completed' && hop < MAX_HOPS; hop++) {
+    const next = movedTo(job.returnvalue, id);
+    const nextJob = next ? ((await queues[parsed.action].getJob(next)) as AnyJob | undefined) : undefined;
+    if (!nextJob) break;
+    job = nextJob;
+    state = await job.getState();
+  }
+  const data = job.data as GroupJobData;
+  const attempt = (data.attempt ?? 0) + (job.attemptsMade ?? 0) + 1;
+  const status =
+    state === 'delayed' && data.held ? 'itself held behind an earlier one'
+    : state === 'delayed' ? `retrying, attempt ${attempt}`
+    : state === 'active' ? 'being sent'
+    : state === 'waiting' || state === 'prioritized' ? (data.attempt ? `queued for attempt ${attempt}` : 'queued')
+    : state === 'completed' ? 'delivered; the held item goes next'
+    : state;
+  const what = id;
+  return `${what} (${status}, ${parsed.action})`;
 }
 
 function movedTo(result: GroupResult | null | undefined, messageId: string): string | undefined {

@@ -44,7 +44,7 @@ export interface Settlement {
   /** Items that wait for the queue's pause to end (429, refused credentials); no attempt used. */
   wait?: MovedItems & { attempt: number; pauseMs: number; why: WaitReason; reason: string };
   /** Items held behind an earlier operation of their person; no attempt used. `holds`: times in a row. */
-  held?: MovedItems & { attempt: number; holds: number; delayMs: number; reason: string };
+  held?: MovedItems & { attempt: number; holds: number; delayMs: number; reason: string; behind: string[] };
   /** Customer.io's statuses for the delivered items (distinct), for the job's result and trace. */
   statuses: number[];
 }
@@ -106,6 +106,7 @@ export function settle(items: ItemOutcome[], attempt: number, policy: RetryPolic
       holds: holds + 1,
       delayMs: Math.min(max, base * 2 ** Math.min(30, holds)),
       reason: held[0].outcome.reason,
+      behind: held.map((h) => h.outcome.behind),
     };
   }
   return result;

@@ -266,7 +266,7 @@ export class WorkerPool {
     }));
     if (s.wait) moves.push({ group: { ...base, events: s.wait.events, extras: { attempt: s.wait.attempt, from, order: s.wait.order } }, id: childId(job, 'wait', 0) });
     if (s.held) {
-      const extras = { attempt: s.held.attempt, from, order: s.held.order, held: s.held.holds };
+      const extras = { attempt: s.held.attempt, from, order: s.held.order, held: s.held.holds, heldBehind: s.held.behind };
       moves.push({ group: { ...base, events: s.held.events, extras }, id: childId(job, 'held', 0), delayMs: s.held.delayMs });
     }
     if (s.retry) {

@@ -4,6 +4,7 @@
 // order, so these tests can fail.
 import { expect } from 'chai';
 import { compileSubscriptions } from '../../src/core/subscriptions';
+import { describeTrace, traceMessage } from '../../src/jobs/trace';
 import { checkPlans, PLAN, planEvent } from '../support/person-plans';
 import { startPipeline, type Pipeline } from '../support/pipeline';
 
@@ -72,6 +73,16 @@ describe('per-person order through the pipeline', function () {
     expect(stuckSoFar.missing.map((m) => m.step)).to.include.members([1, 3, 4, 5, 7, 8, 9, 10, 12]);
     const held = await p.pool.order!.book.holds();
     expect(held.persons).to.be.greaterThan(0);
+    // trace names what a held item waits behind: stuck's first identify, being retried.
+    const traced = async () => (await traceMessage(p!.queues, p!.producer['opts'].redis, { queuePrefix: p!.config.redis.queuePrefix, subscriptions: p!.config.subscriptions, windowSeconds: 3600 }, 'stuck-4')).found[0];
+    let t = await traced();
+    for (let i = 0; i < 100 && t?.status !== 'held'; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      t = await traced();
+    }
+    expect(t?.status).to.equal('held');
+    const text = describeTrace({ messageId: 'stuck-4', found: [t!], windowSeconds: 3600, queuePrefix: p.config.redis.queuePrefix }).join("\n");
+    expect(text, text).to.match(/held behind stuck-1 \((retrying, attempt \d+|queued for attempt \d+|being sent), createUpdatePerson\)/);
     stuck = false;
     await p.settled(undefined, 30_000);
     expect(checkPlans(p.standIn.items(), ['stuck', ...flowing])).to.deep.equal({ outOfOrder: [], missing: [] });
