@@ -12,6 +12,7 @@ import { queuePrefix } from '../../src/redis/keys';
 import type { ActionKey } from '../../src/core/types';
 import { redisClusterUnavailable, startRedisCluster, type LocalRedisCluster } from '../support/redis-cluster';
 import { startServiceProcess, type ServiceProcess } from '../support/process';
+import { checkPlans, PLAN, planEvent } from '../support/person-plans';
 
 const SITE_ID = 'site-cluster';
 const API_KEY = 'key-cluster';
@@ -190,6 +191,26 @@ describe('on a three-node Redis Cluster, the API and two worker processes', func
         }
       }
     });
+  });
+
+  it("keeps each person's operations in order on the cluster (the order book spread over its slot groups), under 5xx and 429", async () => {
+    const persons = Array.from({ length: 8 }, (_, i) => `cl${i}`);
+    standIn!.setFaults({ serverErrorRate: 0.15, rateLimitRate: 0.03, retryAfterSeconds: 1 });
+    try {
+      await Promise.all(
+        persons.map(async (person) => {
+          for (const { step } of PLAN) {
+            const res = await fetch(`${api!.url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ batch: [planEvent(person, step)] }) });
+            expect(res.status, await res.clone().text()).to.equal(200);
+          }
+        }),
+      );
+      const until = Date.now() + 60_000;
+      while (checkPlans(standIn!.items(), persons).missing.length > 0 && Date.now() < until) await sleep(100);
+    } finally {
+      standIn!.setFaults(null);
+    }
+    expect(checkPlans(standIn!.items(), persons)).to.deep.equal({ outOfOrder: [], missing: [] });
   });
 
   it('stops every process cleanly on SIGTERM, with no error logged', async () => {
