@@ -5,6 +5,7 @@ import { loadVectors } from '../support/vectors';
 import { itemsOf } from '../support/items';
 import { startPipeline, trackEvent, type Pipeline } from '../support/pipeline';
 import type { ActionKey } from '../../src/core/types';
+import type { Queues } from '../../src/jobs/queues';
 
 const TRACK_ONLY = [{ name: 'Track', action: 'trackEvent', trigger: 'type = "track"', mapping: {
   id: { '@path': '$.userId' }, anonymous_id: { '@path': '$.anonymousId' }, name: { '@path': '$.event' },
@@ -278,3 +279,29 @@ function sortByName(items: any[]): any[] {
 function sortBy<T>(items: T[], key: (t: T) => string): T[] {
   return [...items].sort((a, b) => key(a).localeCompare(key(b)));
 }
+
+describe('a pause is set once per answer (issue 18, point 10)', () => {
+  it('a 429 on one request carrying the items of 20 jobs pauses the queue once, before the waiting items are written', async () => {
+    const p = await startPipeline({ worker: { flushIntervalMs: 200, rateLimitPauseMs: 300 } }, { startWorkers: false });
+    try {
+      for (let n = 0; n < 20; n++) await p.producer.publish(trackEvent(n) as never);
+      expect((await p.queues.trackEvent.getJobCounts('waiting')).waiting, 'one job per publish() call').to.equal(20);
+      const queue = (p.pool as unknown as { queues: Queues }).queues.trackEvent;
+      const pauses: number[] = [];
+      const rateLimit = queue.rateLimit.bind(queue);
+      queue.rateLimit = async (ms: number) => {
+        pauses.push(ms);
+        return rateLimit(ms);
+      };
+      p.standIn.respondNext({ status: 429, headers: { 'retry-after': '0' } });
+      p.pool.start();
+      await p.settled(['trackEvent'], 20_000);
+      expect(p.standIn.requests[0].body.batch, 'the 429 answered one request carrying all 20 items').to.have.length(20);
+      expect(pauses, 'rateLimit calls').to.have.length(1);
+      expect(pauses[0], 'a Retry-After of 0 still pauses (at least a second)').to.be.at.least(1000);
+      expect(p.standIn.items()).to.have.length(20);
+    } finally {
+      await p.close();
+    }
+  });
+});
