@@ -125,6 +125,8 @@ export class WorkerPool {
         ...completedRetention(this.opts.config.jobs),
       });
       worker.on('completed', (job) => void this.releasePlaces(job.id!));
+      // A run that did not complete keeps its places (the job runs again, or they are let go once it has failed).
+      worker.on('failed', (job) => job && this.releaseOnComplete.delete(job.id!));
       worker.on('error', (err) => sharedErrorLog(this.opts.logger, 'BullMQ worker', 'the worker keeps running and reconnects by itself')(err, { action }));
       // Failures decided by BullMQ rather than by process(): a job that stalled too often.
       worker.on('failed', (job, err) => {
