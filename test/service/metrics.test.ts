@@ -33,10 +33,11 @@ describe('service /metrics after a run', function () {
       // 3 delivered identifies, 1 identify refused by Customer.io
       ...[1, 2, 3].map((n) => ({ type: 'identify', userId: `u${n}`, messageId: `i${n}`, timestamp: at, traits: { plan: 'pro' } })),
       { type: 'identify', userId: 'u4', messageId: 'i4', timestamp: at, traits: { plan: 'bad' } },
-      // 2 delivered track events, 1 refused by our validation (no event name)
-      { type: 'track', userId: 'u1', event: 'Signed Up', messageId: 't1', timestamp: at },
-      { type: 'track', userId: 'u2', event: 'Signed Up', messageId: 't2', timestamp: at },
-      { type: 'track', userId: 'u3', messageId: 't3', timestamp: at },
+      // 2 delivered track events, 1 refused by our validation (no event name); people of their own, so none
+      // waits for an identify above (per-person order) and each action's events stay one job
+      { type: 'track', userId: 'u5', event: 'Signed Up', messageId: 't1', timestamp: at },
+      { type: 'track', userId: 'u6', event: 'Signed Up', messageId: 't2', timestamp: at },
+      { type: 'track', userId: 'u7', messageId: 't3', timestamp: at },
       // filtered by the integrations object
       { type: 'track', userId: 'u1', event: 'Hidden', messageId: 't4', timestamp: at, integrations: { 'Customer.io (Actions)': false } },
     ];
