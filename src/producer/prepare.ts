@@ -29,10 +29,8 @@ export function envelopeProblem(event: unknown, bytes?: number): string | undefi
   if (!(EVENT_TYPES as readonly unknown[]).includes(type)) {
     return `has an unknown type ${JSON.stringify(type)}; expected one of ${EVENT_TYPES.join(', ')}`;
   }
-  const messageId = (event as SegmentEvent).messageId;
-  if (messageId !== undefined && messageId !== null && typeof messageId !== 'string' && typeof messageId !== 'number') {
-    return '"messageId" must be a string';
-  }
+  const idProblem = messageIdProblem((event as SegmentEvent).messageId);
+  if (idProblem) return idProblem;
   let size = bytes;
   if (size === undefined) {
     const bound = jsonBytesAtMost(event, MAX_JSON_DEPTH);
@@ -46,6 +44,26 @@ export function envelopeProblem(event: unknown, bytes?: number): string | undefi
     }
   }
   if (size > MAX_ITEM_BYTES) return `is ${size} bytes; an event may be at most ${MAX_ITEM_BYTES} bytes`;
+  return undefined;
+}
+
+/**
+ * Why a messageId cannot be an event's identity, or undefined (absent, null and '' are filled in by
+ * normalize). It must be a string, as Segment's spec says: a number loses its identity before it gets here
+ * (JSON.parse turns 12345678901234567890 and …891 into one double, 1e400 and 2e400 into Infinity), and
+ * two ids that merge make the second event a "re-send" that is never delivered. A string must be
+ * well-formed UTF-16: Redis stores it as UTF-8, where every lone surrogate becomes U+FFFD, so ids that
+ * differ only there would merge the same way.
+ */
+export function messageIdProblem(messageId: unknown): string | undefined {
+  if (messageId === undefined || messageId === null) return undefined;
+  if (typeof messageId !== 'string') {
+    const kind = Array.isArray(messageId) ? 'a list' : typeof messageId === 'object' ? 'an object' : `a ${typeof messageId}`;
+    return `has a "messageId" that is ${kind}; "messageId" must be a string (send a number quoted: as a number it may lose digits and merge with another event's id)`;
+  }
+  if (!messageId.isWellFormed()) {
+    return `has a "messageId" with a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape without its pair); "messageId" must be well-formed text, or it cannot be kept apart from other ids once stored`;
+  }
   return undefined;
 }
 

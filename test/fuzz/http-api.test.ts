@@ -175,7 +175,8 @@ describe('fuzz: the HTTP tracking API', function () {
       ok('event: {}', batchOf([ev({ event: {} })]), 1),
       ok('properties: "x"', batchOf([ev({ properties: 'x' })]), 1),
       ok('userId: 12345', batchOf([ev({ userId: 12345 })]), 1),
-      ok('messageId as a number', batchOf([ev({ messageId: 900_000_000 + id })]), 1),
+      bad('messageId as a number', batchOf([ev({ messageId: 900_000_000 + id })]), /"messageId" that is a number; "messageId" must be a string/),
+      bad('messageId with a lone surrogate', '{"batch":[{"type":"track","userId":"u","messageId":"m-\\udfff"}]}', /"messageId" with a lone UTF-16 surrogate/),
       bad('batch: "x"', '{"batch": "x"}', /"batch" must be an array of events, got string/),
       bad('batch: {}', '{"batch": {}}', /"batch" must be an array of events, got object/),
       bad('no batch', '{"events": []}', /no "batch"/),
@@ -344,7 +345,10 @@ describe('fuzz: the HTTP tracking API', function () {
       } else if (!pathType) valid = false; // no type in a batch
       const idRoll = rng();
       if (idRoll < 0.8) e.messageId = uid('r');
-      else if (idRoll < 0.85) e.messageId = 1_000_000_000 + ++id; // numbers are accepted
+      else if (idRoll < 0.85) {
+        e.messageId = pick([1_000_000_000 + ++id, `r-\ud800-${++id}`]); // a number, or a lone surrogate: refused (issue 18 point 1)
+        valid = false;
+      }
       else if (idRoll < 0.9) e.messageId = pick([null, '']); // the API fills one in
       else if (idRoll < 0.99) { /* none: the API fills one in */ } else {
         e.messageId = pick([{}, [], true, false, { id: 1 }]);
@@ -431,7 +435,7 @@ describe('fuzz: the HTTP tracking API', function () {
         const stillValid =
           isObject(parsed) &&
           Array.isArray(parsed.batch) &&
-          parsed.batch.every((e) => isObject(e) && (EVENT_TYPES as readonly unknown[]).includes(e.type) && (e.messageId === undefined || e.messageId === null || ['string', 'number'].includes(typeof e.messageId)));
+          parsed.batch.every((e) => isObject(e) && (EVENT_TYPES as readonly unknown[]).includes(e.type) && (e.messageId === undefined || e.messageId === null || (typeof e.messageId === 'string' && e.messageId.isWellFormed())));
         return {
           req: { body: mangled },
           label: 'mangled JSON',
