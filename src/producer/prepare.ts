@@ -3,7 +3,7 @@
 import { matchEvent, type Subscription } from '../core/subscriptions';
 import type { SegmentEvent } from '../core/types';
 import { MAX_ITEM_BYTES, MAX_JSON_DEPTH } from '../core/limits';
-import { contentHash, contentMessageId } from './content-id';
+import { derivedMessageId, lacksMessageId } from './content-id';
 
 export const EVENT_TYPES = ['identify', 'track', 'page', 'screen', 'group', 'alias'] as const;
 
@@ -75,20 +75,11 @@ export function messageIdProblem(messageId: unknown): string | undefined {
 export function normalize(event: SegmentEvent, now: number, repeats?: Map<string, number>): SegmentEvent {
   const receivedAt = new Date(now).toISOString();
   const out: SegmentEvent = { ...event, receivedAt };
-  if (!hasMessageId(event)) {
-    const hash = contentHash(event as Record<string, unknown>);
-    const occurrence = repeats?.get(hash) ?? 0;
-    repeats?.set(hash, occurrence + 1);
-    out.messageId = contentMessageId(hash, occurrence);
-  }
+  if (lacksMessageId(event as Record<string, unknown>)) out.messageId = derivedMessageId(event as Record<string, unknown>, repeats);
   if (out.timestamp === undefined || out.timestamp === null || out.timestamp === '') {
     out.timestamp = correctedTimestamp(event, now) ?? receivedAt;
   }
   return out;
-}
-
-function hasMessageId(event: SegmentEvent): boolean {
-  return event.messageId !== undefined && event.messageId !== null && event.messageId !== '';
 }
 
 // Segment corrects the client's clock: timestamp = receivedAt - (sentAt - originalTimestamp).
