@@ -9,8 +9,6 @@ import { expect } from 'chai';
 import {
   chaosPrefix,
   postJson,
-  redisServerAvailable,
-  REDIS_SERVER_BIN,
   request,
   scale,
   sleep,
@@ -20,17 +18,14 @@ import {
   waitUntil,
 } from '../support/chaos';
 import { useChaosRun } from '../support/chaos-run';
+import { needs, redisServerMissing } from '../support/needs';
 import { startServiceProcess, waitForHealth, type Env } from '../support/process';
 
 describe('chaos: Redis stopped and restarted during ingestion', function () {
   this.timeout(scale(60_000, 300_000));
 
   before(function () {
-    if (!redisServerAvailable()) {
-      // eslint-disable-next-line no-console
-      console.log(`      skipped: no redis-server at ${REDIS_SERVER_BIN} (set REDIS_SERVER_BIN) to stop and restart`);
-      this.skip();
-    }
+    needs(this, redisServerMissing());
   });
 
   const run = useChaosRun();

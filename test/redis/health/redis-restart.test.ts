@@ -9,7 +9,8 @@ import { loadConfig } from '../../../src/config';
 import { DATA_LOST_MESSAGE, markerKey } from '../../../src/redis/health';
 import { startService, type RunningService } from '../../../src/service';
 import { captureLog, type LogLine } from '../../support/log-capture';
-import { chaosPrefix, redisServerAvailable, sleep, startPrivateRedis, waitUntil, type PrivateRedis } from '../../support/chaos';
+import { chaosPrefix, sleep, startPrivateRedis, waitUntil, type PrivateRedis } from '../../support/chaos';
+import { needs, redisServerMissing } from '../../support/needs';
 
 async function serviceOn(redis: PrivateRedis, prefix: string) {
   const out = captureLog('debug');
@@ -29,7 +30,7 @@ async function serviceOn(redis: PrivateRedis, prefix: string) {
 describe('redis health: Redis restarted under the service', function () {
   this.timeout(60_000);
   before(function () {
-    if (!redisServerAvailable()) this.skip();
+    needs(this, redisServerMissing());
   });
 
   describe('without persistence', () => {
