@@ -184,6 +184,17 @@ describe('cli: import', function () {
 
   // Issue 18 point 6: the summary said "events queued" for re-sends (a second import said 19,919 queued,
   // 0 were), and identical lines without a messageId collapsed into one event.
+  it('point 1, import: a line whose messageId is a number or holds a lone surrogate is refused with the message the API gives', async () => {
+    const file = path.join(dir, 'ids.ndjson');
+    writeFileSync(file, `${trackLine(1)}\n{"type":"track","userId":"u","event":"E","messageId":12345678901234567890}\n{"type":"track","userId":"u","event":"E","messageId":"m-\\ud800"}\n`);
+    const result = await runCli(['import', file], env());
+    expect(result.code, transcript(result)).to.equal(1);
+    expect(result.stderr).to.match(/^line 2: the event has a "messageId" that is a number; "messageId" must be a string/m);
+    expect(result.stderr).to.match(/^line 3: the event has a "messageId" with a lone UTF-16 surrogate/m);
+    expect(summaryNumber(result.stdout, 'refused')).to.equal(2);
+    expect(await jobsInRedis()).to.deep.equal({ trackEvent: 1 });
+  });
+
   it('point 6, import summary: a second import of the same file says 0 queued, N already queued, in events', async () => {
     const lines = [...Array.from({ length: 40 }, (_, i) => trackLine(i + 1)), identifyLine(41), '{"not": "an event"}', trackLine(43, { messageId: undefined })];
     const file = path.join(dir, 'again.ndjson');
