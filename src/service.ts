@@ -28,6 +28,8 @@ export interface RunningService {
   /** The connection the queues use (tools that clean up after themselves: the demo). */
   redis: RedisConnection;
   metrics: Metrics;
+  /** Resolves once the Redis connections are ready and the data checks their reconnects started are done (tests). */
+  redisSettled(): Promise<void>;
   /** Graceful stop: no new events or jobs, what is in hand is sent, then connections close. */
   close(): Promise<void>;
 }
@@ -125,6 +127,7 @@ export async function startService(config: ServiceConfig, mode: ServiceMode, log
     queues,
     redis: producerRedis,
     metrics,
+    redisSettled: () => supervision.settled(),
     close() {
       closing ??= (async () => {
         await closeServer();

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { missingCredentials, type ServiceConfig } from '../config';
 import { CioTransportError, CustomerIoClient, type CioResponse } from '../customerio/client';
 import { redactSecrets } from '../log/logger';
-import { checkEvictionPolicy } from '../redis/health';
+import { checkEvictionPolicy, REQUIRED_POLICY } from '../redis/health';
 import { trackBaseUrl } from '../core/settings';
 import { CannotRunError, EXIT, defineCommand, refuseArguments, table, type CliContext } from './args';
 import { openRedis, redisWhere } from './redis';
@@ -51,7 +51,8 @@ Exit codes:
     ctx.out('');
 
     const failures: string[] = [];
-    if (!(await checkRedis(ctx, config))) failures.push('Redis (unreachable)');
+    const redis = await checkRedis(ctx, config);
+    if (redis) failures.push(redis);
     const missing = missingCredentials(config);
     if (missing) {
       ctx.out(`Customer.io: not checked.\n${missing}`);
@@ -98,28 +99,32 @@ function printSubscriptions(ctx: CliContext, config: ServiceConfig): void {
   }
 }
 
-async function checkRedis(ctx: CliContext, config: ServiceConfig): Promise<boolean> {
+/** Undefined when Redis answers and keeps what it is given; else the part that failed, for the verdict. */
+async function checkRedis(ctx: CliContext, config: ServiceConfig): Promise<string | undefined> {
+  let open;
   try {
     // A connection and reads, no queue objects: opening BullMQ queues would write to Redis.
-    const open = await openRedis(config);
-    let verdict;
-    try {
-      verdict = await checkEvictionPolicy(open.redis);
-    } finally {
-      await open.close();
-    }
-    if (verdict.problems.length > 0) {
-      ctx.out(`Redis: ${open.where} answers, but may evict queued jobs.\n${verdict.problems.join('\n')}`);
-      return false;
-    }
-    const policy = verdict.unreadable.length ? `maxmemory-policy could not be read (${verdict.unreadable.join('; ')}): make sure it is noeviction` : 'maxmemory-policy noeviction';
-    ctx.out(`Redis: OK, ${open.where} answers, ${policy}`);
-    return true;
+    open = await openRedis(config);
   } catch (err) {
     if (!(err instanceof CannotRunError)) throw err;
     ctx.out(`Redis: ${err.message}`);
-    return false;
+    return 'Redis (unreachable)';
   }
+  let verdict;
+  try {
+    verdict = await checkEvictionPolicy(open.redis);
+  } finally {
+    await open.close();
+  }
+  if (verdict.problems.length > 0) {
+    // Redis answered: the problem is what it does when full, and the verdict says so (not "unreachable").
+    ctx.out(`Redis: ${open.where} answers, but may evict queued jobs.\n${verdict.problems.join('\n')}`);
+    const policies = [...new Set(verdict.readings.map((r) => r.policy).filter((p) => p !== undefined && p !== REQUIRED_POLICY))];
+    return `Redis (maxmemory-policy ${policies.join(', ')} may evict queued jobs; set ${REQUIRED_POLICY})`;
+  }
+  const policy = verdict.unreadable.length ? `maxmemory-policy could not be read (${verdict.unreadable.join('; ')}): make sure it is noeviction` : 'maxmemory-policy noeviction';
+  ctx.out(`Redis: OK, ${open.where} answers, ${policy}`);
+  return undefined;
 }
 
 /** Undefined when Customer.io takes the credentials in the configured region; else the part that failed. */

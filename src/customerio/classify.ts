@@ -30,6 +30,13 @@ export const CLASSIFY_DEFAULTS: Readonly<ClassifyOptions> = {
   now: () => Date.now(),
 };
 
+/**
+ * The shortest pause a 429 gives. Customer.io may send `Retry-After: 0`, a negative number or a date already
+ * past; a pause of 0 ms is no pause for BullMQ (Redis refuses `SET … PX 0`, the job fails and uses an
+ * attempt), and a client told "now" by a server that just refused it should still slow down.
+ */
+export const MIN_RATE_LIMIT_PAUSE_MS = 1000;
+
 /** Longest piece of a Customer.io body quoted in a reason. */
 const MAX_DETAIL_CHARS = 300;
 
@@ -45,8 +52,9 @@ export function classifyResponse(res: CioResponse, itemCount: number, opts?: Par
     return { kind: 'delivered', status, itemErrors: errors.byItem };
   }
   if (status === 429) {
-    const retryAfter = readRetryAfterMs(header(res, 'retry-after'), o);
-    return { kind: 'rate_limited', status, retryAfterMs: retryAfter ?? capRetryAfter(o.defaultRetryAfterMs, o) };
+    // Unreadable: the configured pause. Readable but shorter than the floor (0, negative, past): the floor.
+    const asked = readRetryAfterMs(header(res, 'retry-after'), o) ?? capRetryAfter(o.defaultRetryAfterMs, o);
+    return { kind: 'rate_limited', status, retryAfterMs: Math.max(asked, MIN_RATE_LIMIT_PAUSE_MS) };
   }
   if (status === 401) {
     return {
@@ -257,7 +265,8 @@ export function classifyTransportError(err: unknown): Verdict {
 function readRetryAfterMs(value: string | undefined, o: ClassifyOptions): number | undefined {
   if (value === undefined || value.trim() === '') return undefined;
   const text = value.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return capRetryAfter(Number(text) * 1000, o);
+  // A signed number is read as seconds too (a negative one is 0), not left to Date.parse's guesses ("-5" is a date in 2001).
+  if (/^[-+]?\d+(\.\d+)?$/.test(text)) return capRetryAfter(Number(text) * 1000, o);
   const at = Date.parse(text);
   if (Number.isNaN(at)) return undefined;
   return capRetryAfter(at - o.now(), o);

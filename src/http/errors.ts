@@ -29,7 +29,7 @@ export const API_ERRORS = {
   CIO_ERR_WRITE_KEY_UNKNOWN: 401,
   /** The dashboard's user name and password are missing or wrong. */
   CIO_ERR_DASHBOARD_AUTH: 401,
-  /** A browser's Origin not in CORS_ORIGINS (the preflight). */
+  /** A request whose Origin is not in CORS_ORIGINS (a preflight or the request itself); nothing is queued. */
   CIO_ERR_ORIGIN_REFUSED: 403,
   CIO_ERR_NOT_FOUND: 404,
   CIO_ERR_INTERNAL: 500,

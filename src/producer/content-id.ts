@@ -2,6 +2,9 @@
 // same request again (after a 503, a timeout, a lost answer) gets the same ids and therefore the same job
 // ids: the retry is recognised as a re-send instead of queuing every event twice.
 //
+// One rule on every path: an HTTP request, a publish() call and an imported file are each one "request"
+// (the file as a whole, resumed or not), and derivedMessageId below is the only place an id is made.
+//
 // The id is a hash of the event's canonical JSON (keys sorted, so a re-serialization in another key order
 // hashes alike) as received, without `sentAt`: that is when the client sent this attempt, not what the
 // event is, and a client retrying sets a new one. Events that are the same in every other field are
@@ -19,6 +22,22 @@ const NOT_CONTENT = new Set(['sentAt', 'messageId']);
 
 /** 128 bits of SHA-256: two different events get the same id with a chance of about n²/2¹²⁹ (n events). */
 const ID_HEX_CHARS = 32;
+
+/** Whether an event came without a messageId of its own (absent, null or ''): it gets a derived one. */
+export function lacksMessageId(event: Record<string, unknown>): boolean {
+  return event.messageId === undefined || event.messageId === null || event.messageId === '';
+}
+
+/**
+ * The messageId of an event without one. `repeats` counts, per content hash, the equal events already seen
+ * in the same request (or imported file), so the second equal event gets `-2`; it is updated here.
+ */
+export function derivedMessageId(event: Record<string, unknown>, repeats?: Map<string, number>): string {
+  const hash = contentHash(event);
+  const occurrence = repeats?.get(hash) ?? 0;
+  repeats?.set(hash, occurrence + 1);
+  return contentMessageId(hash, occurrence);
+}
 
 /** The hash of an event's content (hex): equal events, as described above, have equal hashes. */
 export function contentHash(event: Record<string, unknown>): string {

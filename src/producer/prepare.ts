@@ -3,7 +3,7 @@
 import { matchEvent, type Subscription } from '../core/subscriptions';
 import type { SegmentEvent } from '../core/types';
 import { MAX_ITEM_BYTES, MAX_JSON_DEPTH } from '../core/limits';
-import { contentHash, contentMessageId } from './content-id';
+import { derivedMessageId, lacksMessageId } from './content-id';
 
 export const EVENT_TYPES = ['identify', 'track', 'page', 'screen', 'group', 'alias'] as const;
 
@@ -29,10 +29,8 @@ export function envelopeProblem(event: unknown, bytes?: number): string | undefi
   if (!(EVENT_TYPES as readonly unknown[]).includes(type)) {
     return `has an unknown type ${JSON.stringify(type)}; expected one of ${EVENT_TYPES.join(', ')}`;
   }
-  const messageId = (event as SegmentEvent).messageId;
-  if (messageId !== undefined && messageId !== null && typeof messageId !== 'string' && typeof messageId !== 'number') {
-    return '"messageId" must be a string';
-  }
+  const idProblem = messageIdProblem((event as SegmentEvent).messageId);
+  if (idProblem) return idProblem;
   let size = bytes;
   if (size === undefined) {
     const bound = jsonBytesAtMost(event, MAX_JSON_DEPTH);
@@ -50,6 +48,26 @@ export function envelopeProblem(event: unknown, bytes?: number): string | undefi
 }
 
 /**
+ * Why a messageId cannot be an event's identity, or undefined (absent, null and '' are filled in by
+ * normalize). It must be a string, as Segment's spec says: a number loses its identity before it gets here
+ * (JSON.parse turns 12345678901234567890 and …891 into one double, 1e400 and 2e400 into Infinity), and
+ * two ids that merge make the second event a "re-send" that is never delivered. A string must be
+ * well-formed UTF-16: Redis stores it as UTF-8, where every lone surrogate becomes U+FFFD, so ids that
+ * differ only there would merge the same way.
+ */
+export function messageIdProblem(messageId: unknown): string | undefined {
+  if (messageId === undefined || messageId === null) return undefined;
+  if (typeof messageId !== 'string') {
+    const kind = Array.isArray(messageId) ? 'a list' : typeof messageId === 'object' ? 'an object' : `a ${typeof messageId}`;
+    return `has a "messageId" that is ${kind}; "messageId" must be a string (send a number quoted: as a number it may lose digits and merge with another event's id)`;
+  }
+  if (!messageId.isWellFormed()) {
+    return `has a "messageId" with a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape without its pair); "messageId" must be well-formed text, or it cannot be kept apart from other ids once stored`;
+  }
+  return undefined;
+}
+
+/**
  * Fills messageId, receivedAt and timestamp the way Segment does when a client left them out. A missing
  * messageId is derived from the event's content (content-id.ts), so a retried request gets the same ids;
  * `repeats` counts equal events already seen in the same request, to keep them apart.
@@ -57,20 +75,11 @@ export function envelopeProblem(event: unknown, bytes?: number): string | undefi
 export function normalize(event: SegmentEvent, now: number, repeats?: Map<string, number>): SegmentEvent {
   const receivedAt = new Date(now).toISOString();
   const out: SegmentEvent = { ...event, receivedAt };
-  if (!hasMessageId(event)) {
-    const hash = contentHash(event as Record<string, unknown>);
-    const occurrence = repeats?.get(hash) ?? 0;
-    repeats?.set(hash, occurrence + 1);
-    out.messageId = contentMessageId(hash, occurrence);
-  }
+  if (lacksMessageId(event as Record<string, unknown>)) out.messageId = derivedMessageId(event as Record<string, unknown>, repeats);
   if (out.timestamp === undefined || out.timestamp === null || out.timestamp === '') {
     out.timestamp = correctedTimestamp(event, now) ?? receivedAt;
   }
   return out;
-}
-
-function hasMessageId(event: SegmentEvent): boolean {
-  return event.messageId !== undefined && event.messageId !== null && event.messageId !== '';
 }
 
 // Segment corrects the client's clock: timestamp = receivedAt - (sentAt - originalTimestamp).

@@ -22,6 +22,8 @@ export interface PublishResult {
   messageId?: string;
   /** Names of the subscriptions that fired. */
   fired: string[];
+  /** The subscriptions of `fired` for which the event was already queued (a re-send within the window): not queued again. */
+  alreadyQueued?: string[];
   /** Why nothing fired: the integrations object turned the destination off, or no trigger matched. */
   filtered?: 'integrations' | 'no_subscription';
   /** Why the event was refused (nothing was queued for it). */
@@ -56,10 +58,13 @@ interface CommitEntry {
   source: EventSource;
 }
 
+/** Per prepared event (same order): the subscriptions for which it was a re-send, if any. */
+export type AlreadyQueued = Array<string[] | undefined>;
+
 export class Producer {
   private readonly opts: ProducerOptions;
   private readonly writer: GroupWriter;
-  private readonly committer: GroupCommitter<CommitEntry, void>;
+  private readonly committer: GroupCommitter<CommitEntry, AlreadyQueued>;
   private readonly clock: () => number;
   /** Per-person order (ORDERING=person); undefined when it is off. */
   private readonly order?: OrderRegistrar;
@@ -80,10 +85,10 @@ export class Producer {
   async publish(events: SegmentEvent | SegmentEvent[], source: EventSource = 'publish'): Promise<PublishResult[]> {
     const list = Array.isArray(events) ? events : [events];
     const { prepared, refused } = prepareEvents(list, this.opts.subscriptions, this.clock());
-    await this.enqueue(prepared, source);
+    const already = await this.enqueue(prepared, source);
     const results: PublishResult[] = new Array(list.length);
     for (const r of refused) results[r.index] = { fired: [], error: r.error };
-    for (const p of prepared) results[p.index] = resultOf(p);
+    prepared.forEach((p, i) => (results[p.index] = resultOf(p, already[i])));
     return results;
   }
 
@@ -91,14 +96,13 @@ export class Producer {
    * Queues already prepared events with the next group commit; resolves once they are in Redis, rejects
    * with QueueUnavailableError when nothing of them was kept.
    */
-  async enqueue(prepared: Prepared[], source: EventSource): Promise<void> {
-    if (prepared.length === 0) return;
+  async enqueue(prepared: Prepared[], source: EventSource): Promise<AlreadyQueued> {
     const fired = prepared.reduce((n, p) => n + p.fired.length, 0);
     if (fired === 0) {
-      this.countReceived([{ prepared, source }]);
-      return;
+      if (prepared.length > 0) this.countReceived([{ prepared, source }]);
+      return prepared.map(() => undefined);
     }
-    await this.committer.submit({ prepared, source }, fired);
+    return this.committer.submit({ prepared, source }, fired);
   }
 
   /** Writes what is waiting for a group commit (shutdown). */
@@ -106,7 +110,7 @@ export class Producer {
     return this.committer.drain();
   }
 
-  private async commit(entries: CommitEntry[]): Promise<void[]> {
+  private async commit(entries: CommitEntry[]): Promise<AlreadyQueued[]> {
     // Each item (an event for one subscription) with its place in the commit's accepted order.
     const bySubscription = new Map<Subscription, { events: SegmentEvent[]; seqs: number[] }>();
     let seq = 0;
@@ -152,7 +156,17 @@ export class Producer {
       for (const [action, n] of queued) if (n > 0) void m.itemsEnqueued.inc({ action }, n);
       for (const [action, n] of duplicates) if (n > 0) void m.eventsDeduplicated.inc({ action }, n);
     }
-    return entries.map(() => undefined);
+    // The re-sends, back to the event and the call they came from (each prepared event is an object of its own).
+    const origin = new Map<SegmentEvent, { entry: number; index: number }>();
+    entries.forEach(({ prepared }, entry) => prepared.forEach((p, index) => origin.set(p.event, { entry, index })));
+    const already: AlreadyQueued[] = entries.map(({ prepared }) => prepared.map(() => undefined));
+    groups.forEach((group, g) => {
+      for (const position of written[g].duplicates) {
+        const o = origin.get(group.events[position])!;
+        (already[o.entry][o.index] ??= []).push(group.subscription);
+      }
+    });
+    return already;
   }
 
   private countReceived(entries: CommitEntry[]): void {
@@ -165,8 +179,9 @@ export class Producer {
   }
 }
 
-function resultOf(p: Prepared): PublishResult {
+function resultOf(p: Prepared, alreadyQueued: string[] | undefined): PublishResult {
   const result: PublishResult = { messageId: p.messageId, fired: p.fired.map((s) => s.name) };
+  if (alreadyQueued) result.alreadyQueued = alreadyQueued;
   if (p.filtered) result.filtered = p.filtered;
   return result;
 }

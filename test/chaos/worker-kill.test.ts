@@ -21,6 +21,7 @@ import {
   type QueueInspector,
 } from '../support/chaos';
 import { useChaosRun } from '../support/chaos-run';
+import { redisClientPorts, untilRedisClosed } from '../support/redis-clients';
 import { startServiceProcess, type Env, type ServiceProcess } from '../support/process';
 
 const SITE_ID = 'chaos-site';
@@ -119,9 +120,12 @@ describe('chaos: a worker killed with SIGKILL mid-flush', function () {
     const inFlightAtKill: Array<Set<string>> = [];
     for (let k = 0; k < kills; k++) {
       await untilFlushInFlight(current.standIn, 2);
+      const ports = redisClientPorts(current.worker.pid, Number(new URL(SHARED_REDIS_URL).port || 6379));
+      expect(ports.size, 'the worker\'s connections to Redis').to.be.greaterThan(0);
       await current.worker.stop('SIGKILL');
       expect((await current.worker.exited).signal).to.equal('SIGKILL');
-      await sleep(100); // commands the worker wrote before it died have reached Redis by now
+      // Redis has read to the end of the dead worker's connections: what it wrote before it died is applied.
+      await untilRedisClosed(inspect.redis, ports);
       const completed = await completedIds();
       inFlightAtKill.push(new Set(idsAt(current.standIn).filter((id) => !completed.has(id))));
       current = await startWorker(prefix, `worker-${k + 1}`);

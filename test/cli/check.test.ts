@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CustomerIoStandIn } from '../../src/demo/customerio-stand-in';
 import { runCli, transcript, type CliResult } from '../support/cli';
+import { startPrivateRedis } from '../support/chaos';
 import { TEST_REDIS_URL, UNREACHABLE_REDIS_URL } from '../support/redis';
 
 const SITE_ID = 'site-1234';
@@ -114,6 +115,23 @@ describe('cli: check', function () {
       'Check failed: Redis (unreachable); Customer.io (unreachable). The configuration itself is valid.',
     );
     expectNoSecrets(result);
+  });
+
+  // Issue 18 point 9: the verdict said "Redis (unreachable)" for a Redis that answered but evicts.
+  it('point 9, check against an evicting Redis: names the eviction policy as the problem, not "unreachable" (exit 1)', async () => {
+    const evicting = await startPrivateRedis({ args: ['--appendonly', 'no', '--maxmemory', '50mb', '--maxmemory-policy', 'allkeys-lru'] });
+    try {
+      const result = await runCli(['check'], env({ REDIS_URL: evicting.url }));
+      expect(result.code, transcript(result)).to.equal(1);
+      expect(result.stdout).to.include(`Redis: ${evicting.url} answers, but may evict queued jobs.`);
+      expect(result.stdout).to.include('has maxmemory-policy allkeys-lru');
+      expect(result.stdout).to.not.include('unreachable');
+      expect(result.stdout.trimEnd().split('\n').pop()).to.equal(
+        'Check failed: Redis (maxmemory-policy allkeys-lru may evict queued jobs; set noeviction). The configuration itself is valid.',
+      );
+    } finally {
+      await evicting.destroy();
+    }
   });
 
   it('says how to set missing credentials, and ends with a verdict naming them (exit 1)', async () => {

@@ -3,7 +3,10 @@ import { itemJobs } from '../support/items';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { ACTION_KEYS } from '../../src/core/types';
+import { prepareEvents } from '../../src/producer/prepare';
+import { TRACK_SUBSCRIPTION } from '../support/track-subscription';
 import { runCli, startCli, transcript, until } from '../support/cli';
 import { openTestQueues, TEST_REDIS_URL, UNREACHABLE_REDIS_URL, type TestQueues } from '../support/redis';
 
@@ -92,10 +95,11 @@ describe('cli: import', function () {
     const tracks = 10_012 - 3 - 1 - 1 - identifies; // bad, blank, filtered by integrations
     expect(summaryNumber(result.stdout, 'lines read')).to.equal(10_012);
     expect(summaryNumber(result.stdout, 'events queued')).to.equal(tracks + identifies);
-    expect(summaryNumber(result.stdout, 'jobs queued')).to.equal(tracks + identifies);
-    expect(result.stdout).to.include(`(createUpdatePerson ${identifies}, trackEvent ${tracks})`);
+    expect(summaryNumber(result.stdout, 'already queued')).to.equal(0);
+    expect(result.stdout).to.include(`(items by action: createUpdatePerson ${identifies}, trackEvent ${tracks})`);
     expect(result.stdout).to.match(/filtered\s+1\s+\(no subscription fired 0, integrations 1\)/);
-    expect(result.stdout).to.match(/bad lines\s+3\s+\(lines 17, 4000, 9999\)/);
+    expect(result.stdout).to.match(/refused\s+3\s+\(lines 17, 4000, 9999\)/);
+    expect(result.stdout).to.not.match(/jobs/);
 
     expect(await jobsInRedis()).to.deep.equal({ createUpdatePerson: identifies, trackEvent: tracks });
     expect(existsSync(`${file}.cio-import.json`), 'checkpoint removed when the file is done').to.equal(false);
@@ -112,8 +116,9 @@ describe('cli: import', function () {
       blank: 0,
       events: 1200,
       queued: 1200,
-      jobs: 1200,
-      jobsByAction: { trackEvent: 1200 },
+      alreadyQueued: 0,
+      items: 1200,
+      itemsByAction: { trackEvent: 1200 },
       filteredNoSubscription: 0,
       filteredIntegrations: 0,
       bad: 0,
@@ -177,6 +182,107 @@ describe('cli: import', function () {
     expect(await jobsInRedis()).to.deep.equal({ trackEvent: 300 });
   });
 
+  // Issue 18 point 6: the summary said "events queued" for re-sends (a second import said 19,919 queued,
+  // 0 were), and identical lines without a messageId collapsed into one event.
+  it('point 1, import: a line whose messageId is a number or holds a lone surrogate is refused with the message the API gives', async () => {
+    const file = path.join(dir, 'ids.ndjson');
+    writeFileSync(file, `${trackLine(1)}\n{"type":"track","userId":"u","event":"E","messageId":12345678901234567890}\n{"type":"track","userId":"u","event":"E","messageId":"m-\\ud800"}\n`);
+    const result = await runCli(['import', file], env());
+    expect(result.code, transcript(result)).to.equal(1);
+    expect(result.stderr).to.match(/^line 2: the event has a "messageId" that is a number; "messageId" must be a string/m);
+    expect(result.stderr).to.match(/^line 3: the event has a "messageId" with a lone UTF-16 surrogate/m);
+    expect(summaryNumber(result.stdout, 'refused')).to.equal(2);
+    expect(await jobsInRedis()).to.deep.equal({ trackEvent: 1 });
+  });
+
+  it('point 6, import summary: a second import of the same file says 0 queued, N already queued, in events', async () => {
+    const lines = [...Array.from({ length: 40 }, (_, i) => trackLine(i + 1)), identifyLine(41), '{"not": "an event"}', trackLine(43, { messageId: undefined })];
+    const file = path.join(dir, 'again.ndjson');
+    writeFileSync(file, `${lines.join('\n')}\n`);
+
+    const first = await runCli(['import', file], env());
+    expect(first.code, transcript(first)).to.equal(1); // one line refused
+    expect(summaryNumber(first.stdout, 'events queued')).to.equal(42);
+    expect(summaryNumber(first.stdout, 'already queued')).to.equal(0);
+    expect(summaryNumber(first.stdout, 'refused')).to.equal(1);
+    expect(await jobsInRedis()).to.deep.equal({ trackEvent: 41, createUpdatePerson: 1 });
+
+    const again = await runCli(['import', file], env());
+    expect(again.code, transcript(again)).to.equal(1);
+    expect(summaryNumber(again.stdout, 'events queued')).to.equal(0);
+    expect(summaryNumber(again.stdout, 'already queued')).to.equal(42);
+    expect(summaryNumber(again.stdout, 'refused')).to.equal(1);
+    expect(again.stdout).to.not.match(/jobs/);
+    expect(await jobsInRedis()).to.deep.equal({ trackEvent: 41, createUpdatePerson: 1 });
+  });
+
+  it('point 6, import ids: identical lines without a messageId stay distinct events, with the ids the HTTP API gives them, a resumed run included', async () => {
+    const same = { type: 'track', event: 'Clicked', userId: 'u-same', properties: { button: 'buy' } };
+    const other = { type: 'track', event: 'Clicked', userId: 'u-other' };
+    const events = [same, same, other, same, same];
+    const file = path.join(dir, 'same.ndjson');
+    // Key order differs line to line: the id is of the content, as over HTTP, not of the text.
+    const texts = events.map((e, i) => (i % 2 === 0 ? JSON.stringify(e) : JSON.stringify(Object.fromEntries(Object.entries(e).reverse()))));
+    writeFileSync(file, `${texts.join('\n')}\n`);
+    // What the HTTP API makes of the same events in one request (it runs prepareEvents on them).
+    const httpIds = prepareEvents(structuredClone(events), [TRACK_SUBSCRIPTION], 0).prepared.map((p) => p.messageId);
+    expect(new Set(httpIds).size).to.equal(5);
+
+    const first = await runCli(['import', file], env());
+    expect(first.code, transcript(first)).to.equal(0);
+    expect(summaryNumber(first.stdout, 'events queued')).to.equal(5);
+    const queuedIds = (await itemJobs(q.queues.trackEvent, ['waiting'])).map((j) => j.data.event.messageId).sort();
+    expect(queuedIds).to.deep.equal([...httpIds].sort());
+    await q.empty();
+
+    // A checkpoint after line 2, as an interrupted run leaves it: the resumed run must number lines 4 and 5
+    // as the third and fourth equal events, not as the first and second again.
+    const stat = statSync(file);
+    const counts = { lines: 2, blank: 0, events: 2, queued: 2, alreadyQueued: 0, items: 2, itemsByAction: { trackEvent: 2 }, filteredNoSubscription: 0, filteredIntegrations: 0, bad: 0, badLines: [] };
+    const offset = Buffer.byteLength(`${texts.slice(0, 2).join('\n')}\n`);
+    writeFileSync(`${file}.cio-import.json`, JSON.stringify({ version: 1, file, size: stat.size, mtimeMs: stat.mtimeMs, totalLines: 5, queuePrefix: q.prefix, line: 2, offset, counts, updatedAt: new Date().toISOString() }));
+    const resumed = await runCli(['import', file], env());
+    expect(resumed.code, transcript(resumed)).to.equal(0);
+    const afterResume = (await itemJobs(q.queues.trackEvent, ['waiting'])).map((j) => j.data.event.messageId).sort();
+    expect(afterResume).to.deep.equal(httpIds.slice(2).sort());
+
+    const whole = await runCli(['import', file], env());
+    expect(whole.code, transcript(whole)).to.equal(0);
+    expect(summaryNumber(whole.stdout, 'events queued')).to.equal(2); // lines 1 and 2, not queued by the resumed run
+    expect(summaryNumber(whole.stdout, 'already queued')).to.equal(3);
+    const all = (await itemJobs(q.queues.trackEvent, ['waiting'])).map((j) => j.data.event.messageId).sort();
+    expect(all).to.deep.equal([...httpIds].sort());
+  });
+
+  it('issue 19 point 5, import reads a gzipped export, by its .gz name or by gzip\'s magic bytes, and resumes inside it', async () => {
+    const lines = Array.from({ length: 1500 }, (_, i) => trackLine(i + 1));
+    const text = `${lines.join('\n')}\n`;
+    const named = path.join(dir, 'export.ndjson.gz');
+    writeFileSync(named, gzipSync(text));
+    const byName = await runCli(['import', named], env());
+    expect(byName.code, transcript(byName)).to.equal(0);
+    expect(summaryNumber(byName.stdout, 'lines read')).to.equal(1500);
+    expect(summaryNumber(byName.stdout, 'events queued')).to.equal(1500);
+    expect(await jobsInRedis()).to.deep.equal({ trackEvent: 1500 });
+
+    // No .gz in the name, and a checkpoint after line 1000 (offsets are of the uncompressed text).
+    const unnamed = path.join(dir, 'export-more.ndjson');
+    const more = Array.from({ length: 1500 }, (_, i) => trackLine(i + 2001));
+    writeFileSync(unnamed, gzipSync(`${more.join('\n')}\n`));
+    const stat = statSync(unnamed);
+    const counts = { lines: 1000, blank: 0, events: 1000, queued: 1000, alreadyQueued: 0, items: 1000, itemsByAction: { trackEvent: 1000 }, filteredNoSubscription: 0, filteredIntegrations: 0, bad: 0, badLines: [] };
+    const offset = Buffer.byteLength(`${more.slice(0, 1000).join('\n')}\n`);
+    writeFileSync(`${unnamed}.cio-import.json`, JSON.stringify({ version: 1, file: unnamed, size: stat.size, mtimeMs: stat.mtimeMs, totalLines: 1500, queuePrefix: q.prefix, line: 1000, offset, counts, updatedAt: new Date().toISOString() }));
+    const resumed = await runCli(['import', unnamed], env());
+    expect(resumed.code, transcript(resumed)).to.equal(0);
+    expect(resumed.stdout).to.include('(this run: 500 lines, 500 events)');
+    const ids = new Set((await itemJobs(q.queues.trackEvent, ['waiting'])).map((j) => j.data.event.messageId));
+    expect(ids.size).to.equal(2000);
+    expect(ids.has('msg-3000')).to.equal(false);
+    expect(ids.has('msg-3001')).to.equal(true);
+    expect(ids.has('msg-3500')).to.equal(true);
+  });
+
   it('with Redis unreachable, says so, exits 2 and keeps the checkpoint', async () => {
     const file = path.join(dir, 'later.ndjson');
     writeFileSync(file, `${trackLine(1)}\n${trackLine(2)}\n`);
@@ -184,7 +290,7 @@ describe('cli: import', function () {
     const checkpoint = JSON.stringify({
       version: 1, file, size: stat.size, mtimeMs: stat.mtimeMs, totalLines: 2, queuePrefix: q.prefix, line: 1,
       offset: Buffer.byteLength(`${trackLine(1)}\n`),
-      counts: { lines: 1, blank: 0, events: 1, queued: 1, jobs: 1, jobsByAction: { trackEvent: 1 }, filteredNoSubscription: 0, filteredIntegrations: 0, bad: 0, badLines: [] },
+      counts: { lines: 1, blank: 0, events: 1, queued: 1, alreadyQueued: 0, items: 1, itemsByAction: { trackEvent: 1 }, filteredNoSubscription: 0, filteredIntegrations: 0, bad: 0, badLines: [] },
       updatedAt: new Date().toISOString(),
     });
     writeFileSync(`${file}.cio-import.json`, checkpoint);
@@ -208,6 +314,6 @@ describe('cli: import', function () {
 
     const help = await runCli(['import', '--help'], {});
     expect(help.code).to.equal(0);
-    expect(help.stdout).to.match(/Exit codes:\n\s+0 .*\n\s+1 .*bad/);
+    expect(help.stdout).to.match(/Exit codes:\n\s+0 .*\n\s+1 .*refused/);
   });
 });

@@ -155,11 +155,25 @@ describe('classifyResponse', () => {
       expect(classifyResponse(res, 1, { defaultRetryAfterMs: 2500 })).to.deep.include({ retryAfterMs: 2500 });
     });
 
-    it('a Retry-After that cannot be read waits the default; a date in the past waits 0 ms', async () => {
+    it('a Retry-After that cannot be read waits the default', async () => {
       const res = await answer({ status: 429, headers: { 'retry-after': 'soon' } });
       expect(classifyResponse(res, 1)).to.deep.include({ retryAfterMs: 10_000 });
-      const past = await answer({ status: 429, headers: { 'retry-after': 'Thu, 01 Jan 2015 00:00:00 GMT' } });
-      expect(classifyResponse(past, 1)).to.deep.include({ retryAfterMs: 0 });
+    });
+
+    // Issue 18 point 4: a pause of 0 ms made BullMQ send SET … PX 0, which Redis refuses.
+    it('point 4, Retry-After 0 or in the past: a 429 pauses at least 1 s, whatever the header says', async () => {
+      const now = Date.parse('2026-01-01T00:00:00Z');
+      for (const value of ['0', '0.0', '-5', '-0', '+0', 'Thu, 01 Jan 2015 00:00:00 GMT', 'Wed, 31 Dec 2025 23:59:59 GMT', '0.2']) {
+        const res = await answer({ status: 429, headers: { 'retry-after': value } });
+        expect(classifyResponse(res, 1, { now: () => now }), value).to.deep.equal({ kind: 'rate_limited', status: 429, retryAfterMs: 1000 });
+      }
+      // Unreadable: the configured pause, floored too when it is configured below the floor.
+      const garbage = await answer({ status: 429, headers: { 'retry-after': 'later, maybe' } });
+      expect(classifyResponse(garbage, 1, { defaultRetryAfterMs: 2500 })).to.deep.include({ retryAfterMs: 2500 });
+      expect(classifyResponse(garbage, 1, { defaultRetryAfterMs: 0 })).to.deep.include({ retryAfterMs: 1000 });
+      // A longer pause is kept as asked.
+      const two = await answer({ status: 429, headers: { 'retry-after': '2' } });
+      expect(classifyResponse(two, 1)).to.deep.include({ retryAfterMs: 2000 });
     });
 
     it('a Retry-After of an hour is capped at 5 minutes, or at the cap given', async () => {

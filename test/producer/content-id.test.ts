@@ -50,7 +50,7 @@ describe('messageIds of events sent without one', () => {
   });
 
   it('leave a given messageId alone', () => {
-    expect(ids([{ ...event, messageId: 'sdk-1' }, { ...event, messageId: 42 }])).to.deep.equal(['sdk-1', '42']);
+    expect(ids([{ ...event, messageId: 'sdk-1' }, { ...event, messageId: '42' }])).to.deep.equal(['sdk-1', '42']);
   });
 
   it('canonical JSON sorts keys at every level and writes what JSON.stringify writes otherwise', () => {

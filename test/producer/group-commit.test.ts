@@ -50,16 +50,29 @@ describe('group commit', () => {
     expect(commits).to.deep.equal([['a'], ['b']]);
   });
 
-  it('writes at once when the commit holds maxEvents, without waiting for the window', async () => {
+  // Issue 18 point 11: this used to pass with the maxEvents trigger removed (a lone caller is written at the
+  // next turn anyway). Here a slow write is in progress, so only the trigger can start the next commit.
+  it('writes at once when the commit holds maxEvents, without waiting for the window or the write in progress', async () => {
     const commits: string[][] = [];
+    let release!: () => void;
+    const slow = new Promise<void>((r) => (release = r));
     const c = new GroupCommitter<string, void>({ windowMs: 60_000, maxEvents: 3 }, async (entries) => {
       commits.push(entries);
+      if (commits.length === 1) await slow;
       return entries.map(() => undefined);
     });
-    const started = Date.now();
-    await Promise.all([c.submit('a', 2), c.submit('b', 1)]);
-    expect(Date.now() - started).to.be.below(1000);
-    expect(commits).to.deep.equal([['a', 'b']]);
+    const a = c.submit('a', 1);
+    await new Promise((r) => setImmediate(r));
+    expect(commits).to.deep.equal([['a']]); // written, and held up
+    const b = c.submit('b', 1);
+    await new Promise((r) => setImmediate(r));
+    expect(commits, 'below maxEvents, b waits for the write in progress').to.deep.equal([['a']]);
+    const d = c.submit('d', 2); // b and d hold 3 events: maxEvents
+    expect(commits, 'at maxEvents, the commit starts at once').to.deep.equal([['a'], ['b', 'd']]);
+    await Promise.all([b, d]); // answered while a's write is still held up
+    release();
+    await a;
+    expect(commits).to.deep.equal([['a'], ['b', 'd']]);
   });
 
   it('refuses every request of a commit whose write failed, and keeps working for the next', async () => {

@@ -465,6 +465,33 @@ describe('HTTP tracking API', function () {
       expect((await preflight(api, '/v1/track', 'https://shop.example')).status).to.equal(204);
     });
 
+    // Issue 18 point 7: only the preflight was refused; a simple request (no preflight) got 200 and was delivered.
+    it('point 7, CORS_ORIGINS must stop other origins: a request from an origin not on the list is refused 403 and queues nothing, whatever its content type', async () => {
+      const api = await startApi({ writeKeys: [WRITE_KEY], corsOrigins: ['https://shop.example'] });
+      const attempts: Array<[string, string, Record<string, string>]> = [
+        ['/v1/t', JSON.stringify({ ...track(10), writeKey: WRITE_KEY }), { 'content-type': 'text/plain' }],
+        ['/v1/batch', JSON.stringify({ batch: [track(11)], writeKey: WRITE_KEY }), { 'content-type': 'text/plain;charset=UTF-8' }],
+        ['/v1/track', JSON.stringify(track(12)), { 'content-type': 'application/json', authorization: basic(WRITE_KEY) }],
+        ['/v1/track', JSON.stringify({ ...track(13), writeKey: WRITE_KEY }), { 'content-type': 'application/x-www-form-urlencoded' }],
+        ['/v1/import', JSON.stringify({ batch: [track(14)], writeKey: WRITE_KEY }), { 'content-type': '' }],
+      ];
+      for (const origin of ['https://elsewhere.example', 'null', 'https://shop.example.evil', 'http://shop.example']) {
+        for (const [path, body, headers] of attempts) {
+          const res = await post(api, path, body, { ...headers, origin });
+          expect(res.status, `${origin} ${path} ${headers['content-type']}: ${res.text}`).to.equal(403);
+          expect(res.json).to.deep.include({ code: 'CIO_ERR_ORIGIN_REFUSED' });
+          expect(res.json.error).to.match(/not in CORS_ORIGINS.*nothing was queued/);
+        }
+      }
+      expect(await jobCount()).to.equal(0);
+      // The listed origin (in any case) and a server without Origin are served as before.
+      expect((await post(api, '/v1/t', JSON.stringify({ ...track(15), writeKey: WRITE_KEY }), { 'content-type': 'text/plain', origin: 'https://SHOP.example' })).status).to.equal(200);
+      expect((await post(api, '/v1/track', track(16), { authorization: basic(WRITE_KEY) })).status).to.equal(200);
+      expect(await jobCount()).to.equal(2);
+      // The default (any origin) is unchanged.
+      expect((await post(open, '/v1/track', track(17), { origin: 'https://elsewhere.example' })).status).to.equal(200);
+    });
+
     it('sends no CORS header to a server-side client (no Origin)', async () => {
       const res = await post(open, '/v1/track', track(5));
       expect(res.status).to.equal(200);

@@ -10,8 +10,6 @@ import {
   chaosPrefix,
   inspectQueues,
   postJson,
-  redisServerAvailable,
-  REDIS_SERVER_BIN,
   request,
   startPrivateRedis,
   trackEvent,
@@ -22,6 +20,7 @@ import {
   type PrivateRedis,
   type QueueInspector,
 } from '../support/chaos';
+import { needs, redisServerMissing } from '../support/needs';
 import { startServiceProcess, stopAllServiceProcesses, type Env, type ServiceProcess } from '../support/process';
 
 const SITE_ID = 'site-4471';
@@ -94,11 +93,7 @@ describe('security: secrets stay secret', function () {
   let config: ReturnType<typeof writeConfigFile> | undefined;
 
   before(function () {
-    if (!redisServerAvailable()) {
-      // eslint-disable-next-line no-console
-      console.log(`      skipped: no redis-server at ${REDIS_SERVER_BIN} to run with --requirepass`);
-      this.skip();
-    }
+    needs(this, redisServerMissing());
   });
 
   afterEach(async () => {

@@ -188,6 +188,22 @@ describe('worker outcomes', function () {
     expect(p.standIn.requests[1].receivedAt - started).to.be.at.least(900);
   });
 
+  // Issue 18 point 4: with Retry-After: 0 the pause was 0 ms, which BullMQ cannot set (SET … PX 0): each 429
+  // used an attempt and the items ended failed as 'internal'.
+  it('point 4, Retry-After 0: the items wait a valid pause, use no attempt, and are delivered', async () => {
+    p = await startPipeline({ subscriptionSpecs: TRACK_ONLY });
+    p.standIn.respondNext(...Array.from({ length: 3 }, () => ({ status: 429, headers: { 'retry-after': '0' } })));
+    await p.producer.publish([trackEvent(1), trackEvent(2)]);
+    await p.settled(['trackEvent']);
+    const s = await states();
+    expect(s['msg-1']).to.deep.equal({ state: 'completed', reason: undefined, attemptsMade: 1 });
+    expect(s['msg-2']).to.deep.equal({ state: 'completed', reason: undefined, attemptsMade: 1 });
+    expect(p.standIn.requests).to.have.length(4);
+    expect(p.standIn.items().map((i) => i.name).sort()).to.deep.equal(['Event 1', 'Event 2']);
+    expect(await p.queues.trackEvent.getFailedCount()).to.equal(0);
+    expect(p.logs.filter((l) => l.level === 'error' || /internal/.test(JSON.stringify(l)))).to.deep.equal([]);
+  });
+
   it('a 401 pauses the queue and keeps the jobs until the credentials work', async () => {
     p = await startPipeline({ subscriptionSpecs: TRACK_ONLY, worker: { authPauseMs: 300 } });
     p.standIn.respondNext({ status: 401 }, { status: 401 });

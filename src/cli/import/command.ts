@@ -21,28 +21,30 @@ export const importCommand = defineCommand({
   name: 'import',
   summary: 'backfill events from a Segment export (NDJSON), resumable',
   options,
-  help: `Usage: cio-relay import FILE.ndjson [--rate N] [--restart]
+  help: `Usage: cio-relay import FILE.ndjson[.gz] [--rate N] [--restart]
 
 Backfills events from FILE, one Segment event (JSON) per line, as a Segment export
-holds them. Each event goes through the subscriptions like a live one (source
-"import") and is queued; the workers deliver it.
+holds them; a gzipped file (FILE.ndjson.gz, or gzip's magic bytes) is read as is.
+Each event goes through the subscriptions like a live one (source "import") and
+is queued; the workers deliver it.
 
 Progress goes to stderr: a bar on a terminal, otherwise a line every 10% such as
   imported 5000/10000 lines (50%) 2400 events/s ETA 2s
-A bad line (not JSON, or an event the producer refuses, e.g. an unknown type) is
-reported as "line 17: <reason>" and the import goes on. At the end a summary on
-stdout: lines read, events queued, jobs queued by action, filtered (no
-subscription fired, or the event's integrations object turned Customer.io off)
-and bad lines.
+A line refused (not JSON, or an event the producer refuses, e.g. an unknown type)
+is reported as "line 17: <reason>" and the import goes on. At the end a summary
+on stdout, in events: queued (with the items by action), already queued (queued
+before, within the re-send window: not queued again), refused, and filtered (no
+subscription fired, or the event's integrations object turned Customer.io off).
 
 Resuming: after each chunk a checkpoint FILE.cio-import.json records the last
 line that is fully queued. Run the same command again after an interruption
 (Ctrl-C, a crash, Redis going away) and it resumes after that line, as long as
 the file is unchanged (same size and modification time) and QUEUE_PREFIX is the
 same. The checkpoint is removed when the file is done. Queuing a line twice is
-harmless: the job id comes from the event's messageId and the subscription, so
-an event already queued is not added again (an event without a messageId gets
-one derived from its line's text).
+harmless: an event already queued (same messageId and subscription) is not
+added again, and the summary counts it as already queued. An event without a
+messageId gets one derived from its content, as the HTTP API derives it, with
+the file as one request: equal lines stay distinct events, numbered in order.
 
 Options:
   --rate N     queue at most N events per second, so a backfill leaves room for
@@ -53,8 +55,8 @@ Options:
 Environment: REDIS_URL, QUEUE_PREFIX and CIO_CONFIG, as for the service.
 
 Exit codes:
-  0    every line was queued or filtered
-  1    some lines were bad (each reported with its number); the rest were queued
+  0    every line was queued, already queued or filtered
+  1    some lines were refused (each reported with its number); the rest were queued
   2    could not run: bad arguments or configuration, file unreadable, Redis
        unreachable (the checkpoint is kept: run the same command to resume)
   130  interrupted by Ctrl-C (143 for SIGTERM) after the chunk in hand; the

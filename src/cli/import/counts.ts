@@ -9,14 +9,18 @@ const BAD_LINES_LISTED = 20;
 export interface Counts {
   lines: number;
   blank: number;
-  /** Events the producer took: queued, or filtered. */
+  /** Events the producer took: queued, already queued, or filtered. */
   events: number;
-  /** Events for which at least one subscription fired. */
+  /** Events queued now for at least one subscription. */
   queued: number;
-  jobs: number;
-  jobsByAction: Record<string, number>;
+  /** Events every subscription of which had them queued already (a re-send within the window): not queued again. */
+  alreadyQueued: number;
+  /** Items queued now: one per event and subscription that fired for it, re-sends left out. */
+  items: number;
+  itemsByAction: Record<string, number>;
   filteredNoSubscription: number;
   filteredIntegrations: number;
+  /** Lines refused: not JSON, or an event the producer refused. */
   bad: number;
   badLines: number[];
 }
@@ -27,8 +31,9 @@ export function emptyCounts(): Counts {
     blank: 0,
     events: 0,
     queued: 0,
-    jobs: 0,
-    jobsByAction: {},
+    alreadyQueued: 0,
+    items: 0,
+    itemsByAction: {},
     filteredNoSubscription: 0,
     filteredIntegrations: 0,
     bad: 0,
@@ -42,11 +47,17 @@ export function countAcceptedEvent(counts: Counts, result: PublishResult, action
   if (result.filtered === 'integrations') counts.filteredIntegrations++;
   else if (result.filtered === 'no_subscription') counts.filteredNoSubscription++;
   if (result.fired.length === 0) return;
+  const already = new Set(result.alreadyQueued);
+  const fresh = result.fired.filter((name) => !already.has(name));
+  if (fresh.length === 0) {
+    counts.alreadyQueued++;
+    return;
+  }
   counts.queued++;
-  counts.jobs += result.fired.length;
-  for (const name of result.fired) {
+  counts.items += fresh.length;
+  for (const name of fresh) {
     const action = actionOf.get(name) ?? name;
-    counts.jobsByAction[action] = (counts.jobsByAction[action] ?? 0) + 1;
+    counts.itemsByAction[action] = (counts.itemsByAction[action] ?? 0) + 1;
   }
 }
 

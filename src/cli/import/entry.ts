@@ -1,8 +1,8 @@
 // What a line of the export becomes on its way to Redis: an event, a bad line with its reason, or a
 // blank line (skipped, but counted, and it still moves the checkpoint).
 
-import { createHash } from 'node:crypto';
 import { MAX_ITEM_BYTES } from '../../core/limits';
+import { derivedMessageId, lacksMessageId } from '../../producer/content-id';
 import type { Line } from './lines';
 
 export interface Entry {
@@ -13,7 +13,13 @@ export interface Entry {
   bad?: string;
 }
 
-export function entryOf(line: Line): Entry {
+/**
+ * The entry of a line. An event without a messageId gets one by the rule every path uses (content-id.ts):
+ * the file is one request, so equal lines without a messageId stay distinct events (the second is `-2`)
+ * and a repeated or resumed import maps each line onto the same id again. `repeats` is the file's count
+ * of equal events so far, updated here.
+ */
+export function entryOf(line: Line, repeats: Map<string, number>): Entry {
   const { n, end } = line;
   if (line.tooLongBytes !== undefined) {
     return { n, end, bad: `the line is ${line.tooLongBytes} bytes; an event may be at most ${MAX_ITEM_BYTES} bytes` };
@@ -26,18 +32,9 @@ export function entryOf(line: Line): Entry {
   } catch (err) {
     return { n, end, bad: `not JSON (${(err as Error).message})` };
   }
-  giveMessageIdFromText(event, text);
-  return { n, end, event };
-}
-
-/**
- * Without a messageId the producer would make up a random one, and a resumed or repeated import would
- * queue the event again. One derived from the line's text makes the line idempotent like the others.
- */
-function giveMessageIdFromText(event: unknown, text: string): void {
-  if (typeof event !== 'object' || event === null || Array.isArray(event)) return;
-  const e = event as Record<string, unknown>;
-  if (e.messageId === undefined || e.messageId === null || e.messageId === '') {
-    e.messageId = `import-${createHash('sha1').update(text).digest('base64url')}`;
+  if (typeof event === 'object' && event !== null && !Array.isArray(event)) {
+    const e = event as Record<string, unknown>;
+    if (lacksMessageId(e)) e.messageId = derivedMessageId(e, repeats);
   }
+  return { n, end, event };
 }

@@ -41,6 +41,8 @@ export class ImportRun {
   private readonly startLine: number;
   /** Events the producer took in this run (for the rate and the rate cap). */
   private eventsThisRun = 0;
+  /** Equal events without messageId seen in the file so far, by content hash: the file is one request (entry.ts). */
+  private readonly repeats = new Map<string, number>();
   private line: number;
   private offset: number;
   private stopSignal?: NodeJS.Signals;
@@ -57,7 +59,8 @@ export class ImportRun {
     const { file, stat, totalLines, queuePrefix } = opts;
     this.checkpointSubject = { file, size: stat.size, mtimeMs: stat.mtimeMs, totalLines, queuePrefix };
     const cp = opts.resumeFrom;
-    this.counts = cp ? cp.counts : emptyCounts();
+    // A checkpoint from an older version may lack counts added since: they start at 0.
+    this.counts = cp ? { ...emptyCounts(), ...cp.counts } : emptyCounts();
     this.line = this.startLine = cp?.line ?? 0;
     this.offset = cp?.offset ?? 0;
     this.chunkEvents = eventsPerChunk(opts.rate);
@@ -70,6 +73,7 @@ export class ImportRun {
       this.progress.note(`${signal}: stopping after the chunk in hand (again to stop at once)`);
     });
     this.saveCheckpoint(); // fails early, before anything is queued, when the directory is not writable
+    await this.countRepeatsBefore(this.line);
     await this.queueLines();
     this.progress.finish(this.line, this.eventsThisRun);
 
@@ -83,12 +87,24 @@ export class ImportRun {
     return this.counts.bad > 0 ? EXIT.problems : EXIT.ok;
   }
 
+  /**
+   * A resumed run numbers equal events without messageId as a whole run would: it reads the lines already
+   * queued once more, only to count them (their ids are derived and dropped; nothing is queued).
+   */
+  private async countRepeatsBefore(line: number): Promise<void> {
+    if (line === 0) return;
+    for await (const l of readLines(this.opts.file, 0, 0)) {
+      if (l.n > line) break;
+      entryOf(l, this.repeats);
+    }
+  }
+
   /** Reads the lines and queues them a chunk at a time, until the end of the file or a stop signal. */
   private async queueLines(): Promise<void> {
     let pending: Entry[] = [];
     let pendingEvents = 0;
     for await (const line of readLines(this.opts.file, this.offset, this.line)) {
-      const entry = entryOf(line);
+      const entry = entryOf(line, this.repeats);
       pending.push(entry);
       if (entry.event !== undefined) pendingEvents++;
       // Bad and blank lines also end a chunk now and then, so a long run of them still moves the checkpoint.

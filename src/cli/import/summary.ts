@@ -30,16 +30,17 @@ export function printSummary(out: (line: string) => void, heading: string, run: 
 }
 
 function summaryRows(c: Counts): string[][] {
-  const byAction = Object.entries(c.jobsByAction)
+  const byAction = Object.entries(c.itemsByAction)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([action, n]) => `${action} ${n}`)
     .join(', ');
+  // Events, not jobs: a job carries a group of events, and how many jobs a run made says nothing useful.
   const rows: string[][] = [
     ['lines read', String(c.lines), ''],
-    ['events queued', String(c.queued), ''],
-    ['jobs queued', String(c.jobs), byAction ? `(${byAction})` : ''],
+    ['events queued', String(c.queued), byAction ? `(items by action: ${byAction})` : ''],
+    ['already queued', String(c.alreadyQueued), c.alreadyQueued > 0 ? '(queued before within the re-send window: not queued again)' : ''],
+    ['refused', String(c.bad), c.bad > 0 ? `(${plural(c.bad, 'line')} ${c.badLines.join(', ')}${c.bad > c.badLines.length ? ', …' : ''})` : ''],
     ['filtered', String(c.filteredNoSubscription + c.filteredIntegrations), `(no subscription fired ${c.filteredNoSubscription}, integrations ${c.filteredIntegrations})`],
-    ['bad lines', String(c.bad), c.bad > 0 ? `(${plural(c.bad, 'line')} ${c.badLines.join(', ')}${c.bad > c.badLines.length ? ', …' : ''})` : ''],
   ];
   if (c.blank > 0) rows.push(['blank lines', String(c.blank), '(skipped)']);
   return rows;

@@ -9,6 +9,7 @@ import type { RedisConnection } from '../connection';
 import { RedisDataWatch } from './data-marker';
 import { checkEvictionPolicy } from './eviction-policy';
 import { RedisMemoryGate, type MemoryGateSettings } from './memory-gate';
+import { once } from 'node:events';
 
 /** Throws, with how to fix it, when Redis may evict jobs; warns when its policy cannot be read. */
 export async function refuseEvictingRedis(connection: RedisConnection, logger: pino.Logger): Promise<void> {
@@ -32,6 +33,8 @@ export interface RedisSupervisionOptions {
 
 export interface RedisSupervision {
   memoryGate?: RedisMemoryGate;
+  /** Resolves once every connection is ready and the checks of the data their reconnects started are done. */
+  settled(): Promise<void>;
   stop(): void;
 }
 
@@ -50,6 +53,11 @@ export async function superviseRedis(opts: RedisSupervisionOptions): Promise<Red
   }
   return {
     memoryGate,
+    async settled() {
+      // A connection's check is queued by its 'ready' listener, registered above before this one.
+      await Promise.all(connections.map((c) => (c.status === 'ready' ? undefined : once(c, 'ready'))));
+      await watch.settled();
+    },
     stop() {
       watch.stop();
       memoryGate?.stop();

@@ -9,7 +9,7 @@ import { removeMessageIndex } from '../../../src/redis/message-index';
 import { Producer, QueueUnavailableError } from '../../../src/producer/publish';
 import type { Queues } from '../../../src/jobs/queues';
 import type { RedisConnection } from '../../../src/redis/connection';
-import { redisServerAvailable } from '../../support/chaos';
+import { needs, redisServerMissing } from '../../support/needs';
 import { startSmallRedis, type SmallRedis } from '../../support/small-redis';
 import { itemJobs } from '../../support/items';
 import { TRACK_SUBSCRIPTION } from '../../support/track-subscription';
@@ -25,7 +25,7 @@ describe('all or nothing: a request Redis refuses part of', function () {
   let queues: Queues;
 
   before(async function () {
-    if (!redisServerAvailable()) this.skip();
+    needs(this, redisServerMissing());
     small = await startSmallRedis(MAXMEMORY, PREFIX);
     ({ admin, connection, queues } = small);
   });

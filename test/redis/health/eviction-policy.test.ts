@@ -7,7 +7,8 @@ import { createLogger } from '../../../src/log/logger';
 import { connectRedis, waitForRedis } from '../../../src/redis/connection';
 import { readEvictionPolicy } from '../../../src/redis/health';
 import { startService } from '../../../src/service';
-import { chaosPrefix, redisServerAvailable, startPrivateRedis, type PrivateRedis } from '../../support/chaos';
+import { chaosPrefix, startPrivateRedis, type PrivateRedis } from '../../support/chaos';
+import { needs, redisServerMissing } from '../../support/needs';
 import { runCli } from '../../support/cli';
 import { TEST_REDIS_URL } from '../../support/redis';
 
@@ -17,7 +18,7 @@ describe('redis health: maxmemory-policy must be noeviction', function () {
   let noConfig: PrivateRedis;
 
   before(async function () {
-    if (!redisServerAvailable()) this.skip();
+    needs(this, redisServerMissing());
     [lru, noConfig] = await Promise.all([
       startPrivateRedis({ args: ['--appendonly', 'no', '--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru'] }),
       // As on managed Redis services that disable CONFIG.

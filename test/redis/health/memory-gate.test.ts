@@ -12,7 +12,8 @@ import { Producer } from '../../../src/producer/publish';
 import type { Queues } from '../../../src/jobs/queues';
 import type { RedisConnection } from '../../../src/redis/connection';
 import { memoryProblem, RedisMemoryGate } from '../../../src/redis/health';
-import { redisServerAvailable, waitUntil } from '../../support/chaos';
+import { waitUntil } from '../../support/chaos';
+import { needs, redisServerMissing } from '../../support/needs';
 import { startSmallRedis, type SmallRedis } from '../../support/small-redis';
 import { captureLog } from '../../support/log-capture';
 import { itemJobs } from '../../support/items';
@@ -69,7 +70,7 @@ describe('redis health: the memory gate', function () {
     const out = captureLog('info');
 
     before(async function () {
-      if (!redisServerAvailable()) this.skip();
+      needs(this, redisServerMissing());
       small = await startSmallRedis(MAXMEMORY, 'cio-gate');
       ({ admin, connection, queues } = small);
       const logger = out.log;
