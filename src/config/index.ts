@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { parseRegion } from '../core/settings';
 import { MAX_ITEM_BYTES } from '../core/limits';
+import { unknownKeys } from '../core/suggest';
 import { DEFAULTS } from './defaults';
 import { compileSubscriptions, ConfigError, type Subscription } from '../core/subscriptions';
 import type { Region } from '../core/types';
@@ -91,6 +92,10 @@ type Env = Record<string, string | undefined>;
 /** Node's timers hold at most 2^31-1 ms (about 24.8 days); a longer one fires after 1 ms instead. */
 const MAX_TIMER_MS = 2_147_483_647;
 
+/** The keys of CIO_CONFIG, and of its `settings` (the destination's settings, as Segment names them). */
+const FILE_KEYS = ['settings', 'subscriptions'];
+const FILE_SETTINGS_KEYS = ['siteId', 'apiKey', 'accountRegion'];
+
 interface FileConfig {
   settings?: { siteId?: unknown; apiKey?: unknown; accountRegion?: unknown };
   subscriptions?: unknown;
@@ -99,7 +104,9 @@ interface FileConfig {
 export function loadConfig(env: Env = process.env): ServiceConfig {
   const file = readConfigFile(env.CIO_CONFIG);
   const fileSettings = file.settings ?? {};
-  const region = regionOf(env.CUSTOMERIO_REGION ?? fileSettings.accountRegion);
+  const region = env.CUSTOMERIO_REGION !== undefined
+    ? regionOf(env.CUSTOMERIO_REGION, 'CUSTOMERIO_REGION')
+    : regionOf(fileSettings.accountRegion, `CIO_CONFIG=${env.CIO_CONFIG}: settings`);
   const writeKeys = list(env.WRITE_KEYS);
   const host = env.HOST ?? (writeKeys.length > 0 ? '0.0.0.0' : '127.0.0.1');
   if (writeKeys.length === 0 && !isLoopback(host)) {
@@ -222,17 +229,25 @@ function readConfigFile(path: string | undefined): FileConfig {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new ConfigError(`CIO_CONFIG=${path}: must be a JSON object {"settings": {...}, "subscriptions": [...]}`);
   }
-  const known = new Set(['settings', 'subscriptions']);
-  const unknown = Object.keys(parsed).filter((k) => !known.has(k));
-  if (unknown.length > 0) throw new ConfigError(`CIO_CONFIG=${path}: unknown key(s) ${unknown.join(', ')}; expected settings and subscriptions`);
+  // A misspelt key would otherwise be ignored: `acountRegion: "EU"` would send EU data to the US.
+  const unknown = unknownKeys(Object.keys(parsed), FILE_KEYS);
+  if (unknown) throw new ConfigError(`CIO_CONFIG=${path}: ${unknown}`);
+  const settings = (parsed as FileConfig).settings;
+  if (settings !== undefined) {
+    if (typeof settings !== 'object' || settings === null || Array.isArray(settings)) {
+      throw new ConfigError(`CIO_CONFIG=${path}: settings must be an object {"siteId": …, "apiKey": …, "accountRegion": …}`);
+    }
+    const unknownSetting = unknownKeys(Object.keys(settings), FILE_SETTINGS_KEYS);
+    if (unknownSetting) throw new ConfigError(`CIO_CONFIG=${path}: settings: ${unknownSetting}`);
+  }
   return parsed as FileConfig;
 }
 
-function regionOf(value: unknown): Region {
+function regionOf(value: unknown, where: string): Region {
   try {
     return parseRegion(value);
   } catch (err) {
-    throw new ConfigError(`CUSTOMERIO_REGION: ${(err as Error).message}`);
+    throw new ConfigError(`${where}: ${(err as Error).message}`);
   }
 }
 

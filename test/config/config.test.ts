@@ -75,7 +75,7 @@ describe('configuration', () => {
     ['a name used twice', { subscriptions: [sub(), sub()] }, /^subscription "Orders": name: used twice/],
     ['a subscription without a name', { subscriptions: [sub({ name: '' })] }, /^subscriptions\[0\]: name: required/],
     ['enabled that is not a boolean', { subscriptions: [sub({ enabled: 'yes' })] }, /^subscription "Orders": enabled: must be true or false/],
-    ['an unknown top-level key', { subscription: [] }, /unknown key\(s\) subscription/],
+    ['an unknown top-level key', { subscription: [] }, /unknown key "subscription" \(did you mean "subscriptions"\?\)/],
     ['a file that is not JSON', '{ nope', /not valid JSON/],
   ];
   for (const [what, content, message] of cases) {

@@ -4,6 +4,7 @@
 import { ACTIONS, buildItem, type BuildResult } from '../actions';
 import { BATCHING_FIELDS, validatePayload, type Fields } from '../actions/fields';
 import { BATCH_ITEMS } from '../limits';
+import { unknownKeys } from '../suggest';
 import { isActionKey, type ActionKey } from '../types';
 import { isDisabledByIntegrations } from './integrations';
 import { literalValue } from './literals';
@@ -15,6 +16,9 @@ export { presetSubscriptions, type SubscriptionSpec } from './presets';
 export { isDisabledByIntegrations } from './integrations';
 
 export const MAX_SUBSCRIPTIONS = 50;
+
+/** The keys of a subscription: ours, and Segment's export spellings of the action and trigger. */
+export const SUBSCRIPTION_KEYS = ['name', 'action', 'partnerAction', 'trigger', 'subscribe', 'mapping', 'enabled'] as const;
 
 export interface Subscription {
   name: string;
@@ -56,6 +60,9 @@ function readSpec(raw: unknown, index: number): SubscriptionSpec {
   const name = typeof r.name === 'string' && r.name.trim() ? r.name.trim() : undefined;
   if (!name) throw new ConfigError(`${at}: name: required, a non-empty string`);
   const where = `subscription "${name}"`;
+  // A misspelt key would otherwise be ignored: `enabeld: false` would leave the subscription on.
+  const unknown = unknownKeys(Object.keys(r), SUBSCRIPTION_KEYS);
+  if (unknown) throw new ConfigError(`${where}: ${unknown}`);
   // Segment exports call the action `partnerAction` and the trigger `subscribe`; accept both spellings.
   const action = r.action ?? r.partnerAction;
   if (!isActionKey(action)) {
