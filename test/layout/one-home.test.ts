@@ -1,5 +1,5 @@
 // One home per fact: the size limits live in src/core/limits.ts, the job states in src/redis/keys.ts and
-// the default Redis URL in src/config/defaults.ts; no other file writes them again.
+// the default Redis URL in src/config/settings.ts (the settings table); no other file writes them again.
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -27,7 +27,7 @@ const FACTS: Fact[] = [
   { name: 'the JSON depth limit', home: 'src/core/limits.ts', stated: /MAX_JSON_DEPTH = 64;/, pattern: /(?:JSON|EVENT)_DEPTH\s*=\s*\d/ },
   { name: 'the batch_size bounds', home: 'src/core/limits.ts', stated: /BATCH_ITEMS = \{ default: 50, min: 2, max: 100 \}/, pattern: /default:\s*50,\s*minimum:\s*2|DEFAULT_(?:BATCH_SIZE|MAX_ITEMS)\s*=/ },
   { name: 'a list of job states', home: 'src/redis/keys.ts', stated: /export const JOB_STATES = \{/, pattern: new RegExp(`${STATE}\\s*,\\s*${STATE}`), alsoIn: ['bench'] },
-  { name: 'the default Redis URL', home: 'src/config/defaults.ts', stated: /url: 'redis:\/\/127\.0\.0\.1:6379'/, pattern: /['"`]redis:\/\/127\.0\.0\.1:6379['"`]/, alsoIn: ['bench', 'test/support'] },
+  { name: 'the default Redis URL', home: 'src/config/settings.ts', stated: /REDIS_URL: entry\('redis', 'url', 'redis:\/\/127\.0\.0\.1:6379'/, pattern: /['"`]redis:\/\/127\.0\.0\.1:6379['"`]/, alsoIn: ['bench', 'test/support'] },
 ];
 
 describe('one home per fact', () => {
