@@ -14,6 +14,7 @@ import type { CustomerIoClient } from '../customerio/client';
 import { statusClass, type Metrics } from '../counts/metrics';
 import type { Subscription } from '../core/subscriptions';
 import type { CioItemError, CioPath } from '../core/types';
+import { Semaphore } from '../util/semaphore';
 
 interface Waiting {
   json: string;
@@ -201,26 +202,5 @@ export class Delivery {
     if (verdict.kind === 'rate_limited') this.opts.onPause?.(subscription, verdict.retryAfterMs, 'Customer.io answered 429 Too Many Requests');
     if (verdict.kind === 'auth_failed') this.opts.onPause?.(subscription, this.opts.authPauseMs, verdict.reason);
     return verdict;
-  }
-}
-
-/** Limits concurrent requests on the one-item paths. */
-class Semaphore {
-  private free: number;
-  private readonly waiters: Array<() => void> = [];
-  constructor(size: number) {
-    this.free = size;
-  }
-  async acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiters.push(resolve));
-  }
-  release(): void {
-    const next = this.waiters.shift();
-    if (next) next();
-    else this.free++;
   }
 }

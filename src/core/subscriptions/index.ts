@@ -143,7 +143,11 @@ function batchingOf(spec: SubscriptionSpec, where: string): { batchSize: number;
   };
 }
 
-export type Match = { fired: Subscription[]; filtered?: 'integrations' | 'no_subscription' };
+/** Why an event fired nothing: its integrations object opted out of this destination, or no trigger matched. */
+export const FILTER_REASONS = ['integrations', 'no_subscription'] as const;
+export type FilterReason = (typeof FILTER_REASONS)[number];
+
+export type Match = { fired: Subscription[]; filtered?: FilterReason };
 
 /** Which subscriptions fire for an event. */
 export function matchEvent(subscriptions: readonly Subscription[], event: unknown): Match {
