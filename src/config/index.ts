@@ -10,7 +10,7 @@ import { isIPv4 } from 'node:net';
 import { parseRegion } from '../core/settings';
 import { unknownKeys } from '../core/suggest';
 import { compileSubscriptions, ConfigError, type Subscription } from '../core/subscriptions';
-import type { Region } from '../core/types';
+import type { CustomerIoCredentials, Region } from '../core/types';
 import { DEFAULTS } from './defaults';
 import { given, read, readGroup, type SettingsGroup } from './settings';
 
@@ -28,10 +28,18 @@ export interface WorkerSettings extends SettingsGroup<'worker'> {}
 
 /** The HTTP side: where it listens, who may post, how long it waits for a client, the dashboard's login. */
 export interface HttpConfig extends SettingsGroup<'http'> {
-  dashboard: { user?: string; password?: string; readOnly: boolean };
+  dashboard: DashboardLogin;
 }
 
-export interface CustomerIoConfig extends SettingsGroup<'customerio'> {}
+/** The dashboard's Basic-auth login (DASHBOARD_USER, DASHBOARD_PASSWORD: both or neither) and its mode. */
+export interface DashboardLogin {
+  user?: string;
+  password?: string;
+  readOnly: boolean;
+}
+
+/** Customer.io: the credentials (CustomerIoCredentials, from the environment or CIO_CONFIG), the region, the host, the timeout. */
+export interface CustomerIoConfig extends SettingsGroup<'customerio'>, CustomerIoCredentials {}
 
 export interface ServiceConfig extends SettingsGroup<'service'> {
   redis: RedisConfig;

@@ -1,6 +1,6 @@
 // Destination settings as Segment users know them (siteId, apiKey, accountRegion) and where they lead.
 
-import type { Region } from './types';
+import type { CustomerIoCredentials, Region } from './types';
 
 export const TRACK_HOSTS: Record<Region, string> = {
   US: 'https://track.customer.io',
@@ -31,8 +31,11 @@ export function trackBaseUrl(region: Region, trackUrl?: string): string {
   return (trackUrl || TRACK_HOSTS[region]).replace(/\/+$/, '');
 }
 
-/** `Basic base64(siteId:apiKey)`, or undefined when both are empty (the header is then not sent). */
-export function basicAuthorization(siteId: string, apiKey: string): string | undefined {
+/**
+ * `Basic base64(siteId:apiKey)`, or undefined when both are empty (Segment's destination then sends no
+ * header; so do we). The one place the header is made: the client and the stand-in use it too.
+ */
+export function basicAuthorization(siteId: CustomerIoCredentials['siteId'], apiKey: CustomerIoCredentials['apiKey']): string | undefined {
   if (!siteId && !apiKey) return undefined;
   return `Basic ${Buffer.from(`${siteId}:${apiKey}`).toString('base64')}`;
 }

@@ -9,13 +9,13 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MAX_ITEM_BYTES, MAX_REQUEST_BYTES } from '../core/limits';
+import { basicAuthorization } from '../core/settings';
+import type { CustomerIoCredentials } from '../core/types';
 
-export interface StandInOptions {
+/** `apiKey`: when set, requests without Basic base64(siteId:apiKey) get 401. */
+export interface StandInOptions extends Partial<CustomerIoCredentials> {
   port?: number;
   host?: string;
-  siteId?: string;
-  /** When set, requests without Basic base64(siteId:apiKey) get 401. */
-  apiKey?: string;
   /** Added before every answer. */
   latencyMs?: number;
   /** Keep requests[] and items() (default true); false for the benchmark, so memory stays flat. */
@@ -115,7 +115,7 @@ export class CustomerIoStandIn {
     const { port } = server.address() as AddressInfo;
     this.url = `http://${opts.host ?? '127.0.0.1'}:${port}`;
     if (opts.apiKey) {
-      this.expectedAuth = `Basic ${Buffer.from(`${opts.siteId ?? ''}:${opts.apiKey}`).toString('base64')}`;
+      this.expectedAuth = basicAuthorization(opts.siteId ?? '', opts.apiKey);
     }
     this.keep = opts.keepRequests ?? true;
     this.maxRequestBytes = opts.maxRequestBytes ?? MAX_REQUEST_BYTES;

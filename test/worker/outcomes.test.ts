@@ -5,12 +5,9 @@ import { loadVectors } from '../support/vectors';
 import { itemsOf } from '../support/items';
 import { startPipeline, trackEvent, type Pipeline } from '../support/pipeline';
 import type { ActionKey } from '../../src/core/types';
+import { trackSpec } from '../support/track-subscription';
 
-const TRACK_ONLY = [{ name: 'Track', action: 'trackEvent', trigger: 'type = "track"', mapping: {
-  id: { '@path': '$.userId' }, anonymous_id: { '@path': '$.anonymousId' }, name: { '@path': '$.event' },
-  event_id: { '@path': '$.messageId' }, timestamp: { '@path': '$.timestamp' }, data: { '@path': '$.properties' },
-  convert_timestamp: true, batch_size: 50,
-} }];
+const TRACK_ONLY = [trackSpec({ mapping: { batch_size: 50 } })];
 
 describe('worker outcomes', function () {
   this.timeout(30_000);
