@@ -1,5 +1,5 @@
-// Pure: what becomes of a group job once each of its items has an outcome (architecture.md, "Outcomes map
-// onto job states"). Delivered items are counted; each item refused for good becomes a job of its own
+// Pure: what becomes of a group job once each of its items has an outcome (README.md, "How it works": what
+// each answer does to an item). Delivered items are counted; each item refused for good becomes a job of its own
 // that fails with its reason; items hit by a transient failure go back together as one new job with
 // backoff, their attempts carried over, or, once those are used up, each fails on its own; items that
 // wait out a 429 or refused credentials go back as one new job without using an attempt.

@@ -16,7 +16,7 @@ function compileError(mapping: unknown): string {
   throw new Error('expected a MappingError');
 }
 
-// The reference's example event for createUpdatePerson (customerio-reference.md §4.1).
+// The example event of Segment's createUpdatePerson action, the one its own tests use.
 const IDENTIFY = {
   type: 'identify',
   userId: 'abc123',

@@ -1,4 +1,4 @@
-// Every row of the outcome table (architecture.md) against real Redis and a Customer.io stand-in: each job
+// Every row of the outcome table (README.md, "How it works") against real Redis and a Customer.io stand-in: each job
 // ends completed, failed with its own reason, retried, or waiting, as its item's fate says.
 import { expect } from 'chai';
 import { loadVectors } from '../support/vectors';
