@@ -1,30 +1,13 @@
 // A misspelt key or region in CIO_CONFIG is refused, naming the closest valid key, rather than ignored: an
 // ignored `enabeld: false` leaves a subscription on, an ignored `acountRegion` sends EU data to the US.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect } from 'chai';
-import { ConfigError, loadConfig } from '../../src/config';
+import { loadConfig } from '../../src/config';
 import { closestKey, editDistance, unknownKeys } from '../../src/core/suggest';
+import { configRefusal, withConfigFile } from '../support/config-file';
 
-const dir = mkdtempSync(join(tmpdir(), 'cio-typos-'));
-let n = 0;
-function withFile(content: unknown): Record<string, string> {
-  const path = join(dir, `config-${++n}.json`);
-  writeFileSync(path, JSON.stringify(content));
-  return { CIO_CONFIG: path };
-}
+const withFile = withConfigFile;
+const refusal = configRefusal;
 const orders = { name: 'Orders', action: 'trackEvent', trigger: 'type = "track"', mapping: { name: { '@path': '$.event' } }, enabled: true };
-
-function refusal(env: Record<string, string>): string {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    expect(err).to.be.instanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('the configuration was accepted');
-}
 
 describe('configuration typos', () => {
   describe('editDistance and closestKey', () => {
