@@ -1,22 +1,16 @@
 // The settings table (src/config/settings.ts) is the one source of the settings: the configuration reads every
 // variable through it, and README.md's configuration table and .env.example are what it writes
 // (`npm run docs:settings`), so none of the three can say something the others do not.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { ConfigError, loadConfig, type ServiceConfig } from '../../src/config';
 import { SETTINGS, type Setting } from '../../src/config/settings';
 import { envExample, readmeTable } from '../../tools/settings-docs';
+import { listTs } from '../layout/import-graph';
 
 const root = path.resolve(__dirname, '..', '..');
 const entries = Object.entries(SETTINGS) as Array<[string, Setting]>;
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const file = path.join(dir, name);
-    return statSync(file).isDirectory() ? sourceFiles(file) : file.endsWith('.ts') ? [file] : [];
-  });
-}
 
 function field(config: ServiceConfig, s: Setting): unknown {
   const group = s.group === 'service' ? config : (config[s.group] as unknown as Record<string, unknown>);
@@ -57,7 +51,7 @@ describe('settings table', () => {
 
   it('names every environment variable the service reads (src/), so none is undocumented', () => {
     const read = new Set<string>();
-    for (const file of sourceFiles(path.join(root, 'src'))) {
+    for (const file of listTs(path.join(root, 'src'))) {
       for (const m of readFileSync(file, 'utf8').matchAll(/\benv\.([A-Z][A-Z0-9_]{2,})\b/g)) read.add(m[1]);
     }
     expect(read.size).to.be.greaterThan(0);

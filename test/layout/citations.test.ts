@@ -1,17 +1,10 @@
 // A comment that cites a document cites one in the repository: a reader cannot open a file that is not here.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
+import { listTs } from './import-graph';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-
-function listTs(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const full = path.join(dir, name);
-    if (statSync(full).isDirectory()) return listTs(full);
-    return name.endsWith('.ts') ? [full] : [];
-  });
-}
 
 describe('citations', () => {
   it('every .md file named in src/, test/, bench/ and tools/ is in the repository', () => {

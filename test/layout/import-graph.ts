@@ -136,7 +136,8 @@ export function cycles(graph: ImportGraph): string[][] {
   return found.filter((c) => !c.every((f) => f.startsWith(CYCLE_ALLOWED_UNDER)));
 }
 
-function listTs(dir: string): string[] {
+/** Every .ts file below `dir`. */
+export function listTs(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const full = path.join(dir, name);
     if (statSync(full).isDirectory()) return listTs(full);

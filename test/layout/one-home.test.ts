@@ -2,9 +2,10 @@
 // default Redis URL in src/config/settings.ts (the settings table), and withTimeout, the semaphore and the
 // log throttle in one module each; no other file writes them again.
 
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
+import { listTs } from './import-graph';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -53,11 +54,3 @@ describe('one home per fact', () => {
     });
   }
 });
-
-function listTs(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const full = path.join(dir, name);
-    if (statSync(full).isDirectory()) return listTs(full);
-    return name.endsWith('.ts') ? [full] : [];
-  });
-}
