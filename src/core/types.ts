@@ -58,13 +58,10 @@ export function isActionKey(value: unknown): value is ActionKey {
 
 export type Region = 'US' | 'EU';
 
-/** Customer.io credentials and where to send. */
-export interface CustomerIoSettings {
+/** Customer.io's Track API credentials (Basic auth: the site id is the user, the API key the password). */
+export interface CustomerIoCredentials {
   siteId: string;
   apiKey: string;
-  region: Region;
-  /** Replaces the region's host (tests, proxies). No trailing slash. */
-  trackUrl?: string;
 }
 
 /** The Track API paths the service posts to. */

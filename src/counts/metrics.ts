@@ -9,13 +9,18 @@
 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { logger } from '../log/logger';
+import { throttle, throttledErrorLog } from '../log/throttle';
 import { DEFAULTS } from '../config/defaults';
 import { FAIL_REASONS, OUTCOMES, RETRY_REASONS, type OutcomeClass } from '../core/outcomes';
+import { FILTER_REASONS } from '../core/subscriptions';
+import { withTimeout } from '../util/timeout';
 import { memoryCounterStore, Tally, type CounterStore, type OnceMark } from './tally';
 
-/** Label values, for callers that want the compiler to check them. */
-export type ReceivedSource = 'http' | 'publish' | 'import';
-export type FilterReason = 'integrations' | 'no_subscription';
+/** The values of the `source` label: where events come in (the producer's callers). */
+export const RECEIVED_SOURCES = ['http', 'publish', 'import'] as const;
+export type ReceivedSource = (typeof RECEIVED_SOURCES)[number];
+/** The values of the `reason` label of cio_events_filtered_total: their home is core/subscriptions (matchEvent). */
+export { FILTER_REASONS, type FilterReason } from '../core/subscriptions';
 export type StatusClass = '2xx' | '3xx' | '4xx' | '5xx' | 'error';
 
 export interface QueueDepth {
@@ -67,7 +72,7 @@ export interface MetricsOptions {
   collectTimeoutMs?: number;
   /**
    * Called when collectQueueDepth fails or times out (the scrape then goes on without cio_queue_jobs), or
-   * when the counts cannot be read (it shows the last ones read; reported at most every 10 s). Default: a
+   * when the counts cannot be read (it shows the last ones read; throttled as log/throttle.ts throttles errors). Default: a
    * warning in the log.
    */
   onCollectError?: (err: unknown) => void;
@@ -76,9 +81,6 @@ export interface MetricsOptions {
   /** Where the counters are kept. Default: this process's memory (tests, tools without Redis). */
   counterStore?: CounterStore;
 }
-
-const RECEIVED_SOURCES: readonly ReceivedSource[] = ['http', 'publish', 'import'];
-const FILTER_REASONS: readonly FilterReason[] = ['integrations', 'no_subscription'];
 
 /** The status_class label for an HTTP status; `undefined` (no response: timeout, connection error) is 'error'. */
 export function statusClass(status: number | undefined): StatusClass {
@@ -97,20 +99,17 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   const tally = new Tally(opts.counterStore ?? memoryCounterStore(), {
     onError: (err) => logger.warn({ err }, 'could not store counts in Redis; they are kept and stored later'),
   });
-  // The six counters read the store together on each scrape: one warning for the lot, not six.
-  let countsWarnedAt = -Infinity;
-  const onCountsError = (err: unknown) => {
-    if (Date.now() - countsWarnedAt < 10_000) return;
-    countsWarnedAt = Date.now();
-    if (opts.onCollectError) opts.onCollectError(err);
-    else logger.warn({ err }, 'could not read the counts from Redis; the scrape shows the last ones read');
-  };
+  // The counters read the store together on each scrape: one report for the lot, and one per window
+  // while the store stays away (the log throttle).
+  const onCountsError = opts.onCollectError
+    ? throttle(opts.onCollectError)
+    : throttledErrorLog({ logger, source: 'counts store (read by a scrape)', next: 'the scrape shows the last counts read', level: 'warn' });
   const shared = (name: string, help: string, labelNames: string[]) =>
     sharedCounter(tally, { name, help, labelNames, registers, collectTimeoutMs, onCollectError: onCountsError });
 
   const eventsReceived = shared(
     'cio_events_received_total',
-    'Segment events received, by source (http, publish, import).',
+    `Segment events received, by source (${RECEIVED_SOURCES.join(', ')}).`,
     ['source'],
   );
   const eventsFiltered = shared(
@@ -166,7 +165,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       this.reset();
       let depths: QueueDepth[];
       try {
-        depths = await withTimeout(collectQueueDepth(), collectTimeoutMs);
+        depths = await withTimeout(collectQueueDepth(), collectTimeoutMs, () => new Error(`queue depth not read within ${collectTimeoutMs} ms`));
       } catch (err) {
         onCollectError(err);
         return;
@@ -179,7 +178,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   const readHolds = async () => {
     if (!collectOrderHolds) return undefined;
     try {
-      return await withTimeout(collectOrderHolds(), collectTimeoutMs);
+      return await withTimeout(collectOrderHolds(), collectTimeoutMs, () => new Error(`the per-person order's holds were not read within ${collectTimeoutMs} ms`));
     } catch (err) {
       onCollectError(err);
       return undefined;
@@ -259,7 +258,7 @@ function sharedCounter(tally: Tally, opts: SharedCounterOptions): SharedCounter 
     async collect() {
       let rows;
       try {
-        rows = await withTimeout(tally.totals(), opts.collectTimeoutMs);
+        rows = await withTimeout(tally.totals(), opts.collectTimeoutMs, () => new Error(`counts not read within ${opts.collectTimeoutMs} ms`));
       } catch (err) {
         opts.onCollectError(err);
         rows = tally.lastTotals();
@@ -277,13 +276,4 @@ function sharedCounter(tally: Tally, opts: SharedCounterOptions): SharedCounter 
       return tally.record({ name, labels, value }, once);
     },
   };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`queue depth not read within ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -6,15 +6,13 @@
 // CioTransportError that carries no request headers, so it is safe to log.
 
 import { DEFAULTS } from '../config/defaults';
-import { trackBaseUrl } from '../core/settings';
+import { basicAuthorization, trackBaseUrl } from '../core/settings';
 import http from 'node:http';
 import https from 'node:https';
 import axios, { AxiosInstance, AxiosRequestConfig } from 'axios';
-import type { CioPath, Region } from '../core/types';
+import type { CioPath, CustomerIoCredentials, Region } from '../core/types';
 
-export interface CioClientOptions {
-  siteId: string;
-  apiKey: string;
+export interface CioClientOptions extends CustomerIoCredentials {
   region: Region;
   /** Replaces the region's host (tests, proxies). A trailing slash is tolerated. */
   trackUrl?: string;
@@ -91,10 +89,9 @@ export class CustomerIoClient {
     this.safeBaseUrl = withoutUserInfo(this.baseUrl);
     this.timeoutMs = opts.timeoutMs ?? CLIENT_DEFAULTS.timeoutMs;
 
-    // Segment's destination omits the header when both are empty; so do we.
-    if (opts.siteId || opts.apiKey) {
-      const token = Buffer.from(`${opts.siteId}:${opts.apiKey}`).toString('base64');
-      this.authorization = `Basic ${token}`;
+    this.authorization = basicAuthorization(opts.siteId, opts.apiKey);
+    if (this.authorization) {
+      const token = this.authorization.slice('Basic '.length);
       this.secrets = [token, opts.apiKey].filter((s) => s.length >= 4);
     } else {
       this.secrets = [];

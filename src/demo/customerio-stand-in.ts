@@ -1,6 +1,6 @@
 // A local stand-in for Customer.io's Track API, for tests, `npm run demo` and the benchmark.
 //
-// It answers the way the real API is documented to (customerio-api.md, sections 1-3): 200 `{}`
+// It answers the way Customer.io documents its Track API (the v2 batch and entity endpoints, and v1): 200 `{}`
 // when every item is accepted, 207 with `errors[]` by batch_index when some are not, 400 with a
 // v2 `errors[]` body (or, on v1 paths, a `meta` body) when the whole request is refused, 401 for
 // wrong credentials. Where the real API's answer is undocumented, the choice is written next to
@@ -9,13 +9,13 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MAX_ITEM_BYTES, MAX_REQUEST_BYTES } from '../core/limits';
+import { basicAuthorization } from '../core/settings';
+import type { CustomerIoCredentials } from '../core/types';
 
-export interface StandInOptions {
+/** `apiKey`: when set, requests without Basic base64(siteId:apiKey) get 401. */
+export interface StandInOptions extends Partial<CustomerIoCredentials> {
   port?: number;
   host?: string;
-  siteId?: string;
-  /** When set, requests without Basic base64(siteId:apiKey) get 401. */
-  apiKey?: string;
   /** Added before every answer. */
   latencyMs?: number;
   /** Keep requests[] and items() (default true); false for the benchmark, so memory stays flat. */
@@ -118,7 +118,7 @@ export class CustomerIoStandIn {
     const { port } = server.address() as AddressInfo;
     this.url = `http://${opts.host ?? '127.0.0.1'}:${port}`;
     if (opts.apiKey) {
-      this.expectedAuth = `Basic ${Buffer.from(`${opts.siteId ?? ''}:${opts.apiKey}`).toString('base64')}`;
+      this.expectedAuth = basicAuthorization(opts.siteId ?? '', opts.apiKey);
     }
     this.keep = opts.keepRequests ?? true;
     this.maxRequestBytes = opts.maxRequestBytes ?? MAX_REQUEST_BYTES;
@@ -242,7 +242,7 @@ export class CustomerIoStandIn {
   ): Answer {
     const known = (method === 'POST' && TRACK_PATHS.has(path)) || (method === 'GET' && path === '/api/v1/accounts/region');
     if (!known) return v2Error(404, 'not_found', 'path', `no such endpoint: ${method} ${path}`);
-    // The real 401 body is undocumented; this is the text of the spec's description.
+    // Customer.io documents no 401 body; this is the wording of its documented 401 description.
     if (this.expectedAuth && authorization !== this.expectedAuth) {
       return { status: 401, body: { meta: { error: 'Unauthorized request. Make sure that you provided the right credentials.' } } };
     }

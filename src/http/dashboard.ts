@@ -6,6 +6,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
+import type { DashboardLogin } from '../config';
 import type { Subscription } from '../core/subscriptions';
 import { traceMessage } from '../jobs/trace';
 import type { RedisConnection } from '../redis/connection';
@@ -20,7 +21,7 @@ export const TRACE_PATH = '/admin/trace';
 type BoardServerAdapter = Parameters<typeof createBullBoard>[0]['serverAdapter'];
 
 export interface DashboardOptions {
-  credentials: { user?: string; password?: string; readOnly: boolean };
+  credentials: DashboardLogin;
   queues: Queues;
   redis: RedisConnection;
   subscriptions: readonly Subscription[];

@@ -17,13 +17,12 @@ import { parseBody, readBody } from './body';
 import { registerCors } from './cors';
 import { authorizedBody, batchEvents, withPathType } from './envelope';
 import { refusal, type BadRequest } from './errors';
-import { withTimeout } from './timeout';
+import { throttledErrorLog } from '../log/throttle';
+import { withTimeout } from '../util/timeout';
 
 /** A refused batch lists at most this many per-event errors. */
 const MAX_LISTED_ERRORS = 100;
 const RETRY_AFTER_SECONDS = 5;
-/** While Redis is down every request would log the same warning; once per this interval is enough. */
-const UNAVAILABLE_LOG_INTERVAL_MS = 10_000;
 
 export interface IngestOptions {
   writeKeys: readonly string[];
@@ -45,7 +44,8 @@ export async function eventRoutes(api: FastifyInstance, opts: IngestOptions, log
   const parseJson = api.getDefaultJsonParser('remove', 'remove');
   const clock = opts.clock ?? Date.now;
   const enqueueTimeoutMs = opts.enqueueTimeoutMs ?? DEFAULTS.http.enqueueTimeoutMs;
-  let lastUnavailableLog = 0;
+  // While Redis is down every request would log the same warning: the log throttle sums them up.
+  const logUnavailable = throttledErrorLog({ logger: log, source: 'event intake', next: 'events are refused with 503 and nothing is queued; clients retry', level: 'warn' });
 
   // Every content type is read as JSON: SDKs send application/json, sendBeacon sends text/plain, and a
   // few clients send nothing or something odd. Whatever is not JSON gets a 400 that says so.
@@ -85,11 +85,7 @@ export async function eventRoutes(api: FastifyInstance, opts: IngestOptions, log
       });
     } catch (err) {
       if (!(err instanceof QueueUnavailableError)) throw err;
-      const now = Date.now();
-      if (now - lastUnavailableLog >= UNAVAILABLE_LOG_INTERVAL_MS) {
-        lastUnavailableLog = now;
-        log.warn({ reason: err.message, url: request.url }, 'events refused with 503: Redis is unavailable');
-      }
+      logUnavailable(err, { url: request.url });
       return reply
         .code(503)
         .header('retry-after', String(RETRY_AFTER_SECONDS))

@@ -9,7 +9,7 @@ import { DEFAULTS } from '../config/defaults';
 import type { Metrics } from '../counts/metrics';
 import type { RedisConnection } from '../redis/connection';
 import { refusal } from './errors';
-import { withTimeout } from './timeout';
+import { withTimeout } from '../util/timeout';
 
 export interface OpsOptions {
   metrics: Metrics;

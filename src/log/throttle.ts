@@ -57,6 +57,44 @@ export class ErrorWindow {
   }
 }
 
+export interface ThrottleOptions {
+  intervalMs?: number;
+  clock?: () => number;
+  /** Given what a window counted, when it ends with errors counted. */
+  summarize?: (summary: ThrottleSummary) => void;
+}
+
+export type ErrorLog = (err: unknown, fields?: Record<string, unknown>) => void;
+
+/**
+ * The one throttle of the service: `report` gets the first error of a run at once; the others of its window
+ * are counted and handed to `summarize` when the window ends, as described at the top of this file.
+ */
+export function throttle(report: ErrorLog, opts: ThrottleOptions = {}): ErrorLog {
+  const clock = opts.clock ?? Date.now;
+  const window = new ErrorWindow(opts.intervalMs ?? ERROR_LOG_INTERVAL_MS);
+  let timer: NodeJS.Timeout | undefined;
+
+  const schedule = () => {
+    const endsAt = window.endsAt();
+    if (endsAt === undefined) return;
+    timer = setTimeout(onWindowEnd, Math.max(0, endsAt - clock()));
+    timer.unref(); // a pending summary never keeps the process alive
+  };
+  const onWindowEnd = () => {
+    timer = undefined;
+    const summary = window.close(clock());
+    if (summary) opts.summarize?.(summary);
+    schedule();
+  };
+
+  return (err, fields) => {
+    if (window.note(describeError(err), clock()) === 'count') return;
+    report(err, fields);
+    if (!timer) schedule();
+  };
+}
+
 export interface ThrottledErrorLogOptions {
   logger: pino.Logger;
   /** What fails, in words: "Redis connection (producer)", "BullMQ worker". */
@@ -76,40 +114,26 @@ export function describeError(err: unknown): string {
   return code && !message.includes(code) ? `${code} ${message}` : message;
 }
 
-export type ErrorLog = (err: unknown, fields?: Record<string, unknown>) => void;
-
 /** A function to hand every error of one source to; it logs as described at the top of this file. */
 export function throttledErrorLog(opts: ThrottledErrorLogOptions): ErrorLog {
-  const clock = opts.clock ?? Date.now;
   const level = opts.level ?? 'error';
-  const window = new ErrorWindow(opts.intervalMs ?? ERROR_LOG_INTERVAL_MS);
-  let timer: NodeJS.Timeout | undefined;
-
-  const schedule = () => {
-    const endsAt = window.endsAt();
-    if (endsAt === undefined) return;
-    timer = setTimeout(onWindowEnd, Math.max(0, endsAt - clock()));
-    timer.unref(); // a pending summary never keeps the process alive
-  };
-  const onWindowEnd = () => {
-    timer = undefined;
-    const summary = window.close(clock());
-    if (summary) {
-      const span = summary.intervalMs % 1000 === 0 ? `${summary.intervalMs / 1000} s` : `${summary.intervalMs} ms`;
-      opts.logger[level](
-        { source: opts.source, count: summary.count, last: summary.last },
-        `${summary.count} more ${opts.source} errors in the last ${span} (last: ${summary.last})`,
-      );
-    }
-    schedule();
-  };
-
-  return (err, fields) => {
-    const description = describeError(err);
-    if (window.note(description, clock()) === 'count') return;
-    opts.logger[level]({ ...fields, source: opts.source, err: description }, `${opts.source} error: ${description}; ${opts.next}`);
-    if (!timer) schedule();
-  };
+  return throttle(
+    (err, fields) => {
+      const description = describeError(err);
+      opts.logger[level]({ ...fields, source: opts.source, err: description }, `${opts.source} error: ${description}; ${opts.next}`);
+    },
+    {
+      intervalMs: opts.intervalMs,
+      clock: opts.clock,
+      summarize: (summary) => {
+        const span = summary.intervalMs % 1000 === 0 ? `${summary.intervalMs / 1000} s` : `${summary.intervalMs} ms`;
+        opts.logger[level](
+          { source: opts.source, count: summary.count, last: summary.last },
+          `${summary.count} more ${opts.source} errors in the last ${span} (last: ${summary.last})`,
+        );
+      },
+    },
+  );
 }
 
 const byLogger = new WeakMap<pino.Logger, Map<string, ErrorLog>>();

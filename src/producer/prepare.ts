@@ -1,6 +1,6 @@
 // The pure half of ingestion: check each event, fill what Segment fills, and pick the subscriptions that fire.
 
-import { matchEvent, type Subscription } from '../core/subscriptions';
+import { matchEvent, type FilterReason, type Subscription } from '../core/subscriptions';
 import type { SegmentEvent } from '../core/types';
 import { MAX_ITEM_BYTES, MAX_JSON_DEPTH } from '../core/limits';
 import { derivedMessageId, lacksMessageId } from './content-id';
@@ -12,7 +12,7 @@ export interface Prepared {
   event: SegmentEvent;
   messageId: string;
   fired: Subscription[];
-  filtered?: 'integrations' | 'no_subscription';
+  filtered?: FilterReason;
 }
 
 export interface Refused {

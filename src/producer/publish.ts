@@ -5,13 +5,13 @@
 // (group-commit.ts), becomes one job (split by the caps of events and bytes per job). A re-sent event
 // (same messageId, same subscription, within the window) is left out by the message index.
 
-import type { Metrics } from '../counts/metrics';
+import type { Metrics, ReceivedSource } from '../counts/metrics';
 import type { JobsConfig } from '../config';
 import { jobOptions, type Queues } from '../jobs/queues';
 import { type RedisConnection } from '../redis/connection';
 import { MessageIndex } from '../redis/message-index';
 import { fitToCaps, GroupWriter, type GroupToWrite } from '../jobs/writer';
-import type { Subscription } from '../core/subscriptions';
+import type { FilterReason, Subscription } from '../core/subscriptions';
 import type { ActionKey, SegmentEvent } from '../core/types';
 import { OrderBook } from '../redis/order-book';
 import { GroupCommitter } from './group-commit';
@@ -25,7 +25,7 @@ export interface PublishResult {
   /** The subscriptions of `fired` for which the event was already queued (a re-send within the window): not queued again. */
   alreadyQueued?: string[];
   /** Why nothing fired: the integrations object turned the destination off, or no trigger matched. */
-  filtered?: 'integrations' | 'no_subscription';
+  filtered?: FilterReason;
   /** Why the event was refused (nothing was queued for it). */
   error?: string;
 }
@@ -51,7 +51,8 @@ export interface ProducerOptions {
   clock?: () => number;
 }
 
-export type EventSource = 'http' | 'publish' | 'import';
+/** Where events come in: the `source` label of cio_events_received_total. */
+export type EventSource = ReceivedSource;
 
 interface CommitEntry {
   prepared: Prepared[];

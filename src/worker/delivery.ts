@@ -15,6 +15,7 @@ import { statusClass, type Metrics } from '../counts/metrics';
 import type { Subscription } from '../core/subscriptions';
 import type { CioItemError, CioPath } from '../core/types';
 import type { RequestRecord } from '../jobs/result';
+import { Semaphore } from '../util/semaphore';
 
 interface Waiting {
   json: string;
@@ -225,26 +226,5 @@ export class Delivery {
       });
     }
     return [verdict, { at: started, ...(status === undefined ? {} : { status }), size: items }];
-  }
-}
-
-/** Limits concurrent requests on the one-item paths. */
-class Semaphore {
-  private free: number;
-  private readonly waiters: Array<() => void> = [];
-  constructor(size: number) {
-    this.free = size;
-  }
-  async acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiters.push(resolve));
-  }
-  release(): void {
-    const next = this.waiters.shift();
-    if (next) next();
-    else this.free++;
   }
 }

@@ -1,9 +1,10 @@
-// Pure: what becomes of a group job once each of its items has an outcome. Delivered items are counted;
-// each item refused for good becomes a job of its own that fails with its reason; items hit by a transient
-// failure go back together as one new job with backoff, their attempts carried over, or, once those are
-// used up, each fails on its own; items that wait out a 429 or refused credentials go back as one new job
-// without using an attempt; items held behind an earlier operation of their person (per-person order) go
-// back as one new job that waits to be woken, without using an attempt.
+// Pure: what becomes of a group job once each of its items has an outcome (README.md, "How it works": what
+// each answer does to an item). Delivered items are counted; each item refused for good becomes a job of its
+// own that fails with its reason; items hit by a transient failure go back together as one new job with
+// backoff, their attempts carried over, or, once those are used up, each fails on its own; items that wait
+// out a 429 or refused credentials go back as one new job without using an attempt; items held behind an
+// earlier operation of their person (README.md, "Order") go back as one new job that waits to be woken,
+// without using an attempt.
 
 import { unhandled, type BackoffReason, type FailReason, type Outcome, type WaitReason } from '../core/outcomes';
 import type { SegmentEvent } from '../core/types';

@@ -1,6 +1,7 @@
 // vectors/edge-probes.json: further scenarios run against the reference. Each probe's items (or
 // errors) are checked here; what the service then does with Customer.io's answers (P01–P05, P13) is checked
-// end to end in test/worker/outcomes.test.ts. Probes named in deviations.md assert our behaviour instead.
+// end to end in test/worker/outcomes.test.ts. Probes a deviation of README.md
+// ("Where we differ from Segment's destination", D1–D10) applies to assert our behaviour instead.
 import { expect } from 'chai';
 import { ACTIONS, buildItem, defaultMapping, PATH_FOR } from '../../src/core/actions';
 import { basicAuthorization, parseRegion, trackBaseUrl } from '../../src/core/settings';
@@ -44,7 +45,7 @@ function referenceItems(p: Probe): Expectation {
 
 const reference = (p: Probe) => referenceItems(p);
 
-/** Where we deliberately differ, the items we send instead (deviations.md). */
+/** Where we deliberately differ (README.md's D1–D10), the items we send instead. */
 const OURS: Record<string, { deviation: string; items: (p: Probe) => Expectation }> = {
   P07: {
     deviation: 'D3: numeric created_at and timestamp are sent as numbers',

@@ -1,6 +1,6 @@
 // Every case of vectors/upstream-cases.json: the reference's own tests, run on the batch and the
 // single path, US and EU. The item we build (or the error we give) must equal the reference's, except where
-// deviations.md says we do better; those cases assert our documented behaviour and name the deviation.
+// README.md's "Where we differ from Segment's destination" says we do better; those cases assert our documented behaviour and name the deviation.
 import { expect } from 'chai';
 import { ACTIONS, buildItem, defaultMapping, PATH_FOR } from '../../src/core/actions';
 import { basicAuthorization, parseRegion, trackBaseUrl } from '../../src/core/settings';

@@ -3,7 +3,7 @@
 // What can be asserted exactly: the stand-in draws one number per request, so the test knows the fate of
 // every request and therefore, per item, how many 5xx/timeouts and how many 429s its job went through.
 // A job's attemptsMade counts finished attempts (a failed one, or the last that delivered), and a 429 is
-// not an attempt (architecture.md: "no attempt is used up"). So for every job:
+// not an attempt (README.md's outcome table: "no attempt is used"). So for every job:
 //     attemptsMade === (5xx and timeouts its item saw) + 1
 // With 12 attempts and a ~23% failure rate per request, running out of attempts is a ~1e-8 event per job,
 // so "no job failed" is asserted too, and every item is accepted by the stand-in exactly once (a failed or

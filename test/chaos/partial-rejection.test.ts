@@ -1,5 +1,5 @@
-// A 207 that names some items (architecture.md, outcome table: "2xx; item listed in the body's errors[]
-// by batch_index": failed at once, no retry, reason = Customer.io's reason, field and message), checked on
+// A 207 that names some items (README.md's outcome table: "2xx, item listed in the body's errors[]": failed
+// at once, no retry, reason = Customer.io's reason, field and message), checked on
 // the running service: the job states in Redis and the counters on GET /metrics.
 import { expect } from 'chai';
 import {

@@ -1,6 +1,6 @@
 // Chaos: Redis dies (SIGKILL) during ingestion and comes back with its data (AOF, appendfsync always).
 //
-// The contract (architecture.md): 200 only once the jobs are in Redis; 503 while Redis is unavailable, so
+// The contract (ARCHITECTURE.md, "Nothing acknowledged is lost"): 200 only once the jobs are in Redis; 503 while Redis is unavailable, so
 // clients retry; /health says 503 too. Nothing acknowledged is lost, and the service heals by itself: the
 // same API and worker processes carry on once Redis is back.
 //

@@ -1,5 +1,5 @@
-// Chaos: worker processes killed with SIGKILL in the middle of a flush (architecture.md, "At least once":
-// a worker killed mid-flush loses nothing; its jobs stall and come back).
+// Chaos: worker processes killed with SIGKILL in the middle of a flush (README.md, "What at-least-once means
+// here": a worker killed mid-flush loses nothing; its jobs stall and come back).
 //
 // The API and the workers run as real processes on the shared Redis under a prefix of their own. Each
 // worker talks to a Customer.io stand-in of its own, so the test knows which worker sent what: an item the

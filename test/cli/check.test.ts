@@ -173,6 +173,29 @@ describe('cli: check', function () {
     expect(result.stderr).to.match(/^Configuration error: subscription "Oops": action: unknown action "trackEvents"/m);
   });
 
+  it('refuses a misspelt key or region, naming it and the closest valid key (exit 2)', async () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [
+        { subscriptions: [{ name: 'Orders', action: 'trackEvent', trigger: 'type = "track"', mapping: { name: 'n' }, enabeld: false }] },
+        /^Configuration error: subscription "Orders": unknown key "enabeld" \(did you mean "enabled"\?\)/m,
+      ],
+      [
+        { subscriptions: [{ name: 'Orders', action: 'trackEvent', tigger: 'type = "track"', mapping: { name: 'n' } }] },
+        /^Configuration error: subscription "Orders": unknown key "tigger" \(did you mean "trigger"\?\)/m,
+      ],
+      [{ settings: { acountRegion: 'EU' } }, /^Configuration error: CIO_CONFIG=.*: settings: unknown key "acountRegion" \(did you mean "accountRegion"\?\)/m],
+      [{ settings: { accountRegion: 'EU1' } }, /^Configuration error: CIO_CONFIG=.*: settings: accountRegion must be "US" or "EU" .*got "EU1"$/m],
+    ];
+    for (const [content, message] of cases) {
+      const bad = path.join(dir, 'typo.json');
+      writeFileSync(bad, JSON.stringify(content));
+      const result = await runCli(['check'], env({ CIO_CONFIG: bad, CUSTOMERIO_REGION: undefined }));
+      expect(result.code, transcript(result)).to.equal(2);
+      expect(result.stderr).to.match(message);
+      expect(result.stdout, 'nothing is reported valid').to.not.include('Configuration: valid');
+    }
+  });
+
   it('refuses what start-up refuses: a batch_size of 50.5, a 10,000-deep mapping, a disabled Liquid tag (exit 2)', async () => {
     const cases: Array<[string, RegExp]> = [
       [

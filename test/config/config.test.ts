@@ -1,19 +1,11 @@
 // Configuration is read once and checked: a rule broken stops start-up with a message that names the
 // subscription and the field (or the environment variable).
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { expect } from 'chai';
-import { ConfigError, loadConfig } from '../../src/config';
+import { loadConfig } from '../../src/config';
 import { ACTION_KEYS } from '../../src/core/types';
+import { configRefusal, withConfigFile } from '../support/config-file';
 
-const dir = mkdtempSync(join(tmpdir(), 'cio-config-'));
-let n = 0;
-function withFile(content: unknown): Record<string, string> {
-  const path = join(dir, `config-${++n}.json`);
-  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
-  return { CIO_CONFIG: path };
-}
 // `mapping` given in `over` is laid over a mapping of the one required field.
 const sub = (over: Record<string, unknown> = {}) => ({
   name: 'Orders',
@@ -23,15 +15,8 @@ const sub = (over: Record<string, unknown> = {}) => ({
   mapping: { name: { '@path': '$.event' }, ...(over.mapping as object | undefined) },
 });
 
-function refusal(env: Record<string, string>): string {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    expect(err).to.be.instanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('the configuration was accepted');
-}
+const withFile = withConfigFile;
+const refusal = configRefusal;
 
 describe('configuration', () => {
   it('with no subscriptions configured, the presets of every action apply with their default mappings', () => {
@@ -75,7 +60,7 @@ describe('configuration', () => {
     ['a name used twice', { subscriptions: [sub(), sub()] }, /^subscription "Orders": name: used twice/],
     ['a subscription without a name', { subscriptions: [sub({ name: '' })] }, /^subscriptions\[0\]: name: required/],
     ['enabled that is not a boolean', { subscriptions: [sub({ enabled: 'yes' })] }, /^subscription "Orders": enabled: must be true or false/],
-    ['an unknown top-level key', { subscription: [] }, /unknown key\(s\) subscription/],
+    ['an unknown top-level key', { subscription: [] }, /unknown key "subscription" \(did you mean "subscriptions"\?\)/],
     ['a file that is not JSON', '{ nope', /not valid JSON/],
   ];
   for (const [what, content, message] of cases) {
@@ -115,7 +100,7 @@ describe('configuration', () => {
   });
 
   it('refuses a missing CIO_CONFIG file', () => {
-    expect(refusal({ CIO_CONFIG: join(dir, 'missing.json') })).to.match(/CIO_CONFIG=.*missing\.json: cannot read the file \(ENOENT\)/);
+    expect(refusal({ CIO_CONFIG: join(dirname(withFile({}).CIO_CONFIG), 'missing.json') })).to.match(/CIO_CONFIG=.*missing\.json: cannot read the file \(ENOENT\)/);
   });
 
   it('refuses bad environment values, naming the variable', () => {

@@ -14,6 +14,7 @@ import { compileSubscriptions } from '../../src/core/subscriptions';
 import type { Outcome } from '../../src/core/outcomes';
 import { Delivery } from '../../src/worker/delivery';
 import { seededRandom, seedFor } from '../support/chaos';
+import { trackSpec } from '../support/track-subscription';
 
 type Rng = () => number;
 
@@ -132,7 +133,7 @@ describe('hostile Customer.io answers (property tests)', function () {
     const seed = seedFor('delivery', 'FUZZ_SEED');
     const rng = seededRandom(seed);
     const [subscription] = compileSubscriptions([
-      { name: 'Track', action: 'trackEvent', trigger: 'type = "track"', mapping: { id: { '@path': '$.userId' }, name: { '@path': '$.event' }, batch_size: 100 } },
+      trackSpec({ mapping: { batch_size: 100 } }),
     ]);
     for (let run = 0; run < 200; run++) {
       const exchanges: Array<{ names: string[]; status: number; body: unknown }> = [];

@@ -3,7 +3,7 @@
 //
 // publish() promises (src/producer/publish.ts): one result per event; an invalid event is reported in its
 // result with an error and nothing is queued for it; the valid ones are queued. The workers promise an
-// outcome per job (architecture.md): completed, or failed with a reason that says what was wrong, never a
+// outcome per job (ARCHITECTURE.md, "Nothing acknowledged is lost"): completed, or failed with a reason that says what was wrong, never a
 // crash and never a job left behind.
 //
 // The random part is seeded; the seed is printed, and FUZZ_SEED=<seed> replays a run.

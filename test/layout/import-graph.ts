@@ -7,19 +7,20 @@ import path from 'node:path';
 /** Each folder of src/ (a top-level file counts as its own folder) and the folders it may import. */
 export const MAY_IMPORT: Record<string, readonly string[]> = {
   core: [],
-  config: ['core'],
-  log: [],
-  customerio: ['core', 'config', 'log'],
-  redis: ['core', 'config', 'log'],
-  counts: ['core', 'config', 'log', 'redis'],
-  jobs: ['core', 'config', 'log', 'redis', 'counts'],
-  producer: ['core', 'config', 'log', 'redis', 'counts', 'jobs'],
-  worker: ['core', 'config', 'log', 'redis', 'counts', 'jobs', 'customerio'],
-  http: ['core', 'config', 'log', 'redis', 'counts', 'jobs', 'producer'],
-  cli: ['core', 'config', 'log', 'redis', 'counts', 'jobs', 'producer', 'customerio'],
-  service: ['core', 'config', 'log', 'redis', 'counts', 'jobs', 'producer', 'worker', 'http', 'customerio'],
-  demo: ['core', 'config', 'log', 'redis', 'counts', 'jobs', 'producer', 'worker', 'http', 'customerio', 'service', 'cli'],
-  main: ['config', 'log', 'service'],
+  util: [],
+  config: ['core', 'util'],
+  log: ['util'],
+  customerio: ['core', 'config', 'log', 'util'],
+  redis: ['core', 'config', 'log', 'util'],
+  counts: ['core', 'config', 'log', 'redis', 'util'],
+  jobs: ['core', 'config', 'log', 'redis', 'counts', 'util'],
+  producer: ['core', 'config', 'log', 'redis', 'counts', 'jobs', 'util'],
+  worker: ['core', 'config', 'log', 'redis', 'counts', 'jobs', 'customerio', 'util'],
+  http: ['core', 'config', 'log', 'redis', 'counts', 'jobs', 'producer', 'util'],
+  cli: ['core', 'config', 'log', 'redis', 'counts', 'jobs', 'producer', 'customerio', 'util'],
+  service: ['core', 'config', 'log', 'redis', 'counts', 'jobs', 'producer', 'worker', 'http', 'customerio', 'util'],
+  demo: ['core', 'config', 'log', 'redis', 'counts', 'jobs', 'producer', 'worker', 'http', 'customerio', 'service', 'cli', 'util'],
+  main: ['config', 'log', 'service', 'util'],
 };
 
 /** Packages the pure core may use: none of them does I/O. Node's built-ins are all refused. */
@@ -135,7 +136,8 @@ export function cycles(graph: ImportGraph): string[][] {
   return found.filter((c) => !c.every((f) => f.startsWith(CYCLE_ALLOWED_UNDER)));
 }
 
-function listTs(dir: string): string[] {
+/** Every .ts file below `dir`. */
+export function listTs(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const full = path.join(dir, name);
     if (statSync(full).isDirectory()) return listTs(full);

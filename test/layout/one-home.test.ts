@@ -1,9 +1,11 @@
-// One home per fact: the size limits live in src/core/limits.ts, the job states in src/redis/keys.ts and
-// the default Redis URL in src/config/defaults.ts; no other file writes them again.
+// One home per fact: the size limits live in src/core/limits.ts, the job states in src/redis/keys.ts, the
+// default Redis URL in src/config/settings.ts (the settings table), and withTimeout, the semaphore and the
+// log throttle in one module each; no other file writes them again.
 
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
+import { listTs } from './import-graph';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -27,7 +29,10 @@ const FACTS: Fact[] = [
   { name: 'the JSON depth limit', home: 'src/core/limits.ts', stated: /MAX_JSON_DEPTH = 64;/, pattern: /(?:JSON|EVENT)_DEPTH\s*=\s*\d/ },
   { name: 'the batch_size bounds', home: 'src/core/limits.ts', stated: /BATCH_ITEMS = \{ default: 50, min: 2, max: 100 \}/, pattern: /default:\s*50,\s*minimum:\s*2|DEFAULT_(?:BATCH_SIZE|MAX_ITEMS)\s*=/ },
   { name: 'a list of job states', home: 'src/redis/keys.ts', stated: /export const JOB_STATES = \{/, pattern: new RegExp(`${STATE}\\s*,\\s*${STATE}`), alsoIn: ['bench'] },
-  { name: 'the default Redis URL', home: 'src/config/defaults.ts', stated: /url: 'redis:\/\/127\.0\.0\.1:6379'/, pattern: /['"`]redis:\/\/127\.0\.0\.1:6379['"`]/, alsoIn: ['bench', 'test/support'] },
+  { name: 'a withTimeout', home: 'src/util/timeout.ts', stated: /export function withTimeout</, pattern: /function withTimeout\b|const withTimeout\b/ },
+  { name: 'a semaphore', home: 'src/util/semaphore.ts', stated: /export class Semaphore \{/, pattern: /class \w*(?:Semaphore|Permits|Limiter)\b/ },
+  { name: 'a log throttle', home: 'src/log/throttle.ts', stated: /export function throttle\(/, pattern: /(?:Warned|Logged|Log)At\s*[<>]=?|now - last\w*(?:Log|Warn)/ },
+  { name: 'the default Redis URL', home: 'src/config/settings.ts', stated: /REDIS_URL: entry\('redis', 'url', 'redis:\/\/127\.0\.0\.1:6379'/, pattern: /['"`]redis:\/\/127\.0\.0\.1:6379['"`]/, alsoIn: ['bench', 'test/support'] },
 ];
 
 describe('one home per fact', () => {
@@ -49,11 +54,3 @@ describe('one home per fact', () => {
     });
   }
 });
-
-function listTs(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const full = path.join(dir, name);
-    if (statSync(full).isDirectory()) return listTs(full);
-    return name.endsWith('.ts') ? [full] : [];
-  });
-}

@@ -4,21 +4,14 @@
 import net from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { expect } from 'chai';
-import { ConfigError, loadConfig } from '../../src/config';
 import { chaosPrefix, freePort, inspectQueues, redisServerAvailable, SHARED_REDIS_URL, startPrivateRedis } from '../support/chaos';
+import { loadConfig } from '../../src/config';
+import { configRefusal } from '../support/config-file';
 import { runUntilExit, startServiceProcess, stopAllServiceProcesses, type Env } from '../support/process';
 
 const PASSWORD = 'rediss-Pw-7QzK-do-not-print';
 
-function refusal(env: Env): string {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    expect(err).to.be.instanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
-}
+const refusal = (env: Env): string => configRefusal(env);
 
 /** True when something accepts a TCP connection at host:port. */
 function connects(host: string, port: number): Promise<boolean> {

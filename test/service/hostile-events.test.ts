@@ -9,10 +9,9 @@ import { startService, type RunningService } from '../../src/service';
 import { ACTION_KEYS } from '../../src/core/types';
 import { itemCounts } from '../support/items';
 import { testConfig } from '../support/pipeline';
+import { trackSpec } from '../support/track-subscription';
 
-const TEMPLATED = [{ name: 'Track', action: 'trackEvent', trigger: 'type = "track"', mapping: {
-  id: { '@path': '$.userId' }, name: { '@template': 'x {{{properties.x}}} {{properties.x}}' }, event_id: { '@path': '$.messageId' }, timestamp: { '@path': '$.timestamp' },
-} }];
+const TEMPLATED = [trackSpec({ mapping: { name: { '@template': 'x {{{properties.x}}} {{properties.x}}' } } })];
 
 describe('hostile event content', function () {
   this.timeout(60_000);

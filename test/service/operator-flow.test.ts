@@ -12,6 +12,7 @@ import { startService, type RunningService } from '../../src/service';
 import { ACTION_KEYS } from '../../src/core/types';
 import { runCli } from '../support/cli';
 import { REDIS_URL, testPrefix } from '../support/pipeline';
+import { trackSpec } from '../support/track-subscription';
 
 /** What Bull Board's API answers for a queue's failed jobs (the parts read here). */
 type BoardAnswer = { queues: Array<{ name: string; counts: { failed: number }; jobs: Array<{ failedReason: string }> }> };
@@ -21,12 +22,7 @@ const dir = mkdtempSync(join(tmpdir(), 'cio-operator-'));
 function writeConfig(nameField: unknown): string {
   const path = join(dir, `config-${Date.now()}.json`);
   writeFileSync(path, JSON.stringify({
-    subscriptions: [{
-      name: 'Orders',
-      action: 'trackEvent',
-      trigger: 'type = "track"',
-      mapping: { id: { '@path': '$.userId' }, name: nameField, event_id: { '@path': '$.messageId' }, data: { '@path': '$.properties' } },
-    }],
+    subscriptions: [trackSpec({ name: 'Orders', mapping: { name: nameField } })],
   }));
   return path;
 }

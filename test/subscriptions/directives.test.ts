@@ -3,30 +3,17 @@
 import { expect } from 'chai';
 import { compileMapping, compileValue, MappingError } from '../../src/core/subscriptions/mapping';
 import { findPlaceholders } from '../../src/core/subscriptions/mapping/template';
+import { thrown } from '../support/config-file';
 
 function resolve(value: unknown, event: unknown): unknown {
   return compileValue(value, 'value')(event);
 }
 
-function compileError(value: unknown): string {
-  try {
-    compileValue(value, 'value');
-  } catch (err) {
-    expect(err).to.be.instanceOf(MappingError);
-    return (err as Error).message;
-  }
-  throw new Error('expected a MappingError');
-}
+const compileError = (value: unknown): string => thrown(() => compileValue(value, 'value'), MappingError);
 
 function runError(value: unknown, event: unknown): string {
   const compiled = compileValue(value, 'value');
-  try {
-    compiled(event);
-  } catch (err) {
-    expect(err).to.be.instanceOf(MappingError);
-    return (err as Error).message;
-  }
-  throw new Error('expected a MappingError');
+  return thrown(() => compiled(event), MappingError);
 }
 
 /** Milliseconds a call takes; the bounds below are generous, far above the linear cost, far below the old quadratic one. */

@@ -1,22 +1,16 @@
 import { expect } from 'chai';
 import { compileMapping, compileValue, MappingError } from '../../src/core/subscriptions/mapping';
+import { thrown } from '../support/config-file';
+import { TRACK_MAPPING } from '../support/track-subscription';
 
 /** Resolves one mapping value against an event. */
 function resolve(value: unknown, event: unknown): unknown {
   return compileValue(value, 'value')(event);
 }
 
-function compileError(mapping: unknown): string {
-  try {
-    compileMapping(mapping);
-  } catch (err) {
-    expect(err).to.be.instanceOf(MappingError);
-    return (err as Error).message;
-  }
-  throw new Error('expected a MappingError');
-}
+const compileError = (mapping: unknown): string => thrown(() => compileMapping(mapping), MappingError);
 
-// The reference's example event for createUpdatePerson (customerio-reference.md §4.1).
+// The example event of Segment's createUpdatePerson action, the one its own tests use.
 const IDENTIFY = {
   type: 'identify',
   userId: 'abc123',
@@ -52,17 +46,7 @@ const CREATE_UPDATE_PERSON = {
   batch_size: 50,
 };
 
-const TRACK_EVENT = {
-  id: { '@path': '$.userId' },
-  anonymous_id: { '@path': '$.anonymousId' },
-  name: { '@path': '$.event' },
-  event_id: { '@path': '$.messageId' },
-  timestamp: { '@path': '$.timestamp' },
-  data: { '@path': '$.properties' },
-  convert_timestamp: true,
-  enable_batching: true,
-  batch_size: 50,
-};
+const TRACK_EVENT = { ...TRACK_MAPPING, enable_batching: true, batch_size: 50 };
 
 const CREATE_UPDATE_DEVICE = {
   person_id: { '@path': '$.userId' },

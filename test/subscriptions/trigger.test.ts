@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { compileTrigger, TriggerError } from '../../src/core/subscriptions/trigger';
 import { loadVectors } from '../support/vectors';
 
-// The 15 automatic presets' subscribe strings (customerio-reference.md §4), by preset name.
+// The 15 automatic presets' subscribe strings, as Segment's destination defines them, by preset name.
 const PRESETS: Record<string, string> = {
   'Create or Update Person': 'type = "identify"',
   'Track Event':
@@ -70,7 +70,7 @@ describe('compileTrigger: the preset triggers', () => {
   });
 });
 
-describe('compileTrigger: semantics (customerio-reference.md §2.1)', () => {
+describe("compileTrigger: semantics (Segment's subscription language, @segment/destination-subscriptions)", () => {
   it('= is strict equality with the value as a string', () => {
     expect(matches('userId = "42"', { userId: '42' })).to.equal(true);
     expect(matches('userId = "42"', { userId: 42 })).to.equal(false);

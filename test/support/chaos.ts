@@ -28,6 +28,7 @@ export function scale<T>(short: T, long: T): T {
 
 export { TEST_REDIS_URL as SHARED_REDIS_URL } from './redis';
 import { TEST_REDIS_URL as SHARED_REDIS_URL } from './redis';
+import { trackSpec } from './track-subscription';
 
 export function chaosPrefix(kind: string): string {
   return `cio-${kind}-${randomBytes(4).toString('hex')}`;
@@ -249,24 +250,7 @@ export function trackEvent(messageId: string, n: number, extra: Record<string, u
 
 /** One Track Event subscription (Customer.io item `id` = the event's messageId) and its batch size. */
 export function trackOnly(batchSize = 20): unknown[] {
-  return [
-    {
-      name: 'Track',
-      action: 'trackEvent',
-      trigger: 'type = "track"',
-      enabled: true,
-      mapping: {
-        id: { '@path': '$.userId' },
-        anonymous_id: { '@path': '$.anonymousId' },
-        name: { '@path': '$.event' },
-        event_id: { '@path': '$.messageId' },
-        timestamp: { '@path': '$.timestamp' },
-        data: { '@path': '$.properties' },
-        convert_timestamp: true,
-        batch_size: batchSize,
-      },
-    },
-  ];
+  return [trackSpec({ mapping: { batch_size: batchSize } })];
 }
 
 /** One subscription per event type (preset mappings, trigger `type = "…"`): each accepted event makes one job. */

@@ -3,21 +3,9 @@
 import { expect } from 'chai';
 import { itemStates } from '../support/items';
 import { startPipeline, trackEvent, type Pipeline } from '../support/pipeline';
+import { trackSpec } from '../support/track-subscription';
 
-const track = (mapping: Record<string, unknown> = {}) => [
-  {
-    name: 'Track',
-    action: 'trackEvent',
-    trigger: 'type = "track"',
-    mapping: {
-      id: { '@path': '$.userId' },
-      name: { '@path': '$.event' },
-      event_id: { '@path': '$.messageId' },
-      data: { '@path': '$.properties' },
-      ...mapping,
-    },
-  },
-];
+const track = (mapping: Record<string, unknown> = {}) => [trackSpec({ mapping })];
 
 describe('batching through the queue', function () {
   this.timeout(30_000);

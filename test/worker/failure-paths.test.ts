@@ -4,10 +4,9 @@ import { expect } from 'chai';
 import { metricValue } from '../support/chaos';
 import { itemStates } from '../support/items';
 import { startPipeline, trackEvent, type Pipeline } from '../support/pipeline';
+import { trackSpec } from '../support/track-subscription';
 
-const TRACK = [{ name: 'Track', action: 'trackEvent', trigger: 'type = "track"', mapping: {
-  id: { '@path': '$.userId' }, name: { '@path': '$.event' }, event_id: { '@path': '$.messageId' }, timestamp: { '@path': '$.timestamp' },
-} }];
+const TRACK = [trackSpec()];
 
 describe('every failure path counts', function () {
   this.timeout(30_000);

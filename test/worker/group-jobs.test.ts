@@ -9,11 +9,9 @@ import { WorkerPool } from '../../src/worker/worker';
 import { itemsOf, itemStates } from '../support/items';
 import { startPipeline, trackEvent, type Pipeline } from '../support/pipeline';
 import { metricValue } from '../support/chaos';
+import { trackSpec } from '../support/track-subscription';
 
-const TRACK = (batchSize = 50) => [{ name: 'Track', action: 'trackEvent', trigger: 'type = "track"', mapping: {
-  id: { '@path': '$.userId' }, name: { '@path': '$.event' }, event_id: { '@path': '$.messageId' },
-  timestamp: { '@path': '$.timestamp' }, data: { '@path': '$.properties' }, batch_size: batchSize,
-} }];
+const TRACK = (batchSize = 50) => [trackSpec({ mapping: { batch_size: batchSize } })];
 
 async function until(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const end = Date.now() + timeoutMs;

@@ -1,4 +1,4 @@
-// Every row of the outcome table (architecture.md) against real Redis and a Customer.io stand-in: each job
+// Every row of the outcome table (README.md, "How it works") against real Redis and a Customer.io stand-in: each job
 // ends completed, failed with its own reason, retried, or waiting, as its item's fate says.
 import { expect } from 'chai';
 import { loadVectors } from '../support/vectors';
@@ -6,12 +6,9 @@ import { itemsOf } from '../support/items';
 import { startPipeline, trackEvent, type Pipeline } from '../support/pipeline';
 import type { ActionKey } from '../../src/core/types';
 import type { Queues } from '../../src/jobs/queues';
+import { trackSpec } from '../support/track-subscription';
 
-const TRACK_ONLY = [{ name: 'Track', action: 'trackEvent', trigger: 'type = "track"', mapping: {
-  id: { '@path': '$.userId' }, anonymous_id: { '@path': '$.anonymousId' }, name: { '@path': '$.event' },
-  event_id: { '@path': '$.messageId' }, timestamp: { '@path': '$.timestamp' }, data: { '@path': '$.properties' },
-  convert_timestamp: true, batch_size: 50,
-} }];
+const TRACK_ONLY = [trackSpec({ mapping: { batch_size: 50 } })];
 
 describe('worker outcomes', function () {
   this.timeout(30_000);

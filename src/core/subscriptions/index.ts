@@ -4,6 +4,7 @@
 import { ACTIONS, buildItem, type BuildResult } from '../actions';
 import { BATCHING_FIELDS, validatePayload, type Fields } from '../actions/fields';
 import { BATCH_ITEMS } from '../limits';
+import { unknownKeys } from '../suggest';
 import { isActionKey, type ActionKey } from '../types';
 import { isDisabledByIntegrations } from './integrations';
 import { literalValue } from './literals';
@@ -15,6 +16,9 @@ export { presetSubscriptions, type SubscriptionSpec } from './presets';
 export { isDisabledByIntegrations } from './integrations';
 
 export const MAX_SUBSCRIPTIONS = 50;
+
+/** The keys of a subscription: ours, and Segment's export spellings of the action and trigger. */
+export const SUBSCRIPTION_KEYS = ['name', 'action', 'partnerAction', 'trigger', 'subscribe', 'mapping', 'enabled'] as const;
 
 export interface Subscription {
   name: string;
@@ -56,6 +60,9 @@ function readSpec(raw: unknown, index: number): SubscriptionSpec {
   const name = typeof r.name === 'string' && r.name.trim() ? r.name.trim() : undefined;
   if (!name) throw new ConfigError(`${at}: name: required, a non-empty string`);
   const where = `subscription "${name}"`;
+  // A misspelt key would otherwise be ignored: `enabeld: false` would leave the subscription on.
+  const unknown = unknownKeys(Object.keys(r), SUBSCRIPTION_KEYS);
+  if (unknown) throw new ConfigError(`${where}: ${unknown}`);
   // Segment exports call the action `partnerAction` and the trigger `subscribe`; accept both spellings.
   const action = r.action ?? r.partnerAction;
   if (!isActionKey(action)) {
@@ -136,7 +143,11 @@ function batchingOf(spec: SubscriptionSpec, where: string): { batchSize: number;
   };
 }
 
-export type Match = { fired: Subscription[]; filtered?: 'integrations' | 'no_subscription' };
+/** Why an event fired nothing: its integrations object opted out of this destination, or no trigger matched. */
+export const FILTER_REASONS = ['integrations', 'no_subscription'] as const;
+export type FilterReason = (typeof FILTER_REASONS)[number];
+
+export type Match = { fired: Subscription[]; filtered?: FilterReason };
 
 /** Which subscriptions fire for an event. */
 export function matchEvent(subscriptions: readonly Subscription[], event: unknown): Match {
