@@ -28,9 +28,10 @@ export function scale<T>(short: T, long: T): T {
 
 export { TEST_REDIS_URL as SHARED_REDIS_URL } from './redis';
 import { TEST_REDIS_URL as SHARED_REDIS_URL } from './redis';
+import { TEST_RUN } from './run-id';
 
 export function chaosPrefix(kind: string): string {
-  return `cio-${kind}-${randomBytes(4).toString('hex')}`;
+  return `cio-${kind}-${TEST_RUN}${randomBytes(4).toString('hex')}`;
 }
 
 export function sleep(ms: number): Promise<void> {

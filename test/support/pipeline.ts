@@ -18,9 +18,10 @@ import { ACTION_KEYS, type ActionKey } from '../../src/core/types';
 
 export { TEST_REDIS_URL as REDIS_URL } from './redis';
 import { TEST_REDIS_URL as REDIS_URL } from './redis';
+import { TEST_RUN } from './run-id';
 
 export function testPrefix(): string {
-  return `cio-test-${randomBytes(4).toString('hex')}`;
+  return `cio-test-${TEST_RUN}${randomBytes(4).toString('hex')}`;
 }
 
 /** Changes to the test configuration, group by group: `{ worker: { flushIntervalMs: 5000 } }`. */

@@ -7,6 +7,7 @@ import { DEFAULTS } from '../../src/config';
 import { removeMessageIndex } from '../../src/redis/message-index';
 import { connectRedis, waitForRedis, type RedisConnection } from '../../src/redis/connection';
 import { createQueues, type Queues } from '../../src/jobs/queues';
+import { TEST_RUN } from './run-id';
 
 /** The Redis every test shares: REDIS_URL, else the service's own default. */
 export const TEST_REDIS_URL = process.env.REDIS_URL || DEFAULTS.redis.url;
@@ -14,7 +15,7 @@ export const TEST_REDIS_URL = process.env.REDIS_URL || DEFAULTS.redis.url;
 export const UNREACHABLE_REDIS_URL = 'redis://127.0.0.1:1';
 
 export function randomQueuePrefix(): string {
-  return `cio-test-${randomBytes(6).toString('hex')}`;
+  return `cio-test-${TEST_RUN}${randomBytes(5).toString('hex')}`;
 }
 
 export interface TestQueues {
