@@ -3,7 +3,7 @@
 import { ConfigError, loadConfig, missingCredentials } from './config';
 import { createLogger, redactUrl } from './log/logger';
 import { startService, type ServiceMode } from './service';
-import { oldNodeWarning } from './node-version';
+import { oldNodeWarning } from './log/node-version';
 
 const MODES: ServiceMode[] = ['all', 'api', 'worker'];
 

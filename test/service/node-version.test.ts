@@ -1,7 +1,7 @@
 // On a Node older than 24 the service says so in one log line at start, with how to get Node 24.
 import { spawnSync } from 'node:child_process';
 import { expect } from 'chai';
-import { oldNodeWarning } from '../../src/node-version';
+import { oldNodeWarning } from '../../src/log/node-version';
 import { REPO_ROOT, testEnv } from '../support/process';
 
 describe('the Node version warning', () => {
