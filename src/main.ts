@@ -3,6 +3,7 @@
 import { ConfigError, loadConfig, missingCredentials } from './config';
 import { createLogger, redactUrl } from './log/logger';
 import { startService, type ServiceMode } from './service';
+import { oldNodeWarning } from './log/node-version';
 
 const MODES: ServiceMode[] = ['all', 'api', 'worker'];
 
@@ -10,6 +11,8 @@ async function main(): Promise<void> {
   const mode = (process.argv[2] ?? 'all') as ServiceMode;
   if (!MODES.includes(mode)) return fatal(`Unknown mode "${mode}": use all, api or worker.`, 2);
   const logger = createLogger();
+  const oldNode = oldNodeWarning();
+  if (oldNode) logger.warn({ node: process.versions.node }, oldNode);
 
   let config;
   try {

@@ -15,6 +15,7 @@ import { createRequestLimiter } from './redis/rate-limit';
 import { redisCounterStore } from './counts/redis-store';
 import { WorkerPool } from './worker/worker';
 import { redactUrl } from './log/logger';
+import { logQueueErrors, logStalledJobs, reportHeldQueues } from './log/queue-watch';
 import { refuseEvictingRedis, superviseRedis, type RedisSupervision } from './redis/health';
 
 export type ServiceMode = 'all' | 'api' | 'worker';
@@ -45,6 +46,7 @@ export async function startService(config: ServiceConfig, mode: ServiceMode, log
     throw err;
   }
   const queues = createQueues(producerRedis, config.redis.queuePrefix);
+  logQueueErrors(queues, logger);
 
   // Workers store their counts over the connection that waits out a Redis outage (the 'worker' role:
   // maxRetriesPerRequest null, redis/connection.ts), so a job never moves on before its count is stored;
@@ -117,7 +119,11 @@ export async function startService(config: ServiceConfig, mode: ServiceMode, log
     workerRedis?.disconnect();
     throw err;
   }
-  pool?.start();
+  if (pool) {
+    pool.start();
+    logStalledJobs(pool.workers, logger);
+    await reportHeldQueues(queues, logger).catch((err) => logger.warn({ err: (err as Error).message }, 'could not read whether queues are still paused; they resume by themselves when their pause ends'));
+  }
 
   let closing: Promise<void> | undefined;
   return {

@@ -11,6 +11,7 @@ import { type JobData, type Queues } from '../jobs/queues';
 import { type RedisConnection } from '../redis/connection';
 import { ACTION_KEYS, isActionKey, type ActionKey } from '../core/types';
 import { EXIT, UsageError, defineCommand, plural, refuseArguments, table } from './args';
+import { refuseUnknownPrefix } from './prefix-check';
 
 const PAGE = 500;
 
@@ -44,7 +45,8 @@ Environment: REDIS_URL and QUEUE_PREFIX, as for the service.
 
 Exit codes:
   0  done (also when there was nothing to replay)
-  2  could not run: bad arguments or configuration, Redis unreachable`,
+  2  could not run: bad arguments or configuration, Redis unreachable, or no
+     queues under QUEUE_PREFIX (the prefixes found are listed)`,
 
   async run(ctx, { options: opts, positionals }) {
     refuseArguments(positionals);
@@ -54,6 +56,7 @@ Exit codes:
     if (reason === '') throw new UsageError('--reason needs some text to look for');
     const dryRun = opts['dry-run'] === true;
     const config = ctx.config();
+    await refuseUnknownPrefix(config);
 
     const open = await ctx.openQueues(config);
     try {

@@ -2,7 +2,8 @@
 
 import { ACTION_KEYS, type ActionKey } from '../core/types';
 import { CannotRunError, EXIT, defineCommand, plural, refuseArguments, table } from './args';
-import { PREFIX_PATTERN, findPrefixes, readQueues } from './queue-reader';
+import { readQueues } from './queue-reader';
+import { anyQueue, noQueuesMessage } from './prefix-check';
 import { openRedis } from './redis';
 import { COUNTED_JOB_STATES } from '../redis/keys';
 import { pauseEnd } from '../jobs/pause';
@@ -49,7 +50,7 @@ Exit codes:
     const open = await openRedis(config);
     try {
       const readings = await readQueues(open.redis, config.redis.queuePrefix);
-      if (ACTION_KEYS.every((a) => !readings[a].exists && Object.values(readings[a].counts).every((n) => n === 0))) {
+      if (!anyQueue(readings)) {
         throw new CannotRunError(await noQueuesMessage(open.redis, config.redis.queuePrefix, open.where));
       }
       const counts = {} as Record<ActionKey, Record<string, number>>;
@@ -102,15 +103,4 @@ Exit codes:
 function marked(action: ActionKey, paused: boolean, until: string | undefined): string {
   const marks = [paused ? 'paused' : '', until ? `paused until ${until}` : ''].filter(Boolean);
   return marks.length ? `${action} (${marks.join('; ')})` : action;
-}
-
-/** Why there is nothing to show, and the prefixes that do hold queues. */
-async function noQueuesMessage(redis: Parameters<typeof findPrefixes>[0], prefix: string, where: string): Promise<string> {
-  const found = await findPrefixes(redis);
-  const shown = found.slice(0, 10).join(', ') + (found.length > 10 ? ` and ${found.length - 10} more` : '');
-  return [
-    `No queues under QUEUE_PREFIX=${prefix} at ${where}: no service has used this prefix there. Is it mistyped?`,
-    found.length ? `Prefixes with queues in this Redis: ${shown}` : 'No prefix in this Redis holds queues yet: start the service (npm start) first.',
-    `(List them yourself: redis-cli --scan --pattern '${PREFIX_PATTERN}', the prefix is what comes before ":{trackEvent}".)`,
-  ].join('\n');
 }

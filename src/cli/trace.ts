@@ -2,6 +2,7 @@
 
 import { describeTrace, traceMessage } from '../jobs/trace';
 import { EXIT, UsageError, defineCommand } from './args';
+import { refuseUnknownPrefix } from './prefix-check';
 
 const options = { json: 'flag' } as const;
 
@@ -38,11 +39,13 @@ Environment: REDIS_URL, QUEUE_PREFIX and CIO_CONFIG, as for the service.
 Exit codes:
   0  the event was found
   1  not seen within the retention window
-  2  could not run: bad arguments or configuration, Redis unreachable`,
+  2  could not run: bad arguments or configuration, Redis unreachable, or no
+     queues under QUEUE_PREFIX (the prefixes found are listed)`,
 
   async run(ctx, { options: opts, positionals }) {
     if (positionals.length !== 1 || !positionals[0]) throw new UsageError('trace needs exactly one messageId');
     const config = ctx.config();
+    await refuseUnknownPrefix(config);
     const open = await ctx.openQueues(config);
     try {
       const answer = await traceMessage(

@@ -28,7 +28,10 @@ export interface Setting<T = unknown, G extends Group = Group, F extends string 
   defaultDoc?: string;
   /** '' is a value to read, not "unset" (e.g. CORS_ORIGINS= means no origin). */
   emptyIsValue?: boolean;
-  /** In .env.example, set (not commented out) to this: docker compose needs it. */
+  /**
+   * In .env.example, set (not commented out) to this: docker compose needs it. Secrets are left empty, so
+   * compose refuses an unedited copy and names the variable (docker-compose.yml's `${VAR:?…}`).
+   */
   example?: string;
   /** In .env.example, a comment line above it. */
   note?: string;
@@ -137,10 +140,10 @@ const origins: Parser<string[]> = (raw, name) => {
 
 export const SETTINGS = {
   CUSTOMERIO_SITE_ID: entry('customerio', 'siteId', '', text, "Track API site id (Basic auth). Also readable from `CIO_CONFIG`'s `settings` (`siteId`); the environment wins", {
-    defaultDoc: '—', emptyIsValue: true, example: 'your-site-id', note: 'Customer.io Track API credentials (Settings → Workspace Settings → API and Webhook Credentials).',
+    defaultDoc: '—', emptyIsValue: true, example: '', note: 'Customer.io Track API credentials (Settings → Workspace Settings → API and Webhook Credentials).',
   }),
   CUSTOMERIO_API_KEY: entry('customerio', 'apiKey', '', text, "Track API key (Basic auth). Also readable from `CIO_CONFIG`'s `settings` (`apiKey`); the environment wins", {
-    defaultDoc: '—', emptyIsValue: true, example: 'your-track-api-key',
+    defaultDoc: '—', emptyIsValue: true, example: '',
   }),
   CUSTOMERIO_REGION: entry('customerio', 'region', 'US' as Region, region, "`US` or `EU`, any case (Segment's `US 🇺🇸` / `EU 🇪🇺` accepted). Anything else (`EU1`, `eu-1`) is an error, never a silent fallback to US nor a guess at EU. Also readable from `CIO_CONFIG`'s `settings` (`accountRegion`); the environment wins", {
     emptyIsValue: true,
@@ -159,17 +162,17 @@ export const SETTINGS = {
   REDIS_MEMORY_POLL_MS: entry('redis', 'memoryPollMs', 1000, int(50, 60_000), 'how often the API reads `INFO memory` for that check (in the background, never per request)'),
 
   WRITE_KEYS: entry('http', 'writeKeys', [] as string[], list, 'comma-separated write keys accepted by the API. Without any, the API accepts events without a key and listens on loopback only', {
-    defaultDoc: '—', example: 'change-me-write-key', note: "Write keys your SDKs send (comma-separated), and the dashboard's login: the API listens beyond loopback.",
+    defaultDoc: '—', example: '', note: "Write keys your SDKs send (comma-separated), and the dashboard's login: the API listens beyond loopback.",
   }),
   DASHBOARD_USER: entry('http', null, undefined, optional(text), 'Basic auth user for `/admin/queues`; required (with `DASHBOARD_PASSWORD`) when `HOST` is not loopback', {
     defaultDoc: '—', example: 'admin',
   }),
-  DASHBOARD_PASSWORD: entry('http', null, undefined, optional(text), 'Basic auth password for `/admin/queues`; set with `DASHBOARD_USER`', { defaultDoc: '—', example: 'change-me' }),
+  DASHBOARD_PASSWORD: entry('http', null, undefined, optional(text), 'Basic auth password for `/admin/queues`; set with `DASHBOARD_USER`', { defaultDoc: '—', example: '' }),
   DASHBOARD_READ_ONLY: entry('http', null, false, bool, 'Bull Board without retry/remove buttons'),
   PORT: entry('http', 'port', 3000, int(0, 65535), 'where the API listens. A worker-only process serves its own `/metrics` and `/health` on `METRICS_PORT` when set, else on `PORT`, or, when that is taken (the API or another worker on the same host), on a free port it names in a warning. A port that is taken otherwise stops start-up with a message naming the setting', {
     note: 'docker compose sets HOST=0.0.0.0 and PORT=3000 inside the container; PORT here is the host port it publishes.',
   }),
-  HOST: entry('http', 'host', '127.0.0.1', text, 'the address the API listens on', {
+  HOST: entry('http', 'host', '127.0.0.1', text, 'the address the API listens on. Setting `WRITE_KEYS` alone thus opens it to other machines, and start-up then also asks for `DASHBOARD_USER`/`DASHBOARD_PASSWORD` (the message names `HOST=0.0.0.0`); set `HOST=127.0.0.1` to keep it on loopback', {
     defaultDoc: '`127.0.0.1` (`0.0.0.0` when `WRITE_KEYS` is set)', emptyIsValue: true,
   }),
   METRICS_PORT: entry('http', 'metricsPort', undefined, optional(int(0, 65535)), 'where a worker-only process serves `/metrics` and `/health` (see `PORT`)', {
@@ -215,6 +218,7 @@ export const SETTINGS = {
   CIO_CONFIG_FILE: entry('service', null, './cio-config.json', text, 'docker compose only: the file it mounts read-only as `CIO_CONFIG`', { readBy: 'docker-compose.yml' }),
   SHUTDOWN_TIMEOUT_MS: entry('service', 'shutdownTimeoutMs', 30_000, int(0, MAX_TIMER_MS), 'longest a graceful stop may take'),
   LOG_LEVEL: entry('service', null, 'info', text, 'pino level', { readBy: 'log/logger.ts' }),
+  REDIS_SERVER_BIN: entry('service', null, undefined, optional(text), '`npm run demo` and `npm test` only: the `redis-server` to start when no Redis answers at `REDIS_URL` (default: the one on `PATH`)', { defaultDoc: '—', readBy: 'demo/private-redis.ts' }),
 } as const satisfies Record<string, Setting<any, Group, string | null>>;
 
 export type SettingName = keyof typeof SETTINGS;

@@ -5,12 +5,18 @@
 //
 // It works under a queue prefix of its own, fresh each run (cio-demo-<random>), whatever QUEUE_PREFIX says:
 // the demo deletes its queues and counts at the end, and must never delete a real deployment's.
+// When no Redis answers at REDIS_URL it runs a private redis-server of its own (private-redis.ts).
 
 import { randomBytes } from 'node:crypto';
-import { ConfigError, loadConfig, type ServiceConfig } from '../config';
+import net from 'node:net';
+import { ConfigError, DEFAULTS, loadConfig, type ServiceConfig } from '../config';
 import { CustomerIoStandIn } from './customerio-stand-in';
-import { createLogger } from '../log/logger';
+import { createLogger, redactUrl } from '../log/logger';
+import { connectRedis } from '../redis/connection';
+import { portError } from '../http/ops';
+import { answers, findRedisServer, GET_REDIS, startPrivateRedisServer, type PrivateRedisServer } from './private-redis';
 import { removeMessageIndex } from '../redis/message-index';
+import { removeOrderBook } from '../redis/order-book';
 import { UNFINISHED_JOB_STATES } from '../redis/keys';
 import { removeCounts } from '../counts/redis-store';
 import { markerKey } from '../redis/health/data-marker';
@@ -23,8 +29,22 @@ import { sampleEvents } from './samples';
 const DEMO_SITE_ID = 'demo-site';
 const DEMO_API_KEY = 'demo-key';
 
+/** A private redis-server started for this run, stopped before the process ends. */
+let privateRedis: PrivateRedisServer | undefined;
+
 async function main(): Promise<void> {
   const keep = process.argv.includes('--keep');
+  const env = { ...process.env };
+  if (!env.REDIS_CLUSTER_NODES) {
+    const url = env.REDIS_URL || DEFAULTS.redis.url;
+    if (!(await answers(url))) {
+      const bin = findRedisServer();
+      if (!bin) return fail(`No Redis answers at ${redactUrl(url)} and redis-server is not installed: ${GET_REDIS}, then run npm run demo again.`);
+      privateRedis = await startPrivateRedisServer(bin);
+      env.REDIS_URL = privateRedis.url;
+      out(`No Redis answers at ${redactUrl(url)}: the demo runs a private redis-server at ${privateRedis.url}, stopped when it ends.`);
+    }
+  }
   const standIn = await CustomerIoStandIn.start({ siteId: DEMO_SITE_ID, apiKey: DEMO_API_KEY });
   // Customer.io refuses attribute values over 1000 bytes: the stand-in does too, so one sample shows it.
   standIn.rejectItemsWhere((item) =>
@@ -35,7 +55,7 @@ async function main(): Promise<void> {
 
   let config: ServiceConfig;
   try {
-    const base = loadConfig({ ...process.env, CUSTOMERIO_SITE_ID: DEMO_SITE_ID, CUSTOMERIO_API_KEY: DEMO_API_KEY });
+    const base = loadConfig({ ...env, CUSTOMERIO_SITE_ID: DEMO_SITE_ID, CUSTOMERIO_API_KEY: DEMO_API_KEY });
     config = {
       ...base,
       redis: { ...base.redis, queuePrefix: `cio-demo-${randomBytes(4).toString('hex')}` },
@@ -48,6 +68,12 @@ async function main(): Promise<void> {
     if (err instanceof ConfigError) return fail(`Configuration error: ${err.message}`);
     throw err;
   }
+  // A taken port is said in one line before anything is written to Redis.
+  const taken = await portTaken(config.http.port, config.http.host);
+  if (taken) {
+    await standIn.close();
+    return fail(`${taken.message} (npm run demo listens on 3000 unless PORT says otherwise)`);
+  }
 
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
   let service: Awaited<ReturnType<typeof startService>>;
@@ -55,6 +81,7 @@ async function main(): Promise<void> {
     service = await startService(config, 'all', logger);
   } catch (err) {
     await standIn.close();
+    await removeKeysUnder(config, config.redis.queuePrefix).catch(() => undefined);
     return fail((err as Error).message);
   }
   out(`cio-relay demo: the service runs at ${service.url}, Customer.io is a stand-in at ${standIn.url}.`);
@@ -87,6 +114,7 @@ async function main(): Promise<void> {
     await clearDemoData(service, config.redis.queuePrefix).catch(() => undefined);
     await service.close();
     await standIn.close();
+    await privateRedis?.stop();
     process.exit(0);
   }
 }
@@ -99,7 +127,40 @@ async function clearDemoData(service: Awaited<ReturnType<typeof startService>>, 
   await Promise.all(ACTION_KEYS.map((a) => service.queues[a].obliterate({ force: true })));
   await removeCounts(service.redis, prefix);
   await removeMessageIndex(service.redis, prefix);
+  await removeOrderBook(service.redis, prefix);
   await service.redis.del(markerKey(prefix));
+}
+
+/** The error that listening on the port would meet (EADDRINUSE…), or undefined when it is free (or 0). */
+function portTaken(port: number, host: string): Promise<Error | undefined> {
+  if (port === 0) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', (err) => resolve(portError(err, port, host, 'PORT')));
+    server.listen(port, host, () => server.close(() => resolve(undefined)));
+  });
+}
+
+/**
+ * Whatever a start that failed half-way wrote under the demo's own prefix (queue meta, the Redis marker):
+ * the prefix is made for this run, so everything under it is the demo's.
+ */
+async function removeKeysUnder(config: ServiceConfig, prefix: string): Promise<void> {
+  const redis = connectRedis(config.redis, 'producer');
+  redis.on('error', () => undefined);
+  try {
+    const nodes = 'nodes' in redis ? redis.nodes('master') : [redis];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+        cursor = next;
+        for (const key of keys) await redis.del(key);
+      } while (cursor !== '0');
+    }
+  } finally {
+    redis.disconnect();
+  }
 }
 
 async function settled(queues: Awaited<ReturnType<typeof startService>>['queues'], timeoutMs: number): Promise<void> {
@@ -146,12 +207,14 @@ function out(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-function fail(message: string): void {
+function fail(message: string): Promise<void> {
   process.stderr.write(`${message}\n`);
   process.exitCode = 1;
+  return privateRedis?.stop() ?? Promise.resolve();
 }
 
-main().catch((err) => {
+main().catch(async (err) => {
   process.stderr.write(`demo failed: ${(err as Error).stack ?? err}\n`);
+  await privateRedis?.stop().catch(() => undefined);
   process.exit(1);
 });

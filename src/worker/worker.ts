@@ -24,6 +24,7 @@ import { queuePrefix } from '../redis/keys';
 import { countAttemptOnce, countFinalOnce } from '../counts/redis-store';
 import { type RedisConnection } from '../redis/connection';
 import { sharedErrorLog } from '../log/throttle';
+import { logQueueErrors } from '../log/queue-watch';
 import { transform, type Subscription } from '../core/subscriptions';
 import type { BuildResult } from '../core/actions/types';
 import { ACTION_KEYS, type ActionKey, type SegmentEvent } from '../core/types';
@@ -80,6 +81,7 @@ export class WorkerPool {
     // The worker connection waits out a Redis outage, so the jobs a settled job leaves behind are written
     // before it completes, however long Redis is away.
     this.queues = createQueues(opts.connection, config.redis.queuePrefix);
+    logQueueErrors(this.queues, opts.logger);
     const index = new MessageIndex(opts.connection, config.jobs.completedRetentionSeconds, this.clock);
     this.writer = new GroupWriter(this.queues, index, config.redis.queuePrefix, jobOptions(config.jobs), this.clock);
     this.client = new CustomerIoClient({ ...config.customerio });

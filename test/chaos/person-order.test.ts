@@ -6,7 +6,6 @@
 import { expect } from 'chai';
 import { presetSubscriptions } from '../../src/core/subscriptions';
 import { ACTION_KEYS } from '../../src/core/types';
-import { removeOrderBook } from '../../src/redis/order-book';
 import { chaosPrefix, postJson, scale, seededRandom, seedFor, SHARED_REDIS_URL, waitUntil } from '../support/chaos';
 import { useChaosRun } from '../support/chaos-run';
 import { checkPlans, PLAN, planEvent } from '../support/person-plans';
@@ -25,7 +24,6 @@ describe('chaos: per-person order through the HTTP API, two worker processes, on
     const draw = seededRandom(seedFor('person order'));
     const config = run.config(presetSubscriptions());
     const inspect = await run.inspect(SHARED_REDIS_URL, prefix);
-    run.onCleanup(() => removeOrderBook(inspect.redis, prefix));
     const standIn = await run.standIn({ siteId: SITE_ID, apiKey: API_KEY, latencyMs: 60 });
     // Some requests are never answered: the worker gives up after CUSTOMERIO_TIMEOUT_MS and sends them again (an ambiguous outcome).
     standIn.setFaults({ serverErrorRate: 0.15, rateLimitRate: 0.05, timeoutRate: 0.03, retryAfterSeconds: 1, random: draw });

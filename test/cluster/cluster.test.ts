@@ -14,6 +14,7 @@ import { redisClusterUnavailable, startRedisCluster, type LocalRedisCluster } fr
 import { needs } from '../support/needs';
 import { startServiceProcess, type ServiceProcess } from '../support/process';
 import { checkPlans, PLAN, planEvent } from '../support/person-plans';
+import { TEST_RUN } from '../support/run-id';
 
 const SITE_ID = 'site-cluster';
 const API_KEY = 'key-cluster';
@@ -33,7 +34,7 @@ const TYPES: Array<{ type: string; action: ActionKey; item: string; extra: Recor
 describe('on a three-node Redis Cluster, the API and two worker processes', function () {
   this.timeout(120_000);
 
-  const prefix = `cio-cluster-${randomBytes(4).toString('hex')}`;
+  const prefix = `cio-cluster-${TEST_RUN}${randomBytes(4).toString('hex')}`;
   let cluster: LocalRedisCluster | undefined;
   let standIn: CustomerIoStandIn | undefined;
   let api: ServiceProcess | undefined;

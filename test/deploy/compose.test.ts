@@ -10,9 +10,13 @@ import { expect } from 'chai';
 const root = path.resolve(__dirname, '..', '..');
 const hasCompose = spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).status === 0;
 const example = readFileSync(path.join(root, '.env.example'), 'utf8');
+/** What the README asks to set in .env after copying it. */
+const REQUIRED = { CUSTOMERIO_SITE_ID: 'site-1', CUSTOMERIO_API_KEY: 'key-1', WRITE_KEYS: 'wk-1', DASHBOARD_PASSWORD: 'pw-1' };
+/** .env.example with the required values filled in, as a user leaves it. */
+const filled = Object.entries(REQUIRED).reduce((text, [name, value]) => text.replace(new RegExp(`^${name}=.*$`, 'm'), `${name}=${value}`), example);
 
 /** `docker-compose config …` in a fresh project directory whose .env is `dotEnv`, with no other environment. */
-function compose(args: string[], dotEnv: string | undefined = example) {
+function compose(args: string[], dotEnv: string | undefined = filled) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cio-compose-'));
   try {
     for (const file of ['docker-compose.yml', 'Dockerfile', 'cio-config.json']) copyFileSync(path.join(root, file), path.join(dir, file));
@@ -46,7 +50,13 @@ describe('docker-compose.yml', function () {
     }
   });
 
-  it('passes `docker-compose config` with .env copied from .env.example', () => {
+  it('refuses .env copied from .env.example unchanged, naming what to set', () => {
+    const run = compose(['config', '-q'], example);
+    expect(run.status).to.not.equal(0);
+    expect(run.stderr).to.match(/set (CUSTOMERIO_SITE_ID|CUSTOMERIO_API_KEY|WRITE_KEYS|DASHBOARD_PASSWORD) in \.env/);
+  });
+
+  it('passes `docker-compose config` once .env sets the credentials, write keys and dashboard password', () => {
     const run = compose(['config', '-q']);
     expect(run.stderr).to.equal('');
     expect(run.status).to.equal(0);
@@ -56,13 +66,15 @@ describe('docker-compose.yml', function () {
     const config = compose(['config']).stdout;
     expect(config).to.match(/- --appendonly\n\s+- "yes"\n/);
     expect(config).to.match(/- --maxmemory-policy\n\s+- noeviction\n/);
+    expect(config).to.match(/- --maxmemory\n\s+- 512mb\n/);
+    expect(compose(['config'], `${filled}\nREDIS_MAXMEMORY=2gb\n`).stdout).to.match(/- --maxmemory\n\s+- 2gb\n/);
     expect(config).to.include('dist/main.js');
     const services = compose(['config', '--services']).stdout.trim().split('\n').sort();
     expect(services).to.deep.equal(['api', 'redis', 'worker']);
   });
 
   it('gives the API and every worker a setting made only in .env, and mounts the CIO_CONFIG file read-only', () => {
-    const run = compose(['config'], `${example}\nJOB_ATTEMPTS=7\nFLUSH_INTERVAL_MS=250\n`);
+    const run = compose(['config'], `${filled}\nJOB_ATTEMPTS=7\nFLUSH_INTERVAL_MS=250\n`);
     expect(run.status, run.stderr).to.equal(0);
     for (const service of ['api', 'worker']) {
       const block = serviceBlock(run.stdout, service);
@@ -74,7 +86,7 @@ describe('docker-compose.yml', function () {
   });
 
   it('mounts the file CIO_CONFIG_FILE names instead, when set', () => {
-    const run = compose(['config'], `${example}\nCIO_CONFIG_FILE=/srv/relay/subscriptions.json\n`);
+    const run = compose(['config'], `${filled}\nCIO_CONFIG_FILE=/srv/relay/subscriptions.json\n`);
     expect(run.status, run.stderr).to.equal(0);
     expect(serviceBlock(run.stdout, 'worker')).to.include('- /srv/relay/subscriptions.json:/config/cio-config.json:ro');
   });
@@ -88,7 +100,7 @@ describe('docker-compose.yml', function () {
   });
 
   it('refuses to start without Customer.io credentials, naming the variable', () => {
-    const run = compose(['config', '-q'], example.replace(/^CUSTOMERIO_API_KEY=.*$/m, ''));
+    const run = compose(['config', '-q'], filled.replace(/^CUSTOMERIO_API_KEY=.*$/m, ''));
     expect(run.status).to.not.equal(0);
     expect(run.stderr).to.include('set CUSTOMERIO_API_KEY');
   });

@@ -2,7 +2,7 @@
 // invariants (k8s-invariants.ts): probes, a grace period longer than a graceful stop, credentials only by
 // reference, resource requests, and KEDA's triggers on the very lists BullMQ keeps the waiting jobs in.
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect } from 'chai';
@@ -78,6 +78,29 @@ describe('Kubernetes manifests (deploy/k8s)', function () {
       expect(manifestProblems(docs, 'keda')).to.deep.equal([]);
       const lists = docs.find((d) => d.kind === 'ScaledObject')!.spec.triggers.filter((t: Doc) => t.type === 'redis').map((t: Doc) => t.metadata.listName);
       expect(lists).to.have.members(ACTION_KEYS.map((a) => `acme-prod:{${a}}:${a}:wait`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("follows QUEUE_PREFIX set in the README's overlay: every trigger watches the overlay's prefix", () => {
+    // The overlay exactly as the README shows it, beside a copy of deploy/k8s, with another prefix in its
+    // configMapGenerator (the generator of the last layer runs after the keda component's own replacement).
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const block = /```yaml\n(\s*# my-overlay\/kustomization\.yaml\n[\s\S]*?)```/.exec(readme)?.[1];
+    expect(block, "the README's overlay").to.be.a('string');
+    const overlay = block!.replace(/^ {3}/gm, '').replace(/literals: \[([^\]]*)\]/, (_m, l: string) => `literals: [${l.replace(/,? *QUEUE_PREFIX=[^,\]]*/, '')}, QUEUE_PREFIX=acme]`);
+    expect(overlay).to.contain('QUEUE_PREFIX=acme');
+    const dir = mkdtempSync(join(tmpdir(), 'cio-k8s-overlay-'));
+    try {
+      cpSync(k8sDir, join(dir, 'deploy', 'k8s'), { recursive: true });
+      mkdirSync(join(dir, 'my-overlay'));
+      writeFileSync(join(dir, 'my-overlay', 'kustomization.yaml'), overlay);
+      const docs = render(join(dir, 'my-overlay'));
+      expect(docs.find((d) => d.kind === 'ConfigMap' && d.data?.QUEUE_PREFIX)!.data.QUEUE_PREFIX).to.equal('acme');
+      const triggers = docs.find((d) => d.kind === 'ScaledObject')!.spec.triggers.filter((t: Doc) => t.type === 'redis');
+      expect(triggers.map((t: Doc) => t.metadata.listName)).to.have.members(ACTION_KEYS.map((a) => `acme:{${a}}:${a}:wait`));
+      expect(manifestProblems(docs, 'keda')).to.deep.equal([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -6,6 +6,9 @@ import IORedis from 'ioredis';
 import { closeQueues, createQueues } from '../../src/jobs/queues';
 import { REDIS_URL, testPrefix } from '../support/pipeline';
 import { spawnNode } from '../support/process';
+import { answers } from '../../src/demo/private-redis';
+import { freePort, redisServerAvailable, startPrivateRedis } from '../support/chaos';
+import http from 'node:http';
 
 async function runDemo(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   const child = spawnNode('dist/demo/index.js', [], { REDIS_URL, PORT: '0', ...env });
@@ -40,6 +43,45 @@ describe('npm run demo', function () {
     // The rate-limit keys of the queues expire by themselves within a second; nothing else may stay.
     const left = (await redis.keys(`${demoPrefixOf(output)}:*`)).filter((k) => !k.endsWith(':limiter'));
     expect(left).to.deep.equal([]);
+  });
+
+  it('with its port taken, says so in one line, exits 1 and writes nothing to Redis', async function () {
+    if (!redisServerAvailable()) this.skip();
+    // A Redis of this test's own: whatever the demo wrote is in it, and nothing else.
+    const own = await startPrivateRedis({ args: ['--appendonly', 'no'] });
+    const taken = http.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const { code, output } = await runDemo({ REDIS_URL: own.url, PORT: String(port), HOST: '127.0.0.1' });
+      expect(code).to.equal(1);
+      expect(output.trim().split('\n'), output).to.have.length(1);
+      expect(output).to.include(`Port ${port} on 127.0.0.1 is already in use`);
+      const client = own.client();
+      expect(await client.keys('*')).to.deep.equal([]);
+      client.disconnect();
+    } finally {
+      taken.close();
+      await own.destroy();
+    }
+  });
+
+  it('with no Redis at REDIS_URL, runs a private redis-server of its own and stops it at the end', async function () {
+    if (!redisServerAvailable()) this.skip();
+    const nobody = `redis://127.0.0.1:${await freePort()}`;
+    const { code, output } = await runDemo({ REDIS_URL: nobody });
+    expect(code, output).to.equal(0);
+    const url = /runs a private redis-server at (redis:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
+    expect(url, output).to.be.a('string');
+    expect(output).to.include('What arrived at Customer.io');
+    expect(await answers(url!), 'the private redis-server after the demo').to.equal(false);
+  });
+
+  it('with no Redis and no redis-server, says in one line how to get one', async () => {
+    const { code, output } = await runDemo({ REDIS_URL: `redis://127.0.0.1:${await freePort()}`, REDIS_SERVER_BIN: '/nonexistent/redis-server' });
+    expect(code).to.equal(1);
+    expect(output.trim().split('\n'), output).to.have.length(1);
+    expect(output).to.match(/apt install redis-server.*brew install redis.*docker run/);
   });
 
   it("leaves the queues and counts of the QUEUE_PREFIX it is given alone, and says it uses its own", async () => {

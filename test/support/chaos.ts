@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Job, JobType } from 'bullmq';
 import IORedis from 'ioredis';
+import { removeOrderBook } from '../../src/redis/order-book';
 import { closeQueues, createQueues, type JobData, type Queues } from '../../src/jobs/queues';
 import { UNFINISHED_JOB_STATES } from '../../src/redis/keys';
 import { connectRedis, type RedisConnection } from '../../src/redis/connection';
@@ -29,9 +30,10 @@ export function scale<T>(short: T, long: T): T {
 export { TEST_REDIS_URL as SHARED_REDIS_URL } from './redis';
 import { TEST_REDIS_URL as SHARED_REDIS_URL } from './redis';
 import { trackSpec } from './track-subscription';
+import { TEST_RUN } from './run-id';
 
 export function chaosPrefix(kind: string): string {
-  return `cio-${kind}-${randomBytes(4).toString('hex')}`;
+  return `cio-${kind}-${TEST_RUN}${randomBytes(4).toString('hex')}`;
 }
 
 export function sleep(ms: number): Promise<void> {
@@ -322,6 +324,7 @@ export async function inspectQueues(redisUrl: string, prefix: string): Promise<Q
     },
     async destroy() {
       await Promise.all(Object.values(queues).map((q) => q.obliterate({ force: true }).catch(() => undefined)));
+      await removeOrderBook(redis, prefix).catch(() => undefined);
       await close();
     },
     close,

@@ -7,6 +7,7 @@ import { CustomerIoStandIn } from '../../src/demo/customerio-stand-in';
 import { createMetrics, type Metrics } from '../../src/counts/metrics';
 import { Producer } from '../../src/producer/publish';
 import { removeMessageIndex } from '../../src/redis/message-index';
+import { removeOrderBook } from '../../src/redis/order-book';
 import { itemJobs, type ItemJob } from './items';
 import { captureLog, type LogLine } from './log-capture';
 import { connectRedis, type RedisConnection } from '../../src/redis/connection';
@@ -18,9 +19,10 @@ import { ACTION_KEYS, type ActionKey } from '../../src/core/types';
 
 export { TEST_REDIS_URL as REDIS_URL } from './redis';
 import { TEST_REDIS_URL as REDIS_URL } from './redis';
+import { TEST_RUN } from './run-id';
 
 export function testPrefix(): string {
-  return `cio-test-${randomBytes(4).toString('hex')}`;
+  return `cio-test-${TEST_RUN}${randomBytes(4).toString('hex')}`;
 }
 
 /** Changes to the test configuration, group by group: `{ worker: { flushIntervalMs: 5000 } }`. */
@@ -104,6 +106,7 @@ export async function startPipeline(overrides: Parameters<typeof testConfig>[0] 
       await pool.close();
       for (const q of Object.values(queues)) await q.obliterate({ force: true }).catch(() => undefined);
       await removeMessageIndex(producerRedis, config.redis.queuePrefix).catch(() => undefined);
+      await removeOrderBook(producerRedis, config.redis.queuePrefix).catch(() => undefined);
       await Promise.all(Object.values(queues).map((q) => q.close()));
       producerRedis.disconnect();
       workerRedis.disconnect();

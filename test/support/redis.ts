@@ -5,8 +5,10 @@ import { randomBytes } from 'node:crypto';
 import type IORedis from 'ioredis';
 import { DEFAULTS } from '../../src/config';
 import { removeMessageIndex } from '../../src/redis/message-index';
+import { removeOrderBook } from '../../src/redis/order-book';
 import { connectRedis, waitForRedis, type RedisConnection } from '../../src/redis/connection';
 import { createQueues, type Queues } from '../../src/jobs/queues';
+import { TEST_RUN } from './run-id';
 
 /** The Redis every test shares: REDIS_URL, else the service's own default. */
 export const TEST_REDIS_URL = process.env.REDIS_URL || DEFAULTS.redis.url;
@@ -14,7 +16,7 @@ export const TEST_REDIS_URL = process.env.REDIS_URL || DEFAULTS.redis.url;
 export const UNREACHABLE_REDIS_URL = 'redis://127.0.0.1:1';
 
 export function randomQueuePrefix(): string {
-  return `cio-test-${randomBytes(6).toString('hex')}`;
+  return `cio-test-${TEST_RUN}${randomBytes(5).toString('hex')}`;
 }
 
 export interface TestQueues {
@@ -36,6 +38,7 @@ export async function openTestQueues(): Promise<TestQueues> {
   const empty = async () => {
     await Promise.all(Object.values(queues).map((q) => q.obliterate({ force: true })));
     await removeMessageIndex(redis, prefix);
+    await removeOrderBook(redis, prefix);
   };
   return {
     prefix,
