@@ -43,47 +43,83 @@ export function bucketsAt(queueKeyPrefix: string, windowSeconds: number, nowMs: 
   };
 }
 
-// An entry's value: the job id and when it was written, `<jobId>@<ms>`. The time tells a claim whose job
-// is being written right now (a concurrent request) from one whose job never made it to Redis (Redis went
-// away between the claim and the write, before the rollback could run): see STALE_CLAIM_MS.
+// An entry's value: the id of the job that holds the event (an earlier version added `@<ms>`; still read).
 //
-// Claims the fields that neither bucket holds for a live job yet, for ARGV[1] (`<jobId>@<ms>`); returns
-// the 1-based positions of the fields it claimed. An entry is live while its job exists, or while it is
-// younger than ARGV[5] ms (its job may be being written). Its only writes are HSET and EXPIRE: a Redis out
-// of memory refuses the first HSET, before anything is written, so a claim is whole or nothing.
-const CLAIM_SCRIPT = `
-local jobKeyPrefix, now, staleMs = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
-local function live(value)
-  if not value then return false end
+// Claims the fields for job ARGV[1]; returns the 1-based positions of the fields it claimed. A field is
+// taken (a re-send, left out) when its entry names ARGV[1] itself (the same event twice in one write) or a
+// job that is in Redis. An entry whose job is not in Redis is taken over, whatever its age: that job is
+// being written right now by another request (another replica, a slow write), or it never reached Redis
+// (Redis went away before the rollback ran). Two jobs may then carry the event for a moment; the worker
+// settles it (OWNERS_SCRIPT), so no clock decides. Re-sends found are counted in the counts hash KEYS[3]
+// under series ARGV[4] (none when ''), in the same step, so a killed process loses no count. Its only
+// writes are HSET, EXPIRE and HINCRBY: a Redis out of memory refuses the first, before anything is written.
+const ENTRY_JOB = `
+local function jobOf(value)
   local at = string.find(value, '@', 1, true)
-  local id = at and string.sub(value, 1, at - 1) or value
-  if redis.call('EXISTS', jobKeyPrefix .. id) == 1 then return true end
-  local written = at and tonumber(string.sub(value, at + 1)) or 0
-  return now - written < staleMs
+  return at and string.sub(value, 1, at - 1) or value
 end
+`;
+const CLAIM_SCRIPT = `${ENTRY_JOB}
+local jobId, jobKeyPrefix, series = ARGV[1], ARGV[3], ARGV[4]
 local claimed = {}
-local n = 0
-for i = 6, #ARGV do
+local n, duplicates = 0, 0
+for i = 5, #ARGV do
   local field = ARGV[i]
-  local current = redis.call('HGET', KEYS[1], field)
-  local taken = live(current) or (not current and live(redis.call('HGET', KEYS[2], field)))
-  if not taken then
-    redis.call('HSET', KEYS[1], field, ARGV[1])
+  local value = redis.call('HGET', KEYS[1], field) or redis.call('HGET', KEYS[2], field)
+  local taken = false
+  if value then
+    local owner = jobOf(value)
+    taken = owner == jobId or redis.call('EXISTS', jobKeyPrefix .. owner) == 1
+  end
+  if taken then
+    duplicates = duplicates + 1
+  else
+    redis.call('HSET', KEYS[1], field, jobId)
     n = n + 1
-    claimed[n] = i - 5
+    claimed[n] = i - 4
   end
 end
 if n > 0 and redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+if duplicates > 0 and series ~= '' then redis.call('HINCRBY', KEYS[3], series, duplicates) end
 return claimed
 `;
 
+/** Jobs the producer writes have ids that start with this; jobs made from jobs never do (writer.ts). */
+export const PRODUCER_JOB_MARK = 'g';
+
+// Run by a worker before it sends the items of a job the producer wrote (ARGV[1]): returns the 1-based
+// positions of the fields whose entry now names ANOTHER job the producer wrote that is in Redis. That job
+// took the event over (see CLAIM_SCRIPT) and delivers it; this one leaves it out. Every other item is kept,
+// and an entry that names no job in Redis (the other copy's write is still on its way, or never arrived;
+// an expired entry) is pointed at ARGV[1]: the other copy, when it lands, finds this job and leaves the
+// event out. An entry that names a job made from this one (its run after a crash) is left alone.
+const OWNERS_SCRIPT = `${ENTRY_JOB}
+local jobId, jobKeyPrefix, mark = ARGV[1], ARGV[3], ARGV[4]
+local others = {}
+local n, pointed = 0, 0
+for i = 5, #ARGV do
+  local field = ARGV[i]
+  local value = redis.call('HGET', KEYS[1], field) or redis.call('HGET', KEYS[2], field)
+  local owner = value and jobOf(value)
+  local stored = owner and (owner == jobId or redis.call('EXISTS', jobKeyPrefix .. owner) == 1)
+  if owner and owner ~= jobId and stored and string.sub(owner, 1, #mark) == mark then
+    n = n + 1
+    others[n] = i - 4
+  elseif not stored then
+    redis.call('HSET', KEYS[1], field, jobId)
+    pointed = pointed + 1
+  end
+end
+if pointed > 0 and redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return others
+`;
+
 // Removes the fields that still point at job ARGV[1] (a commit that was rolled back).
-const RELEASE_SCRIPT = `
+const RELEASE_SCRIPT = `${ENTRY_JOB}
 local n = 0
-local mine = ARGV[1] .. '@'
 for i = 2, #ARGV do
   local value = redis.call('HGET', KEYS[1], ARGV[i])
-  if value and (value == ARGV[1] or string.sub(value, 1, #mine) == mine) then
+  if value and jobOf(value) == ARGV[1] then
     redis.call('HDEL', KEYS[1], ARGV[i])
     n = n + 1
   end
@@ -91,15 +127,7 @@ end
 return n
 `;
 
-/**
- * How long a claim whose job is not in Redis still counts as taken: the time between a claim and its job's
- * write is milliseconds, so a concurrent copy of the event within this time is a re-send. Past it, the job
- * never made it (Redis went away in between), and a client's retry claims the event anew. A retry that
- * comes sooner than this after such a failure is taken for a re-send: the window is kept short for that.
- */
-export const STALE_CLAIM_MS = 1000;
-
-/** The job id of an entry's value (`<jobId>@<ms>`, or a bare id written by an earlier version). */
+/** The job id of an entry's value (`<jobId>`, or `<jobId>@<ms>` written by an earlier version). */
 export function jobIdOfEntry(value: string): string {
   const at = value.indexOf('@');
   return at < 0 ? value : value.slice(0, at);
@@ -108,12 +136,14 @@ export function jobIdOfEntry(value: string): string {
 type IndexConnection = RedisConnection & {
   cioClaim(numKeys: number, ...keysAndArgs: Array<string | number>): Promise<number[]>;
   cioRelease(numKeys: number, ...keysAndArgs: Array<string | number>): Promise<number>;
+  cioOwners(numKeys: number, ...keysAndArgs: Array<string | number>): Promise<number[]>;
 };
 
 function withScripts(connection: RedisConnection): IndexConnection {
   const c = connection as IndexConnection;
   if (typeof c.cioClaim !== 'function') connection.defineCommand('cioClaim', { lua: CLAIM_SCRIPT });
   if (typeof c.cioRelease !== 'function') connection.defineCommand('cioRelease', { lua: RELEASE_SCRIPT });
+  if (typeof c.cioOwners !== 'function') connection.defineCommand('cioOwners', { lua: OWNERS_SCRIPT });
   return c;
 }
 
@@ -129,15 +159,29 @@ export class MessageIndex {
   }
 
   /**
-   * Claims the fields for `jobId`; resolves with the indexes (0-based) of those that were new (or whose
-   * earlier claim's job never reached Redis). `jobKeyPrefix`: the key of a job of this queue without its id.
+   * Claims the fields for `jobId`; resolves with the indexes (0-based) of those that were new, or whose
+   * entry's job is not in Redis (taken over). `jobKeyPrefix`: the key of a job of this queue without its
+   * id. `counted`: where the re-sends found are counted, in the same step (the queue's counts hash and
+   * the series), or nothing.
    */
-  async claim(queueKeyPrefix: string, jobKeyPrefix: string, jobId: string, fields: string[]): Promise<number[]> {
+  async claim(queueKeyPrefix: string, jobKeyPrefix: string, jobId: string, fields: string[], counted?: { key: string; series: string }): Promise<number[]> {
     if (fields.length === 0) return [];
-    const now = this.clock();
-    const b = bucketsAt(queueKeyPrefix, this.windowSeconds, now);
-    const claimed = await this.redis.cioClaim(2, b.current, b.previous, `${jobId}@${now}`, b.ttlSeconds, jobKeyPrefix, now, STALE_CLAIM_MS, ...fields);
+    const b = bucketsAt(queueKeyPrefix, this.windowSeconds, this.clock());
+    const countsKey = counted?.key ?? `${queueKeyPrefix}:counts`;
+    const claimed = await this.redis.cioClaim(3, b.current, b.previous, countsKey, jobId, b.ttlSeconds, jobKeyPrefix, counted?.series ?? '', ...fields);
     return claimed.map((position) => Number(position) - 1);
+  }
+
+  /**
+   * For a job the producer wrote: the indexes (0-based) of its events that another job the producer wrote,
+   * in Redis now, took over (a copy of the same request through another replica); the worker leaves them
+   * out. Points the entries that name no job in Redis at `jobId`.
+   */
+  async ownedElsewhere(queueKeyPrefix: string, jobKeyPrefix: string, jobId: string, fields: string[]): Promise<number[]> {
+    if (fields.length === 0 || !jobId.startsWith(PRODUCER_JOB_MARK)) return [];
+    const b = bucketsAt(queueKeyPrefix, this.windowSeconds, this.clock());
+    const others = await this.redis.cioOwners(2, b.current, b.previous, jobId, b.ttlSeconds, jobKeyPrefix, PRODUCER_JOB_MARK, ...fields);
+    return others.map((position) => Number(position) - 1);
   }
 
   /** Undoes a claim of `jobId` (in both buckets: the window may have turned since). */
@@ -153,7 +197,7 @@ export class MessageIndex {
     const now = this.clock();
     const b = bucketsAt(queueKeyPrefix, this.windowSeconds, now);
     const args: string[] = [];
-    for (const e of entries) args.push(e.field, `${e.jobId}@${now}`);
+    for (const e of entries) args.push(e.field, e.jobId);
     await this.redis.multi().hset(b.current, ...args).expire(b.current, b.ttlSeconds).exec();
   }
 

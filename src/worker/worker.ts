@@ -15,10 +15,10 @@ import { CustomerIoClient } from '../customerio/client';
 import type { Metrics } from '../counts/metrics';
 import type { FailReason, Outcome } from '../core/outcomes';
 import { decodeGroup, groupCount, type AnyJobData, type GroupJobData } from '../jobs/group';
-import { MessageIndex } from '../redis/message-index';
+import { indexField, MessageIndex } from '../redis/message-index';
 import { GroupWriter, type GroupToWrite } from '../jobs/writer';
 import { completedRetention, createQueues, jobOptions, type Queues } from '../jobs/queues';
-import { queuePrefix } from '../redis/keys';
+import { queueKey, queuePrefix } from '../redis/keys';
 import { countAttemptOnce, countFinalOnce } from '../counts/redis-store';
 import { type RedisConnection } from '../redis/connection';
 import { sharedErrorLog } from '../log/throttle';
@@ -70,6 +70,7 @@ export class WorkerPool {
   private readonly random: () => number;
   private readonly queues: Queues;
   private readonly writer: GroupWriter;
+  private readonly index: MessageIndex;
   /** The bound on events held at once by this process (WORKER_MAX_ITEMS). */
   readonly permits: ItemPermits;
   private closing?: Promise<void>;
@@ -83,7 +84,7 @@ export class WorkerPool {
     // The worker connection waits out a Redis outage, so the jobs a settled job leaves behind are written
     // before it completes, however long Redis is away.
     this.queues = createQueues(opts.connection, config.redis.queuePrefix);
-    const index = new MessageIndex(opts.connection, config.jobs.completedRetentionSeconds, this.clock);
+    const index = (this.index = new MessageIndex(opts.connection, config.jobs.completedRetentionSeconds, this.clock));
     this.writer = new GroupWriter(this.queues, index, config.redis.queuePrefix, jobOptions(config.jobs), this.clock);
     this.client = new CustomerIoClient({ ...config.customerio });
     this.delivery = new Delivery({
@@ -204,11 +205,19 @@ export class WorkerPool {
       this.opts.logger.error({ action, job: job.id }, reason);
       throw new UnrecoverableError(reason);
     }
+    // A copy of these events that another replica's job took over is that job's to deliver (message-index.ts).
+    const elsewhere = group.from ? [] : await this.index.ownedElsewhere(
+      queuePrefix(this.opts.config.redis.queuePrefix, action), queueKey(this.opts.config.redis.queuePrefix, action, ''), job.id!,
+      events.map((e) => indexField(subscription.name, String(e.messageId))));
+    if (elsewhere.length > 0) {
+      const skip = new Set(elsewhere);
+      events = events.filter((_, i) => !skip.has(i));
+    }
     const now = this.clock();
     const items = await Promise.all(events.map(async (event): Promise<ItemOutcome> => ({ event, outcome: await this.deliver(subscription, event, now) })));
     const attempt = (group.attempt ?? 0) + job.attemptsMade;
     const settlement = settle(items, attempt, this.opts.config.jobs, this.random);
-    return this.finish(action, subscription, job, settlement);
+    return this.finish(action, subscription, job, settlement, elsewhere.length);
   }
 
   private async deliver(subscription: Subscription, event: SegmentEvent, now: number): Promise<Outcome> {
@@ -225,7 +234,7 @@ export class WorkerPool {
 
   // The jobs the items move to are written first, then the counts are stored (with a mark on this job,
   // so a run after a crash does not count them again: tally.ts), then the job completes.
-  private async finish(action: ActionKey, subscription: Subscription, job: Job<AnyJobData, GroupResult>, s: Settlement): Promise<GroupResult> {
+  private async finish(action: ActionKey, subscription: Subscription, job: Job<AnyJobData, GroupResult>, s: Settlement, deduplicated = 0): Promise<GroupResult> {
     const base = { action, subscription: subscription.name };
     const from = job.id;
     // Where the items that do not end here go: each refused item to a failed job of its own, the waiting
@@ -251,6 +260,7 @@ export class WorkerPool {
     if (m && s.delivered.length > 0) counts.push(m.countItems('delivered', action, s.delivered.length, mark));
     if (m && s.retry) counts.push(m.countItems('transient', action, s.retry.events.length, mark));
     if (m && s.wait) counts.push(m.countItems(s.wait.why, action, s.wait.events.length, mark));
+    if (m && deduplicated > 0) counts.push(m.eventsDeduplicated.inc({ action }, deduplicated, mark));
     await Promise.all(counts);
 
     if (retry) this.opts.logger.warn({ action, job: job.id, items: s.retry!.events.length, delayMs: s.retry!.delayMs, retryJob: retry.id }, s.retry!.reason);
