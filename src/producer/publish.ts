@@ -119,23 +119,12 @@ export class Producer {
     }
     let written;
     try {
-      written = await this.writer.write(groups, { dedupe: true });
+      written = await this.writer.write(groups, { dedupe: true, count: this.opts.metrics !== undefined });
     } catch (err) {
       throw new QueueUnavailableError(`the events could not be queued in Redis: ${(err as Error).message}`);
     }
+    // The items stored and the re-sends left out were counted by the write itself (jobs/writer.ts).
     this.countReceived(entries);
-    const m = this.opts.metrics;
-    if (m) {
-      const queued = new Map<ActionKey, number>();
-      const duplicates = new Map<ActionKey, number>();
-      groups.forEach((group, i) => {
-        queued.set(group.action, (queued.get(group.action) ?? 0) + written[i].queued.length);
-        duplicates.set(group.action, (duplicates.get(group.action) ?? 0) + written[i].duplicates.length);
-      });
-      // Not awaited: the events are in Redis already; the counts follow within a turn of the event loop.
-      for (const [action, n] of queued) if (n > 0) void m.itemsEnqueued.inc({ action }, n);
-      for (const [action, n] of duplicates) if (n > 0) void m.eventsDeduplicated.inc({ action }, n);
-    }
     return entries.map(() => undefined);
   }
 
