@@ -25,6 +25,8 @@ export const DEFAULTS = {
     groupMaxEvents: 100,
     /** Bytes of events (JSON, before compression) per job, at most; a single larger event is its own job. */
     groupMaxBytes: 256 * 1024,
+    /** Events a producer holds while Redis has not taken them (waiting for or in a commit); past it, new requests get 503 at once. */
+    producerMaxPendingEvents: 50_000,
   },
   worker: {
     /** Longest an item waits in a worker for its batch to fill. */

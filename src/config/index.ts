@@ -34,6 +34,7 @@ export interface JobsConfig {
   groupCommitWindowMs: number;
   groupMaxEvents: number;
   groupMaxBytes: number;
+  producerMaxPendingEvents: number;
 }
 
 /** The workers: batching, concurrency, pauses, and taking back jobs whose worker died. */
@@ -157,6 +158,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
       groupCommitWindowMs: int(env, 'GROUP_COMMIT_WINDOW_MS', DEFAULTS.jobs.groupCommitWindowMs, 0, 100),
       groupMaxEvents: int(env, 'GROUP_MAX_EVENTS', DEFAULTS.jobs.groupMaxEvents, 1, 1000),
       groupMaxBytes: int(env, 'GROUP_MAX_BYTES', DEFAULTS.jobs.groupMaxBytes, MAX_ITEM_BYTES, 16 * 1024 * 1024),
+      producerMaxPendingEvents: int(env, 'PRODUCER_MAX_PENDING_EVENTS', DEFAULTS.jobs.producerMaxPendingEvents, 1),
     },
     worker: {
       flushIntervalMs: int(env, 'FLUSH_INTERVAL_MS', DEFAULTS.worker.flushIntervalMs, 1, 60_000),

@@ -1,5 +1,7 @@
-// publish(): the library call for Node pipelines, and what the HTTP API calls after its own checks.
-// Resolves only once every job is in Redis.
+// The one door into the producer: accept() checks and prepares the events once, refuses at once what
+// cannot be queued (an invalid event, Redis not ready or nearly full, too many events already waiting
+// for Redis), and resolves only once every job is in Redis. The HTTP API maps its answer to 400/503/200;
+// publish(), the library call for Node pipelines and the import, reports it per event.
 //
 // Events are grouped: what fires for one subscription in one call, or in the calls of one group commit
 // (group-commit.ts), becomes one job (split by the caps of events and bytes per job). A re-sent event
@@ -10,11 +12,11 @@ import type { JobsConfig } from '../config';
 import { jobOptions, type Queues } from '../jobs/queues';
 import { type RedisConnection } from '../redis/connection';
 import { MessageIndex } from '../redis/message-index';
-import { fitToCaps, GroupWriter, type GroupToWrite } from '../jobs/writer';
+import { fitToCaps, GroupRedisError, GroupWriter, type GroupToWrite } from '../jobs/writer';
 import type { Subscription } from '../core/subscriptions';
-import type { ActionKey, SegmentEvent } from '../core/types';
+import type { SegmentEvent } from '../core/types';
 import { GroupCommitter } from './group-commit';
-import { prepareEvents, type Prepared } from './prepare';
+import { prepareEvents, type Prepared, type Refused } from './prepare';
 
 export interface PublishResult {
   messageId?: string;
@@ -26,12 +28,39 @@ export interface PublishResult {
   error?: string;
 }
 
-/** Redis did not take the jobs: nothing was acknowledged, the caller should retry. */
+/**
+ * Redis did not take the jobs: nothing was acknowledged, the caller should retry. `unconfirmed`: some of
+ * the write may have reached Redis (a failed write whose rollback could not finish); false only when
+ * nothing of it is in Redis (refused before writing, or rolled back whole). A re-send is queued once
+ * either way: the message index recognises what did land.
+ */
 export class QueueUnavailableError extends Error {
   override name = 'QueueUnavailableError';
+  constructor(
+    message: string,
+    readonly unconfirmed = false,
+  ) {
+    super(message);
+  }
 }
 
-/** What the producer needs of the job policy: retries for jobs, the dedupe window, group sizes. */
+/** What accept() did with the events of one call. */
+export interface Accepted {
+  /** The events refused for themselves; with `allOrNothing`, nothing was queued when there are any. */
+  refused: Refused[];
+  /** One result per event, in order; empty when the call was refused whole. */
+  results: PublishResult[];
+}
+
+export interface AcceptOptions {
+  /** Refuse the whole call when any event is refused (the HTTP API). Default true. */
+  allOrNothing?: boolean;
+  /** Why Redis cannot take events now though it answers (nearly full); asked once something fires. */
+  gate?: () => string | undefined;
+  /** The time of receipt (receivedAt); default the producer's clock. */
+  now?: number;
+}
+
 /** The producer reads the whole jobs group: the job options, and how events are grouped into jobs. */
 export type ProducerPolicy = JobsConfig;
 
@@ -59,6 +88,8 @@ export class Producer {
   private readonly writer: GroupWriter;
   private readonly committer: GroupCommitter<CommitEntry, void>;
   private readonly clock: () => number;
+  /** Events waiting for a commit or in one, until Redis answers (whatever the caller's own timeout). */
+  private pendingEvents = 0;
 
   constructor(opts: ProducerOptions) {
     this.opts = opts;
@@ -71,29 +102,60 @@ export class Producer {
     );
   }
 
-  /** Queues the events for the subscriptions that fire. Invalid events are reported in their result, not queued. */
+  /**
+   * Queues the events for the subscriptions that fire. Invalid events are reported in their result, not
+   * queued; the others are queued (the import relies on this: a bad line does not hold back its chunk).
+   */
   async publish(events: SegmentEvent | SegmentEvent[], source: EventSource = 'publish'): Promise<PublishResult[]> {
     const list = Array.isArray(events) ? events : [events];
-    const { prepared, refused } = prepareEvents(list, this.opts.subscriptions, this.clock());
-    await this.enqueue(prepared, source);
-    const results: PublishResult[] = new Array(list.length);
-    for (const r of refused) results[r.index] = { fired: [], error: r.error };
-    for (const p of prepared) results[p.index] = resultOf(p);
-    return results;
+    return (await this.accept(list, source, { allOrNothing: false })).results;
   }
 
   /**
-   * Queues already prepared events with the next group commit; resolves once they are in Redis, rejects
-   * with QueueUnavailableError when nothing of them was kept.
+   * The one way in: checks and prepares the events, then queues them with the next group commit; resolves
+   * once they are in Redis. Throws QueueUnavailableError when Redis does not take them: refused before
+   * anything was written (not ready, `gate`, PRODUCER_MAX_PENDING_EVENTS reached), or a failed write.
    */
-  async enqueue(prepared: Prepared[], source: EventSource): Promise<void> {
+  async accept(events: unknown[], source: EventSource, opts: AcceptOptions = {}): Promise<Accepted> {
+    const { prepared, refused } = prepareEvents(events, this.opts.subscriptions, opts.now ?? this.clock());
+    if (refused.length > 0 && opts.allOrNothing !== false) return { refused, results: [] };
+    const fired = prepared.reduce((n, p) => n + p.fired.length, 0);
+    if (fired > 0) {
+      // A connection that never came up leaves BullMQ waiting for it; refuse now instead.
+      if (this.opts.redis.status !== 'ready') throw new QueueUnavailableError(`Redis is not reachable (connection ${this.opts.redis.status})`);
+      const full = opts.gate?.();
+      if (full) throw new QueueUnavailableError(full);
+      const max = this.opts.policy.producerMaxPendingEvents;
+      if (this.pendingEvents > 0 && this.pendingEvents + prepared.length > max) {
+        throw new QueueUnavailableError(`${this.pendingEvents} events are already waiting for Redis to take them (PRODUCER_MAX_PENDING_EVENTS=${max})`);
+      }
+    }
+    await this.enqueue(prepared, source);
+    const results: PublishResult[] = new Array(events.length);
+    for (const r of refused) results[r.index] = { fired: [], error: r.error };
+    for (const p of prepared) results[p.index] = resultOf(p);
+    return { refused, results };
+  }
+
+  /** Events waiting for Redis now (for tests and the bound). */
+  get pending(): number {
+    return this.pendingEvents;
+  }
+
+  // Queues prepared events with the next group commit; resolves once they are in Redis.
+  private async enqueue(prepared: Prepared[], source: EventSource): Promise<void> {
     if (prepared.length === 0) return;
     const fired = prepared.reduce((n, p) => n + p.fired.length, 0);
     if (fired === 0) {
       this.countReceived([{ prepared, source }]);
       return;
     }
-    await this.committer.submit({ prepared, source }, fired);
+    this.pendingEvents += prepared.length;
+    try {
+      await this.committer.submit({ prepared, source }, fired);
+    } finally {
+      this.pendingEvents -= prepared.length;
+    }
   }
 
   /** Writes what is waiting for a group commit (shutdown). */
@@ -121,7 +183,8 @@ export class Producer {
     try {
       written = await this.writer.write(groups, { dedupe: true, count: this.opts.metrics !== undefined });
     } catch (err) {
-      throw new QueueUnavailableError(`the events could not be queued in Redis: ${(err as Error).message}`);
+      const unconfirmed = !(err instanceof GroupRedisError && err.nothingKept);
+      throw new QueueUnavailableError(`the events could not be queued in Redis: ${(err as Error).message}`, unconfirmed);
     }
     // The items stored and the re-sends left out were counted by the write itself (jobs/writer.ts).
     this.countReceived(entries);
