@@ -76,6 +76,9 @@ export interface ProducerOptions {
   clock?: () => number;
 }
 
+/** The states of a connection's first connect (ioredis), before it was ever ready. */
+const FIRST_CONNECT = new Set(['wait', 'connecting', 'connect']);
+
 export type EventSource = 'http' | 'publish' | 'import';
 
 interface CommitEntry {
@@ -90,10 +93,14 @@ export class Producer {
   private readonly clock: () => number;
   /** Events waiting for a commit or in one, until Redis answers (whatever the caller's own timeout). */
   private pendingEvents = 0;
+  /** The connection has been ready before: from then on, not ready means down. */
+  private connectedOnce = false;
 
   constructor(opts: ProducerOptions) {
     this.opts = opts;
     this.clock = opts.clock ?? Date.now;
+    this.connectedOnce = opts.redis.status === 'ready';
+    opts.redis.once('ready', () => (this.connectedOnce = true));
     const index = new MessageIndex(opts.redis, opts.policy.completedRetentionSeconds, this.clock);
     this.writer = new GroupWriter(opts.queues, index, opts.queuePrefix, jobOptions(opts.policy), this.clock);
     this.committer = new GroupCommitter(
@@ -121,8 +128,9 @@ export class Producer {
     if (refused.length > 0 && opts.allOrNothing !== false) return { refused, results: [] };
     const fired = prepared.reduce((n, p) => n + p.fired.length, 0);
     if (fired > 0) {
-      // A connection that never came up leaves BullMQ waiting for it; refuse now instead.
-      if (this.opts.redis.status !== 'ready') throw new QueueUnavailableError(`Redis is not reachable (connection ${this.opts.redis.status})`);
+      // A connection that is down leaves BullMQ waiting for it; refuse now instead. Only its first connect,
+      // at start-up, is waited for (a library caller publishes right after creating the producer).
+      if (this.opts.redis.status !== 'ready' && (this.connectedOnce || !FIRST_CONNECT.has(this.opts.redis.status))) throw new QueueUnavailableError(`Redis is not reachable (connection ${this.opts.redis.status})`);
       const full = opts.gate?.();
       if (full) throw new QueueUnavailableError(full);
       const max = this.opts.policy.producerMaxPendingEvents;

@@ -6,6 +6,7 @@ import { compileSubscriptions } from '../../src/core/subscriptions';
 import { Producer, QueueUnavailableError } from '../../src/producer/publish';
 import { trackEvent } from '../support/pipeline';
 import { unreachableQueues } from '../support/redis';
+import { waitUntil } from '../support/chaos';
 
 const TRACK = [{ name: 'Track', action: 'trackEvent', trigger: 'type = "track"', mapping: {
   id: { '@path': '$.userId' }, name: { '@path': '$.event' }, event_id: { '@path': '$.messageId' },
@@ -17,6 +18,7 @@ describe('point 10: one door into the producer', function () {
   it('point 10: publish() goes through the same checks as the HTTP API: Redis not ready is refused at once, nothing queued', async () => {
     const down = unreachableQueues();
     try {
+      await waitUntil(() => down.redis.status === 'reconnecting', 10_000, 'the first connect to fail');
       const producer = new Producer({ queues: down.queues, redis: down.redis, queuePrefix: 'cio-test-door', subscriptions: compileSubscriptions(TRACK), policy: DEFAULTS.jobs });
       const refused = await producer.publish([trackEvent(1)]).then(() => undefined, (err: unknown) => err);
       expect(refused).to.be.instanceOf(QueueUnavailableError);
