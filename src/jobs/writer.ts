@@ -118,7 +118,7 @@ export class GroupWriter {
   /** Writes each group as one job (callers split them with fitToCaps first); all of them, or none. */
   async write(groups: GroupToWrite[], opts: WriteOptions): Promise<WrittenGroup[]> {
     const now = this.clock();
-    const claims: Array<{ action: ActionKey; jobId: string; fields: string[] }> = [];
+    const claims: Array<{ action: ActionKey; jobId: string; fields: Buffer[] }> = [];
     const added: Added[] = [];
     const results: WrittenGroup[] = [];
     const writeOne = async (group: GroupToWrite, g: number) => {
@@ -165,7 +165,7 @@ export class GroupWriter {
 
   // Removes what was added and releases the claims; a job a worker already holds stays, with its claims.
   // True when every job is known to be gone (removed, or never written).
-  private async rollback(added: Added[], claims: Array<{ action: ActionKey; jobId: string; fields: string[] }>): Promise<boolean> {
+  private async rollback(added: Added[], claims: Array<{ action: ActionKey; jobId: string; fields: Buffer[] }>): Promise<boolean> {
     const kept = new Set<string>();
     await Promise.all(
       added.map(async (a) => {

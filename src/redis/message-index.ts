@@ -2,14 +2,21 @@
 // event now. It is what makes a re-sent event queue once (dedupe), and what `cio-relay trace` reads.
 //
 // Layout, chosen for memory (one entry per event and subscription is the largest cost per event once
-// events are grouped and compressed): one Redis hash per action queue and time bucket,
-// `<prefix>:{<action>}:seen:<bucket>`, in the queue's own cluster slot; field = the first 12 bytes of
-// SHA-1(subscription NUL messageId), value = the job id and when it was written. A bucket is `windowSeconds` long and lives for two
-// windows; a lookup reads the current and the previous bucket, so an event is recognised for at least one
-// whole window after it was queued (and at most two). An item that moves to another job (a retry, a
-// refused item) is written again in the current bucket, so one that keeps hopping stays known.
+// events are grouped and compressed) and so that no key is ever large: per action queue and time bucket,
+// 65,536 small hashes, `<prefix>:{<action>}:seen:<bucket>:<shard>`, in the queue's own cluster slot. An
+// entry's key is the first 12 bytes of SHA-1(subscription NUL messageId): the first 2 bytes pick the hash
+// (`<shard>` in hex), the other 10, raw, are the field; the value is the id of the job that holds the event.
+// At the default window (1 h), a hash stays at or under Redis's `hash-max-listpack-entries` (128) up to
+// about 2,300 events per second for one action, so Redis keeps it as a compact listpack (about 31 bytes per
+// entry, measured in test/redis/index-size.test.ts) and expiring one costs microseconds, where one hash
+// per bucket grew with the rate (1.47 s of blocked Redis at 1,000 events/s).
 //
-// Collisions: two different events share a field only if 96 bits of SHA-1 agree. With a billion events
+// A bucket is `windowSeconds` long and lives for two windows; a lookup reads the current and the previous
+// bucket, so an event is recognised for at least one whole window after it was queued (and at most two).
+// An item that moves to another job (a retry, a refused item) is written again in the current bucket, so
+// one that keeps hopping stays known.
+//
+// Collisions: two different events share an entry only if 96 bits of SHA-1 agree. With a billion events
 // in one window the chance that any two collide is about 6e-12; a collision would make the second event
 // look like a re-send of the first. We accept that figure. A probabilistic filter with false positives
 // (a Bloom filter) would not be acceptable: it drops events.
@@ -17,11 +24,19 @@
 import { createHash } from 'node:crypto';
 import type { RedisConnection } from './connection';
 
-/** Bytes of the hashed id kept per entry. */
+/** Bytes of the hashed id kept per entry, the shard's included. */
 const FIELD_BYTES = 12;
+/** Bytes of the hashed id that pick the entry's hash in a bucket: 2 bytes, 65,536 hashes. */
+const SHARD_BYTES = 2;
 
-export function indexField(subscription: string, messageId: string): string {
-  return createHash('sha1').update(subscription).update('\u0000').update(messageId).digest().subarray(0, FIELD_BYTES).toString('base64url');
+/** An entry's hashed id: the first bytes pick its hash (the shard), the rest is its field. */
+export function indexField(subscription: string, messageId: string): Buffer {
+  return createHash('sha1').update(subscription).update('\u0000').update(messageId).digest().subarray(0, FIELD_BYTES);
+}
+
+/** Pure: the hash and field of an entry in a bucket (ENTRY_AT is the same in Lua). */
+export function entryAt(bucket: string, id: Buffer, shardBytes = SHARD_BYTES): { key: string; field: Buffer } {
+  return { key: `${bucket}:${id.subarray(0, shardBytes).toString('hex')}`, field: id.subarray(shardBytes) };
 }
 
 export interface IndexBuckets {
@@ -53,19 +68,39 @@ export function bucketsAt(queueKeyPrefix: string, windowSeconds: number, nowMs: 
 // settles it (OWNERS_SCRIPT), so no clock decides. Re-sends found are counted in the counts hash KEYS[3]
 // under series ARGV[4] (none when ''), in the same step, so a killed process loses no count. Its only
 // writes are HSET, EXPIRE and HINCRBY: a Redis out of memory refuses the first, before anything is written.
+// Every script takes the shard's bytes in ARGV[1]; KEYS name buckets, whose hashes share their slot.
 const ENTRY_JOB = `
 local function jobOf(value)
   local at = string.find(value, '@', 1, true)
   return at and string.sub(value, 1, at - 1) or value
 end
+local shardBytes = tonumber(ARGV[1])
+local function entryAt(bucket, id)
+  local shard = ''
+  for b = 1, shardBytes do shard = shard .. string.format('%02x', string.byte(id, b)) end
+  return bucket .. ':' .. shard, string.sub(id, shardBytes + 1)
+end
+local function hget(bucket, id)
+  local key, field = entryAt(bucket, id)
+  return redis.call('HGET', key, field)
+end
+local expiring = {}
+local function hset(bucket, id, value, ttl)
+  local key, field = entryAt(bucket, id)
+  redis.call('HSET', key, field, value)
+  if not expiring[key] then
+    expiring[key] = true
+    if redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ttl) end
+  end
+end
 `;
 const CLAIM_SCRIPT = `${ENTRY_JOB}
-local jobId, jobKeyPrefix, series = ARGV[1], ARGV[3], ARGV[4]
+local jobId, ttl, jobKeyPrefix, series = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local claimed = {}
 local n, duplicates = 0, 0
-for i = 5, #ARGV do
-  local field = ARGV[i]
-  local value = redis.call('HGET', KEYS[1], field) or redis.call('HGET', KEYS[2], field)
+for i = 6, #ARGV do
+  local id = ARGV[i]
+  local value = hget(KEYS[1], id) or hget(KEYS[2], id)
   local taken = false
   if value then
     local owner = jobOf(value)
@@ -74,12 +109,11 @@ for i = 5, #ARGV do
   if taken then
     duplicates = duplicates + 1
   else
-    redis.call('HSET', KEYS[1], field, jobId)
+    hset(KEYS[1], id, jobId, ttl)
     n = n + 1
-    claimed[n] = i - 4
+    claimed[n] = i - 5
   end
 end
-if n > 0 and redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 if duplicates > 0 and series ~= '' then redis.call('HINCRBY', KEYS[3], series, duplicates) end
 return claimed
 `;
@@ -94,37 +128,42 @@ export const PRODUCER_JOB_MARK = 'g';
 // an expired entry) is pointed at ARGV[1]: the other copy, when it lands, finds this job and leaves the
 // event out. An entry that names a job made from this one (its run after a crash) is left alone.
 const OWNERS_SCRIPT = `${ENTRY_JOB}
-local jobId, jobKeyPrefix, mark = ARGV[1], ARGV[3], ARGV[4]
+local jobId, ttl, jobKeyPrefix, mark = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local others = {}
-local n, pointed = 0, 0
-for i = 5, #ARGV do
-  local field = ARGV[i]
-  local value = redis.call('HGET', KEYS[1], field) or redis.call('HGET', KEYS[2], field)
+local n = 0
+for i = 6, #ARGV do
+  local id = ARGV[i]
+  local value = hget(KEYS[1], id) or hget(KEYS[2], id)
   local owner = value and jobOf(value)
   local stored = owner and (owner == jobId or redis.call('EXISTS', jobKeyPrefix .. owner) == 1)
   if owner and owner ~= jobId and stored and string.sub(owner, 1, #mark) == mark then
     n = n + 1
-    others[n] = i - 4
+    others[n] = i - 5
   elseif not stored then
-    redis.call('HSET', KEYS[1], field, jobId)
-    pointed = pointed + 1
+    hset(KEYS[1], id, jobId, ttl)
   end
 end
-if pointed > 0 and redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return others
 `;
 
-// Removes the fields that still point at job ARGV[1] (a commit that was rolled back).
+// Removes the entries of bucket KEYS[1] that still point at job ARGV[2] (a commit that was rolled back).
 const RELEASE_SCRIPT = `${ENTRY_JOB}
 local n = 0
-for i = 2, #ARGV do
-  local value = redis.call('HGET', KEYS[1], ARGV[i])
-  if value and jobOf(value) == ARGV[1] then
-    redis.call('HDEL', KEYS[1], ARGV[i])
+for i = 3, #ARGV do
+  local key, field = entryAt(KEYS[1], ARGV[i])
+  local value = redis.call('HGET', key, field)
+  if value and jobOf(value) == ARGV[2] then
+    redis.call('HDEL', key, field)
     n = n + 1
   end
 end
 return n
+`;
+
+// Points the entries ARGV[3], ARGV[5], … at the jobs ARGV[4], ARGV[6], … (items moved to a new job).
+const POINT_SCRIPT = `${ENTRY_JOB}
+for i = 3, #ARGV, 2 do hset(KEYS[1], ARGV[i], ARGV[i + 1], ARGV[2]) end
+return 1
 `;
 
 /** The job id of an entry's value (`<jobId>`, or `<jobId>@<ms>` written by an earlier version). */
@@ -134,9 +173,10 @@ export function jobIdOfEntry(value: string): string {
 }
 
 type IndexConnection = RedisConnection & {
-  cioClaim(numKeys: number, ...keysAndArgs: Array<string | number>): Promise<number[]>;
-  cioRelease(numKeys: number, ...keysAndArgs: Array<string | number>): Promise<number>;
-  cioOwners(numKeys: number, ...keysAndArgs: Array<string | number>): Promise<number[]>;
+  cioClaim(numKeys: number, ...keysAndArgs: Array<string | number | Buffer>): Promise<number[]>;
+  cioRelease(numKeys: number, ...keysAndArgs: Array<string | number | Buffer>): Promise<number>;
+  cioOwners(numKeys: number, ...keysAndArgs: Array<string | number | Buffer>): Promise<number[]>;
+  cioPoint(numKeys: number, ...keysAndArgs: Array<string | number | Buffer>): Promise<number>;
 };
 
 function withScripts(connection: RedisConnection): IndexConnection {
@@ -144,6 +184,7 @@ function withScripts(connection: RedisConnection): IndexConnection {
   if (typeof c.cioClaim !== 'function') connection.defineCommand('cioClaim', { lua: CLAIM_SCRIPT });
   if (typeof c.cioRelease !== 'function') connection.defineCommand('cioRelease', { lua: RELEASE_SCRIPT });
   if (typeof c.cioOwners !== 'function') connection.defineCommand('cioOwners', { lua: OWNERS_SCRIPT });
+  if (typeof c.cioPoint !== 'function') connection.defineCommand('cioPoint', { lua: POINT_SCRIPT });
   return c;
 }
 
@@ -154,6 +195,8 @@ export class MessageIndex {
     connection: RedisConnection,
     private readonly windowSeconds: number,
     private readonly clock: () => number = Date.now,
+    /** Bytes of the id that pick an entry's hash; tests measure a full hash with fewer. */
+    private readonly shardBytes = SHARD_BYTES,
   ) {
     this.redis = withScripts(connection);
   }
@@ -164,11 +207,11 @@ export class MessageIndex {
    * id. `counted`: where the re-sends found are counted, in the same step (the queue's counts hash and
    * the series), or nothing.
    */
-  async claim(queueKeyPrefix: string, jobKeyPrefix: string, jobId: string, fields: string[], counted?: { key: string; series: string }): Promise<number[]> {
+  async claim(queueKeyPrefix: string, jobKeyPrefix: string, jobId: string, fields: Buffer[], counted?: { key: string; series: string }): Promise<number[]> {
     if (fields.length === 0) return [];
     const b = bucketsAt(queueKeyPrefix, this.windowSeconds, this.clock());
     const countsKey = counted?.key ?? `${queueKeyPrefix}:counts`;
-    const claimed = await this.redis.cioClaim(3, b.current, b.previous, countsKey, jobId, b.ttlSeconds, jobKeyPrefix, counted?.series ?? '', ...fields);
+    const claimed = await this.redis.cioClaim(3, b.current, b.previous, countsKey, this.shardBytes, jobId, b.ttlSeconds, jobKeyPrefix, counted?.series ?? '', ...fields);
     return claimed.map((position) => Number(position) - 1);
   }
 
@@ -177,35 +220,38 @@ export class MessageIndex {
    * in Redis now, took over (a copy of the same request through another replica); the worker leaves them
    * out. Points the entries that name no job in Redis at `jobId`.
    */
-  async ownedElsewhere(queueKeyPrefix: string, jobKeyPrefix: string, jobId: string, fields: string[]): Promise<number[]> {
+  async ownedElsewhere(queueKeyPrefix: string, jobKeyPrefix: string, jobId: string, fields: Buffer[]): Promise<number[]> {
     if (fields.length === 0 || !jobId.startsWith(PRODUCER_JOB_MARK)) return [];
     const b = bucketsAt(queueKeyPrefix, this.windowSeconds, this.clock());
-    const others = await this.redis.cioOwners(2, b.current, b.previous, jobId, b.ttlSeconds, jobKeyPrefix, PRODUCER_JOB_MARK, ...fields);
+    const others = await this.redis.cioOwners(2, b.current, b.previous, this.shardBytes, jobId, b.ttlSeconds, jobKeyPrefix, PRODUCER_JOB_MARK, ...fields);
     return others.map((position) => Number(position) - 1);
   }
 
   /** Undoes a claim of `jobId` (in both buckets: the window may have turned since). */
-  async release(queueKeyPrefix: string, jobId: string, fields: string[]): Promise<void> {
+  async release(queueKeyPrefix: string, jobId: string, fields: Buffer[]): Promise<void> {
     if (fields.length === 0) return;
     const b = bucketsAt(queueKeyPrefix, this.windowSeconds, this.clock());
-    await Promise.all([b.current, b.previous].map((key) => this.redis.cioRelease(1, key, jobId, ...fields)));
+    await Promise.all([b.current, b.previous].map((key) => this.redis.cioRelease(1, key, this.shardBytes, jobId, ...fields)));
   }
 
   /** Points the fields at the job that holds their items now. */
-  async point(queueKeyPrefix: string, entries: Array<{ field: string; jobId: string }>): Promise<void> {
+  async point(queueKeyPrefix: string, entries: Array<{ field: Buffer; jobId: string }>): Promise<void> {
     if (entries.length === 0) return;
-    const now = this.clock();
-    const b = bucketsAt(queueKeyPrefix, this.windowSeconds, now);
-    const args: string[] = [];
+    const b = bucketsAt(queueKeyPrefix, this.windowSeconds, this.clock());
+    const args: Array<string | Buffer> = [];
     for (const e of entries) args.push(e.field, e.jobId);
-    await this.redis.multi().hset(b.current, ...args).expire(b.current, b.ttlSeconds).exec();
+    await this.redis.cioPoint(1, b.current, this.shardBytes, b.ttlSeconds, ...args);
   }
 
   /** The job that holds the item now, if it was queued within the window. */
-  async lookup(queueKeyPrefix: string, field: string): Promise<string | undefined> {
+  async lookup(queueKeyPrefix: string, id: Buffer): Promise<string | undefined> {
     const b = bucketsAt(queueKeyPrefix, this.windowSeconds, this.clock());
-    const value = (await this.redis.hget(b.current, field)) ?? (await this.redis.hget(b.previous, field));
-    return value ? jobIdOfEntry(value) : undefined;
+    for (const bucket of [b.current, b.previous]) {
+      const { key, field } = entryAt(bucket, id, this.shardBytes);
+      const value = await this.redis.hget(key, field);
+      if (value) return jobIdOfEntry(value);
+    }
+    return undefined;
   }
 }
 
