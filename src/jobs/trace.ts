@@ -40,6 +40,8 @@ export interface TraceAnswer {
   messageId: string;
   /** One entry per subscription the event was queued for within the window; empty: not seen. */
   found: SubscriptionTrace[];
+  /** Why the event fired no subscription (`integrations`, `no_subscription`), when it was seen so. */
+  filtered?: string;
   windowSeconds: number;
   queuePrefix: string;
 }
@@ -58,7 +60,12 @@ export async function traceMessage(
     const jobId = await index.lookup(queuePrefix(opts.queuePrefix, sub.action), indexField(sub.name, messageId));
     if (jobId) found.push(await follow(queues[sub.action], sub, jobId, messageId));
   }
-  return { messageId, found, windowSeconds: opts.windowSeconds, queuePrefix: opts.queuePrefix };
+  const answer: TraceAnswer = { messageId, found, windowSeconds: opts.windowSeconds, queuePrefix: opts.queuePrefix };
+  if (found.length === 0) {
+    const filtered = await index.filteredReason(opts.queuePrefix, messageId);
+    if (filtered) answer.filtered = filtered;
+  }
+  return answer;
 }
 
 async function follow(queue: Queues[ActionKey], sub: Subscription, firstJobId: string, messageId: string): Promise<SubscriptionTrace> {
@@ -121,8 +128,16 @@ function receivedAtOf(job: Job<AnyJobData>, messageId: string): string | undefin
   }
 }
 
+const FILTERED_BECAUSE: Record<string, string> = {
+  integrations: 'its integrations object turned this destination off ("All": false, or "Customer.io (Actions)": false)',
+  no_subscription: 'no enabled subscription of this configuration has a trigger that matched it',
+};
+
 /** The answer in lines a person reads. */
 export function describeTrace(answer: TraceAnswer): string[] {
+  if (answer.found.length === 0 && answer.filtered) {
+    return [`${answer.messageId}: filtered: ${FILTERED_BECAUSE[answer.filtered] ?? answer.filtered}; nothing was queued for it`];
+  }
   if (answer.found.length === 0) {
     return [
       `${answer.messageId}: not seen within the retention window (${answer.windowSeconds} s) by any subscription of this configuration, under QUEUE_PREFIX=${answer.queuePrefix}`,

@@ -89,6 +89,7 @@ interface CommitEntry {
 export class Producer {
   private readonly opts: ProducerOptions;
   private readonly writer: GroupWriter;
+  private readonly index: MessageIndex;
   private readonly committer: GroupCommitter<CommitEntry, void>;
   private readonly clock: () => number;
   /** Events waiting for a commit or in one, until Redis answers (whatever the caller's own timeout). */
@@ -101,7 +102,7 @@ export class Producer {
     this.clock = opts.clock ?? Date.now;
     this.connectedOnce = opts.redis.status === 'ready';
     opts.redis.once('ready', () => (this.connectedOnce = true));
-    const index = new MessageIndex(opts.redis, opts.policy.completedRetentionSeconds, this.clock);
+    const index = (this.index = new MessageIndex(opts.redis, opts.policy.completedRetentionSeconds, this.clock));
     this.writer = new GroupWriter(opts.queues, index, opts.queuePrefix, jobOptions(opts.policy), this.clock);
     this.committer = new GroupCommitter(
       { windowMs: opts.policy.groupCommitWindowMs, maxEvents: opts.policy.groupMaxEvents },
@@ -139,10 +140,19 @@ export class Producer {
       }
     }
     await this.enqueue(prepared, source);
+    this.noteFiltered(prepared);
     const results: PublishResult[] = new Array(events.length);
     for (const r of refused) results[r.index] = { fired: [], error: r.error };
     for (const p of prepared) results[p.index] = resultOf(p);
     return { refused, results };
+  }
+
+  // Filtered events leave a note for `trace` ("filtered: …"). Not awaited: the answer does not depend on it,
+  // and a request of filtered events only never waited for Redis.
+  private noteFiltered(prepared: Prepared[]): void {
+    const filtered = prepared.flatMap((p) => (p.filtered ? [{ messageId: p.messageId, reason: p.filtered }] : []));
+    if (filtered.length === 0 || this.opts.redis.status !== 'ready') return;
+    void this.index.noteFiltered(this.opts.queuePrefix, filtered).catch(() => undefined);
   }
 
   /** Events waiting for Redis now (for tests and the bound). */

@@ -34,6 +34,14 @@ export function indexField(subscription: string, messageId: string): Buffer {
   return createHash('sha1').update(subscription).update('\u0000').update(messageId).digest().subarray(0, FIELD_BYTES);
 }
 
+/**
+ * Events that fired no subscription are noted too, so `trace` can say why (`filtered: …`) rather than
+ * "not seen": one entry per messageId, its value the reason, in buckets of their own under
+ * `<prefix>:{filtered}`, laid out and expiring like the others.
+ */
+const FILTERED_SLOT = 'filtered';
+const FILTERED_SUBSCRIPTION = '\u0000filtered';
+
 /** Pure: the hash and field of an entry in a bucket (ENTRY_AT is the same in Lua). */
 export function entryAt(bucket: string, id: Buffer, shardBytes = SHARD_BYTES): { key: string; field: Buffer } {
   return { key: `${bucket}:${id.subarray(0, shardBytes).toString('hex')}`, field: id.subarray(shardBytes) };
@@ -234,13 +242,24 @@ export class MessageIndex {
     await Promise.all([b.current, b.previous].map((key) => this.redis.cioRelease(1, key, this.shardBytes, jobId, ...fields)));
   }
 
-  /** Points the fields at the job that holds their items now. */
+  /** Points the fields at the job that holds their items now (`jobId`: the value written). */
   async point(queueKeyPrefix: string, entries: Array<{ field: Buffer; jobId: string }>): Promise<void> {
     if (entries.length === 0) return;
     const b = bucketsAt(queueKeyPrefix, this.windowSeconds, this.clock());
     const args: Array<string | Buffer> = [];
     for (const e of entries) args.push(e.field, e.jobId);
     await this.redis.cioPoint(1, b.current, this.shardBytes, b.ttlSeconds, ...args);
+  }
+
+  /** Notes events that fired nothing, with why (`integrations`, `no_subscription`). */
+  async noteFiltered(basePrefix: string, events: Array<{ messageId: string; reason: string }>): Promise<void> {
+    const prefix = `${basePrefix}:{${FILTERED_SLOT}}`;
+    await this.point(prefix, events.map((e) => ({ field: indexField(FILTERED_SUBSCRIPTION, e.messageId), jobId: e.reason })));
+  }
+
+  /** Why an event fired no subscription, if it was noted within the window. */
+  filteredReason(basePrefix: string, messageId: string): Promise<string | undefined> {
+    return this.lookup(`${basePrefix}:{${FILTERED_SLOT}}`, indexField(FILTERED_SUBSCRIPTION, messageId));
   }
 
   /** The job that holds the item now, if it was queued within the window. */
