@@ -27,6 +27,8 @@ export const DEFAULTS = {
     groupMaxBytes: 256 * 1024,
     /** Events a producer holds while Redis has not taken them (waiting for or in a commit); past it, new requests get 503 at once. */
     producerMaxPendingEvents: 50_000,
+    /** Bytes of events (JSON) a producer is writing to Redis at once; past it, new requests get 503 at once (large events). */
+    producerMaxPendingBytes: 64 * 1024 * 1024,
   },
   worker: {
     /** Longest an item waits in a worker for its batch to fill. */

@@ -35,6 +35,7 @@ export interface JobsConfig {
   groupMaxEvents: number;
   groupMaxBytes: number;
   producerMaxPendingEvents: number;
+  producerMaxPendingBytes: number;
 }
 
 /** The workers: batching, concurrency, pauses, and taking back jobs whose worker died. */
@@ -159,6 +160,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
       groupMaxEvents: int(env, 'GROUP_MAX_EVENTS', DEFAULTS.jobs.groupMaxEvents, 1, 1000),
       groupMaxBytes: int(env, 'GROUP_MAX_BYTES', DEFAULTS.jobs.groupMaxBytes, MAX_ITEM_BYTES, 16 * 1024 * 1024),
       producerMaxPendingEvents: int(env, 'PRODUCER_MAX_PENDING_EVENTS', DEFAULTS.jobs.producerMaxPendingEvents, 1),
+      producerMaxPendingBytes: int(env, 'PRODUCER_MAX_PENDING_BYTES', DEFAULTS.jobs.producerMaxPendingBytes, MAX_ITEM_BYTES),
     },
     worker: {
       flushIntervalMs: int(env, 'FLUSH_INTERVAL_MS', DEFAULTS.worker.flushIntervalMs, 1, 60_000),

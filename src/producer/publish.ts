@@ -94,6 +94,8 @@ export class Producer {
   private readonly clock: () => number;
   /** Events waiting for a commit or in one, until Redis answers (whatever the caller's own timeout). */
   private pendingEvents = 0;
+  /** Bytes of JSON in the commits being written (measured as they are split into jobs). */
+  private writingBytes = 0;
   /** The connection has been ready before: from then on, not ready means down. */
   private connectedOnce = false;
 
@@ -137,6 +139,10 @@ export class Producer {
       const max = this.opts.policy.producerMaxPendingEvents;
       if (this.pendingEvents > 0 && this.pendingEvents + prepared.length > max) {
         throw new QueueUnavailableError(`${this.pendingEvents} events are already waiting for Redis to take them (PRODUCER_MAX_PENDING_EVENTS=${max})`);
+      }
+      const maxBytes = this.opts.policy.producerMaxPendingBytes;
+      if (this.writingBytes >= maxBytes) {
+        throw new QueueUnavailableError(`${this.writingBytes} bytes of events are already being written to Redis (PRODUCER_MAX_PENDING_BYTES=${maxBytes})`);
       }
     }
     await this.enqueue(prepared, source);
@@ -197,12 +203,15 @@ export class Producer {
     for (const [sub, events] of bySubscription) {
       for (const piece of fitToCaps(events, caps)) groups.push({ action: sub.action, subscription: sub.name, events: piece.events, json: piece.json });
     }
-    let written;
+    const bytes = groups.reduce((n, g) => n + (g.json?.length ?? 0), 0);
+    this.writingBytes += bytes;
     try {
-      written = await this.writer.write(groups, { dedupe: true, count: this.opts.metrics !== undefined });
+      await this.writer.write(groups, { dedupe: true, count: this.opts.metrics !== undefined });
     } catch (err) {
       const unconfirmed = !(err instanceof GroupRedisError && err.nothingKept);
       throw new QueueUnavailableError(`the events could not be queued in Redis: ${(err as Error).message}`, unconfirmed);
+    } finally {
+      this.writingBytes -= bytes;
     }
     // The items stored and the re-sends left out were counted by the write itself (jobs/writer.ts).
     this.countReceived(entries);

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../../src/http/app';
+import type { JobsConfig } from '../../src/config';
 import { createMetrics } from '../../src/counts/metrics';
 import { createLogger } from '../../src/log/logger';
 import { Producer } from '../../src/producer/publish';
@@ -82,7 +83,8 @@ describe('point 2: a hung Redis', function () {
     await p?.close();
   });
 
-  it('point 2: answers "may have been queued" after the timeout, bounds what it holds, and a re-send through another replica is delivered once', async () => {
+  /** An API replica whose Redis connection goes through the proxy; the pipeline's producer is another replica. */
+  async function apiBehindProxy(bounds: Partial<JobsConfig>): Promise<{ producer: Producer; url: string }> {
     p = await startPipeline({ subscriptionSpecs: TRACK }, { startWorkers: false });
     proxy = await holdableProxy(new URL(REDIS_URL));
     hungRedis = connectRedis({ url: proxy.url }, 'producer');
@@ -90,7 +92,7 @@ describe('point 2: a hung Redis', function () {
     hungQueues = createQueues(hungRedis, p.config.redis.queuePrefix);
     await hungQueues.trackEvent.waitUntilReady();
     const metrics = createMetrics();
-    const policy = { ...p.config.jobs, producerMaxPendingEvents: MAX_PENDING };
+    const policy = { ...p.config.jobs, ...bounds };
     const producer = new Producer({ queues: hungQueues, redis: hungRedis, queuePrefix: p.config.redis.queuePrefix, subscriptions: p.config.subscriptions, policy, metrics });
     api = await buildApi({
       config: { writeKeys: [], dashboard: { readOnly: false } },
@@ -98,7 +100,11 @@ describe('point 2: a hung Redis', function () {
       queues: hungQueues, redis: hungRedis, enqueueTimeoutMs: 300,
     });
     await api.listen({ port: 0, host: '127.0.0.1' });
-    const url = `http://127.0.0.1:${(api.server.address() as AddressInfo).port}`;
+    return { producer, url: `http://127.0.0.1:${(api.server.address() as AddressInfo).port}` };
+  }
+
+  it('point 2: answers "may have been queued" after the timeout, bounds what it holds, and a re-send through another replica is delivered once', async () => {
+    const { producer, url } = await apiBehindProxy({ producerMaxPendingEvents: MAX_PENDING });
 
     proxy.hold();
     const requests = Array.from({ length: 12 }, (_, r) => Array.from({ length: BATCH }, (_, i) => trackEvent(r * BATCH + i)));
@@ -134,5 +140,19 @@ describe('point 2: a hung Redis', function () {
     const sent = p.standIn.items().map((i) => i.name);
     expect(sent).to.have.length(requests.length * BATCH);
     expect(new Set(sent).size).to.equal(requests.length * BATCH);
+  });
+
+  it('point 2: bounds the bytes being written too: large events are refused at once past PRODUCER_MAX_PENDING_BYTES', async () => {
+    const { producer, url } = await apiBehindProxy({ producerMaxPendingBytes: 16 * 1024 });
+    proxy.hold();
+    const big = (r: number) => Array.from({ length: 4 }, (_, i) => trackEvent(r * 4 + i, { properties: { note: 'x'.repeat(5000) } }));
+    const first = await postJson(url, '/v1/batch', { batch: big(0) });
+    expect(first.json?.code).to.equal('CIO_ERR_UNCONFIRMED');
+    const next = await postJson(url, '/v1/batch', { batch: big(1) });
+    expect(next.json?.code).to.equal('CIO_ERR_UNAVAILABLE');
+    expect(next.json?.error).to.match(/PRODUCER_MAX_PENDING_BYTES.*nothing was queued/);
+    expect(producer.pending).to.equal(4);
+    proxy.release();
+    await waitUntil(() => producer.pending === 0, 20_000, 'the held write to land');
   });
 });
