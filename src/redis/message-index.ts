@@ -42,7 +42,7 @@ export function indexField(subscription: string, messageId: string): Buffer {
 const FILTERED_SLOT = 'filtered';
 const FILTERED_SUBSCRIPTION = '\u0000filtered';
 
-/** Pure: the hash and field of an entry in a bucket (ENTRY_AT is the same in Lua). */
+/** Pure: the hash and field of an entry in a bucket (`entryAt` in the scripts' ENTRY_JOB is the same). */
 export function entryAt(bucket: string, id: Buffer, shardBytes = SHARD_BYTES): { key: string; field: Buffer } {
   return { key: `${bucket}:${id.subarray(0, shardBytes).toString('hex')}`, field: id.subarray(shardBytes) };
 }
@@ -68,13 +68,13 @@ export function bucketsAt(queueKeyPrefix: string, windowSeconds: number, nowMs: 
 
 // An entry's value: the id of the job that holds the event (an earlier version added `@<ms>`; still read).
 //
-// Claims the fields for job ARGV[1]; returns the 1-based positions of the fields it claimed. A field is
-// taken (a re-send, left out) when its entry names ARGV[1] itself (the same event twice in one write) or a
+// Claims the entries ARGV[6…] for job ARGV[2]; returns the 1-based positions of those it claimed. One is
+// taken (a re-send, left out) when it names ARGV[2] itself (the same event twice in one write) or a
 // job that is in Redis. An entry whose job is not in Redis is taken over, whatever its age: that job is
 // being written right now by another request (another replica, a slow write), or it never reached Redis
 // (Redis went away before the rollback ran). Two jobs may then carry the event for a moment; the worker
 // settles it (OWNERS_SCRIPT), so no clock decides. Re-sends found are counted in the counts hash KEYS[3]
-// under series ARGV[4] (none when ''), in the same step, so a killed process loses no count. Its only
+// under series ARGV[5] (none when ''), in the same step, so a killed process loses no count. Its only
 // writes are HSET, EXPIRE and HINCRBY: a Redis out of memory refuses the first, before anything is written.
 // Every script takes the shard's bytes in ARGV[1]; KEYS name buckets, whose hashes share their slot.
 const ENTRY_JOB = `
@@ -129,11 +129,11 @@ return claimed
 /** Jobs the producer writes have ids that start with this; jobs made from jobs never do (writer.ts). */
 export const PRODUCER_JOB_MARK = 'g';
 
-// Run by a worker before it sends the items of a job the producer wrote (ARGV[1]): returns the 1-based
-// positions of the fields whose entry now names ANOTHER job the producer wrote that is in Redis. That job
+// Run by a worker before it sends the items of a job the producer wrote (ARGV[2]): returns the 1-based
+// positions of the entries (ARGV[6…]) that now name ANOTHER job the producer wrote that is in Redis. That job
 // took the event over (see CLAIM_SCRIPT) and delivers it; this one leaves it out. Every other item is kept,
 // and an entry that names no job in Redis (the other copy's write is still on its way, or never arrived;
-// an expired entry) is pointed at ARGV[1]: the other copy, when it lands, finds this job and leaves the
+// an expired entry) is pointed at ARGV[2]: the other copy, when it lands, finds this job and leaves the
 // event out. An entry that names a job made from this one (its run after a crash) is left alone.
 const OWNERS_SCRIPT = `${ENTRY_JOB}
 local jobId, ttl, jobKeyPrefix, mark = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
