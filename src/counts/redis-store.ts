@@ -56,8 +56,21 @@ type CountingConnection = RedisConnection & {
   cioCount(numKeys: number, ...keysAndArgs: Array<string | number>): Promise<number>;
 };
 
-function countsKey(basePrefix: string, action: string | undefined): string {
+export function countsKey(basePrefix: string, action: string | undefined): string {
   return action && (ACTION_KEYS as readonly string[]).includes(action) ? `${queuePrefix(basePrefix, action as ActionKey)}:counts` : `${basePrefix}:{counts}`;
+}
+
+/**
+ * Where a producer's write counts its items in the same step as it stores them (jobs/writer.ts): the
+ * action's counts hash (in the queue's slot), and the series of cio_items_enqueued_total and
+ * cio_events_deduplicated_total for the action.
+ */
+export function writeCounts(basePrefix: string, action: ActionKey): { key: string; enqueued: string; deduplicated: string } {
+  return {
+    key: countsKey(basePrefix, action),
+    enqueued: seriesKey('cio_items_enqueued_total', { action }),
+    deduplicated: seriesKey('cio_events_deduplicated_total', { action }),
+  };
 }
 
 function jobKeyOf(job: Job): string {

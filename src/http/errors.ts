@@ -33,8 +33,10 @@ export const API_ERRORS = {
   CIO_ERR_ORIGIN_REFUSED: 403,
   CIO_ERR_NOT_FOUND: 404,
   CIO_ERR_INTERNAL: 500,
-  /** Redis cannot take the events now (unreachable, slow, nearly full): retry the same request. */
+  /** Redis cannot take the events now (unreachable, nearly full, too many events waiting): nothing was queued; retry the same request. */
   CIO_ERR_UNAVAILABLE: 503,
+  /** Redis did not confirm the write (slow, hung, failed part-way): the events may have been queued; the same request re-sent queues each once. */
+  CIO_ERR_UNCONFIRMED: 503,
 } as const;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;

@@ -1,15 +1,16 @@
 // The tracking API: POST /v1/{identify,track,page,screen,group,alias,batch,import} and analytics.js's
 // one-letter forms. A request is all or nothing: every event in it is checked before anything is queued,
 // and 200 is sent only once its jobs are in Redis. 400 means fix and resend, 401 means the write key is
-// wrong, 503 means retry the same request later (the job ids come from messageId, so a retried event is
-// not queued twice).
+// wrong, 503 means retry the same request later: CIO_ERR_UNAVAILABLE when nothing of it is in Redis,
+// CIO_ERR_UNCONFIRMED when Redis did not confirm a write that may still land (the message index queues a
+// re-sent event once, so the retry is safe either way).
 
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type pino from 'pino';
 import { DEFAULTS } from '../config/defaults';
 import type { Subscription } from '../core/subscriptions';
-import { EVENT_TYPES, prepareEvents, type Refused } from '../producer/prepare';
+import { EVENT_TYPES, type Refused } from '../producer/prepare';
 import { QueueUnavailableError, type Producer } from '../producer/publish';
 import type { RedisConnection } from '../redis/connection';
 import { basicAuthUser, keyChecker } from './auth';
@@ -42,10 +43,9 @@ export interface IngestOptions {
 export async function eventRoutes(api: FastifyInstance, opts: IngestOptions, log: pino.Logger): Promise<void> {
   const writeKeys = keyChecker(opts.writeKeys);
   const parseJson = api.getDefaultJsonParser('remove', 'remove');
-  const clock = opts.clock ?? Date.now;
   const enqueueTimeoutMs = opts.enqueueTimeoutMs ?? DEFAULTS.http.enqueueTimeoutMs;
   // While Redis is down every request would log the same warning: the log throttle sums them up.
-  const logUnavailable = throttledErrorLog({ logger: log, source: 'event intake', next: 'events are refused with 503 and nothing is queued; clients retry', level: 'warn' });
+  const logUnavailable = throttledErrorLog({ logger: log, source: 'event intake', next: 'events are refused with 503 (nothing queued, or, for a write Redis did not confirm, perhaps queued: a re-send is queued once); clients retry', level: 'warn' });
 
   // Every content type is read as JSON: SDKs send application/json, sendBeacon sends text/plain, and a
   // few clients send nothing or something odd. Whatever is not JSON gets a 400 that says so.
@@ -69,27 +69,28 @@ export async function eventRoutes(api: FastifyInstance, opts: IngestOptions, log
     if (key !== undefined && !writeKeys.known(key)) return reply.code(401).send(refusal('CIO_ERR_WRITE_KEY_UNKNOWN', 'unknown write key'));
   });
 
+  const clock = opts.clock ?? Date.now;
+  const gate = opts.memoryGate ? () => opts.memoryGate!.problem() : undefined;
   const accept = async (request: FastifyRequest, reply: FastifyReply, events: unknown[]) => {
-    const { prepared, refused } = prepareEvents(events, opts.subscriptions, clock());
-    if (refused.length > 0) return reply.code(400).send(eventsRefused(refused, events.length));
-    const jobs = prepared.reduce((n, p) => n + p.fired.length, 0);
     try {
-      // A connection that never came up leaves BullMQ waiting for it; answer now instead.
-      if (jobs > 0 && opts.redis.status !== 'ready') {
-        throw new QueueUnavailableError(`Redis is not reachable (connection ${opts.redis.status})`);
-      }
-      const full = jobs > 0 ? opts.memoryGate?.problem() : undefined;
-      if (full) throw new QueueUnavailableError(full);
-      await withTimeout(opts.producer.enqueue(prepared, 'http'), enqueueTimeoutMs, () => {
-        return new QueueUnavailableError(`Redis did not take the events within ${enqueueTimeoutMs} ms`);
+      // Past the timeout the write goes on and may still land: the answer says so (CIO_ERR_UNCONFIRMED).
+      const accepted = await withTimeout(opts.producer.accept(events, 'http', { gate, now: clock() }), enqueueTimeoutMs, () => {
+        return new QueueUnavailableError(`Redis did not confirm the events within ${enqueueTimeoutMs} ms`, true);
       });
+      if (accepted.refused.length > 0) return reply.code(400).send(eventsRefused(accepted.refused, events.length));
     } catch (err) {
       if (!(err instanceof QueueUnavailableError)) throw err;
-      logUnavailable(err, { url: request.url });
-      return reply
-        .code(503)
-        .header('retry-after', String(RETRY_AFTER_SECONDS))
-        .send(refusal('CIO_ERR_UNAVAILABLE', `${err.message}; nothing was queued, retry the request`));
+      logUnavailable(err, { url: request.url, unconfirmed: err.unconfirmed });
+      reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS));
+      if (err.unconfirmed) {
+        return reply.send(
+          refusal(
+            'CIO_ERR_UNCONFIRMED',
+            `${err.message}; the events may have been queued: send the same request again (same messageIds), and each event is queued once`,
+          ),
+        );
+      }
+      return reply.send(refusal('CIO_ERR_UNAVAILABLE', `${err.message}; nothing was queued, retry the request`));
     }
     return { success: true };
   };

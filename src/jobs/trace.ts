@@ -67,6 +67,8 @@ export interface TraceAnswer {
   messageId: string;
   /** One entry per subscription the event was queued for within the window; empty: not seen. */
   found: SubscriptionTrace[];
+  /** Why the event fired no subscription (`integrations`, `no_subscription`), when it was seen so. */
+  filtered?: string;
   windowSeconds: number;
   queuePrefix: string;
 }
@@ -89,7 +91,12 @@ export async function traceMessage(
     const behind = (holder: string, event: SegmentEvent | undefined) => describeBlocker(queues, opts.subscriptions, sub, holder, event, now());
     found.push(await follow(queues[sub.action], sub, jobId, messageId, paused, now, behind));
   }
-  return { messageId, found, windowSeconds: opts.windowSeconds, queuePrefix: opts.queuePrefix };
+  const answer: TraceAnswer = { messageId, found, windowSeconds: opts.windowSeconds, queuePrefix: opts.queuePrefix };
+  if (found.length === 0) {
+    const filtered = await index.filteredReason(opts.queuePrefix, messageId);
+    if (filtered) answer.filtered = filtered;
+  }
+  return answer;
 }
 
 type AnyJob = Job<AnyJobData, GroupResult | undefined>;
@@ -277,8 +284,16 @@ function rebuild(sub: Subscription, event: SegmentEvent, now: number): ReturnTyp
   }
 }
 
+const FILTERED_BECAUSE: Record<string, string> = {
+  integrations: 'its integrations object turned this destination off ("All": false, or "Customer.io (Actions)": false)',
+  no_subscription: 'no enabled subscription of this configuration has a trigger that matched it',
+};
+
 /** The answer in lines a person reads. */
 export function describeTrace(answer: TraceAnswer): string[] {
+  if (answer.found.length === 0 && answer.filtered) {
+    return [`${answer.messageId}: filtered: ${FILTERED_BECAUSE[answer.filtered] ?? answer.filtered}; nothing was queued for it`];
+  }
   if (answer.found.length === 0) {
     return [
       `${answer.messageId}: not seen within the retention window (${answer.windowSeconds} s) by any subscription of this configuration, under QUEUE_PREFIX=${answer.queuePrefix}`,

@@ -2,17 +2,25 @@
 // re-sent event is dropped there), the jobs are then added, and when any part fails every job of the write
 // is removed and every claim released, so the caller can answer "nothing was queued, retry".
 //
+// The producer's writes count what they store in the same step (`count`): a job and its items' count in
+// cio_items_enqueued_total go in one MULTI/EXEC, re-sends are counted by the claim script, and a job
+// removed by a rollback takes its count with it; a process killed at any point leaves counted = stored.
+//
 // One corner is left, and the README says so: a job that a worker took in the milliseconds between its
 // write and the rollback cannot be removed. It is then delivered, and its claims stay, so the client's
 // retry of the refused request is recognised as a re-send for those events and queues only the others.
+// GroupRedisError says whether the rollback removed everything (`nothingKept`): only then may the caller
+// say "nothing was queued".
 
 import { randomBytes } from 'node:crypto';
-import type { JobsOptions, Queue } from 'bullmq';
+import { Job, type JobsOptions, type Queue } from 'bullmq';
+import { writeCounts } from '../counts/redis-store';
 import { queueKey, queuePrefix } from '../redis/keys';
+import type { RedisConnection } from '../redis/connection';
 import { type Queues } from './queues';
 import type { ActionKey, SegmentEvent } from '../core/types';
 import { encodeGroup, type GroupExtras, type GroupJobData } from './group';
-import { indexField, type MessageIndex } from '../redis/message-index';
+import { indexField, PRODUCER_JOB_MARK, type MessageIndex } from '../redis/message-index';
 
 /** The events of one subscription to be written, in order. */
 export interface GroupToWrite {
@@ -60,9 +68,13 @@ export function fitToCaps(events: SegmentEvent[], caps: GroupCaps): Array<{ even
   return pieces;
 }
 
-/** A job id of our own: unique, sortable by time in the dashboard, and without ':' (BullMQ refuses it). */
+/**
+ * A job id of our own: unique, sortable by time in the dashboard, and without ':' (BullMQ refuses it). It
+ * starts with PRODUCER_JOB_MARK, which the ids of jobs made from jobs never do (the message index tells
+ * the two apart by it).
+ */
 export function newJobId(now: number): string {
-  return `g${now.toString(36)}${randomBytes(6).toString('base64url')}`;
+  return `${PRODUCER_JOB_MARK}${now.toString(36)}${randomBytes(6).toString('base64url')}`;
 }
 
 /** Like Promise.all, but waits for every promise to settle before it rejects (a rollback must see them all). */
@@ -75,6 +87,13 @@ async function settleAll<T>(promises: Array<Promise<T>>): Promise<T[]> {
 
 export class GroupRedisError extends Error {
   override name = 'GroupRedisError';
+  constructor(
+    message: string,
+    /** The rollback removed every job of the write: none of its events is in Redis. */
+    readonly nothingKept: boolean,
+  ) {
+    super(message);
+  }
 }
 
 export interface WriteOptions {
@@ -91,6 +110,8 @@ export interface WriteOptions {
    * `order` (see GroupJobData), or undefined. `undo` is called if the write fails after it.
    */
   register?: (claimed: ClaimedGroup[]) => Promise<{ order: Array<string[] | undefined>; undo(): Promise<void> }>;
+  /** Count the items stored (cio_items_enqueued_total) and the re-sends left out in Redis, in the same step. */
+  count?: boolean;
 }
 
 /** A group whose new events are known, before its job is added. */
@@ -100,6 +121,13 @@ export interface ClaimedGroup {
   jobId: string;
   /** Positions in `group.events` of the events that are new. */
   queued: number[];
+}
+
+interface Added {
+  queue: Queue;
+  jobId: string;
+  /** Where its items were counted, and how many. */
+  counted?: { key: string; series: string; items: number };
 }
 
 export class GroupWriter {
@@ -118,8 +146,8 @@ export class GroupWriter {
    */
   async write(groups: GroupToWrite[], opts: WriteOptions): Promise<WrittenGroup[]> {
     const now = this.clock();
-    const claims: Array<{ action: ActionKey; jobId: string; fields: string[] }> = [];
-    const added: Array<{ queue: Queue; jobId: string }> = [];
+    const claims: Array<{ action: ActionKey; jobId: string; fields: Buffer[] }> = [];
+    const added: Added[] = [];
     const results: WrittenGroup[] = [];
     let undoRegister: (() => Promise<void>) | undefined;
     const claimOne = async (group: GroupToWrite, g: number): Promise<ClaimedGroup> => {
@@ -127,10 +155,12 @@ export class GroupWriter {
       const prefix = queuePrefix(this.basePrefix, group.action);
       const fields = group.events.map((e) => indexField(group.subscription, String(e.messageId)));
       const jobId = opts.jobIds?.[g] ?? newJobId(now);
+      const counts = opts.count ? writeCounts(this.basePrefix, group.action) : undefined;
       let queued = group.events.map((_, i) => i);
       if (opts.dedupe) {
         claims.push({ action: group.action, jobId, fields });
-        queued = await this.index.claim(prefix, queueKey(this.basePrefix, group.action, ''), jobId, fields);
+        const counted = counts && { key: counts.key, series: counts.deduplicated };
+        queued = await this.index.claim(prefix, queueKey(this.basePrefix, group.action, ''), jobId, fields, counted);
       }
       const kept = new Set(queued);
       results[g] = { queued, duplicates: group.events.map((_, i) => i).filter((i) => !kept.has(i)) };
@@ -147,10 +177,14 @@ export class GroupWriter {
       if (opts.delayMs && opts.delayMs > 0) jobOpts.delay = Math.round(opts.delayMs);
       // Counted before the write: a Redis out of memory may refuse a write command half-way through
       // BullMQ's script (the job's hash written, its list entry not), and the rollback removes that too.
-      added.push({ queue, jobId });
+      const counts = opts.count ? writeCounts(this.basePrefix, group.action) : undefined;
+      const counted = counts && { key: counts.key, series: counts.enqueued, items: events.length };
+      added.push({ queue, jobId, counted });
       const json = all ? group.json : undefined;
       const extras = order ? { ...group.extras, order } : group.extras;
-      await queue.add(group.subscription, encodeGroup(group.subscription, events, extras, json), jobOpts);
+      const data = encodeGroup(group.subscription, events, extras, json);
+      if (counted) await addCounted(queue, group.subscription, data, jobOpts, counted);
+      else await queue.add(group.subscription, data, jobOpts);
       if (!opts.dedupe) {
         const fields = queued.map((i) => indexField(group.subscription, String(group.events[i].messageId)));
         await this.index.point(prefix, fields.map((field) => ({ field, jobId })));
@@ -166,23 +200,63 @@ export class GroupWriter {
     } catch (err) {
       // Jobs made from jobs are rolled back too: a half-written one would otherwise stand in the way of the
       // same id when the job that makes them runs again.
-      await this.rollback(added, claims);
-      if (undoRegister) await undoRegister().catch(() => undefined);
-      throw new GroupRedisError((err as Error)?.message ?? String(err));
+      const nothingKept = await this.rollback(added, claims);
+      if (undoRegister && nothingKept) await undoRegister().catch(() => undefined);
+      throw new GroupRedisError((err as Error)?.message ?? String(err), nothingKept);
     }
   }
 
   // Removes what was added and releases the claims; a job a worker already holds stays, with its claims.
-  private async rollback(added: Array<{ queue: Queue; jobId: string }>, claims: Array<{ action: ActionKey; jobId: string; fields: string[] }>): Promise<void> {
+  // True when every job is known to be gone (removed, or never written).
+  private async rollback(added: Added[], claims: Array<{ action: ActionKey; jobId: string; fields: Buffer[] }>): Promise<boolean> {
     const kept = new Set<string>();
     await Promise.all(
-      added.map(async ({ queue, jobId }) => {
-        const removed = await queue.remove(jobId).then((n) => n === 1, () => false);
-        if (!removed) kept.add(jobId);
+      added.map(async (a) => {
+        const removed = await removeCounted(a).catch(() => false);
+        if (!removed) kept.add(a.jobId);
       }),
     );
-    await Promise.allSettled(
+    const released = await Promise.allSettled(
       claims.filter((c) => !kept.has(c.jobId)).map((c) => this.index.release(queuePrefix(this.basePrefix, c.action), c.jobId, c.fields)),
     );
+    return kept.size === 0 && released.every((r) => r.status === 'fulfilled');
   }
+}
+
+type Transaction = { hincrby(key: string, field: string, n: number): unknown; exec(): Promise<Array<[Error | null, unknown]> | null> };
+
+/** Adds the job and counts its items in one MULTI/EXEC (same slot: the counts hash is the queue's). */
+async function addCounted(queue: Queue, name: string, data: GroupJobData, opts: JobsOptions, counted: NonNullable<Added['counted']>): Promise<void> {
+  const client = (await queue.backend.client) as unknown as RedisConnection;
+  const multi = (client as unknown as { multi(): Transaction }).multi();
+  const job = new Job(queue, name, data, opts, opts.jobId);
+  const queuedAdd = job.addJob(multi as never);
+  multi.hincrby(counted.key, counted.series, counted.items);
+  const results = await multi.exec();
+  await queuedAdd;
+  if (!results) throw new Error('Redis aborted the transaction that adds the job');
+  const failed = results.find(([err]) => err);
+  if (failed) throw failed[0];
+}
+
+/**
+ * Removes a job the rollback takes back, with its count in the same step; resolves true when the job is
+ * gone, false when a worker holds it (it is then delivered, and its count stays).
+ */
+async function removeCounted({ queue, jobId, counted }: Added): Promise<boolean> {
+  if (!counted) return (await queue.remove(jobId)) === 1;
+  const client = (await queue.backend.client) as unknown as RedisConnection;
+  // The job and its count were written in one transaction: no job, no count (a refused or lost write).
+  if ((await client.exists(`${queue.qualifiedName}:${jobId}`)) === 0) return true;
+  // removeArgs is BullMQ's own argument list for its removeJob script (protected in its types).
+  const backend = queue.backend as unknown as { execCommand(client: unknown, command: string, args: unknown[]): unknown; removeArgs(id: string, children: boolean): unknown[] };
+  const multi = (client as unknown as { multi(): Transaction }).multi();
+  backend.execCommand(multi, 'removeJob', backend.removeArgs(jobId, false));
+  multi.hincrby(counted.key, counted.series, -counted.items);
+  const results = await multi.exec();
+  if (!results || results.some(([err]) => err)) return false;
+  if (results[0][1] === 1) return true;
+  // A worker holds the job: it stays, and so does its count.
+  await client.hincrby(counted.key, counted.series, counted.items);
+  return false;
 }

@@ -1,5 +1,7 @@
-// publish(): the library call for Node pipelines, and what the HTTP API calls after its own checks.
-// Resolves only once every job is in Redis.
+// The one door into the producer: accept() checks and prepares the events once, refuses at once what
+// cannot be queued (an invalid event, Redis not ready or nearly full, too many events already waiting
+// for Redis), and resolves only once every job is in Redis. The HTTP API maps its answer to 400/503/200;
+// publish(), the library call for Node pipelines and the import, reports it per event.
 //
 // Events are grouped: what fires for one subscription in one call, or in the calls of one group commit
 // (group-commit.ts), becomes one job (split by the caps of events and bytes per job). A re-sent event
@@ -10,13 +12,13 @@ import type { JobsConfig } from '../config';
 import { jobOptions, type Queues } from '../jobs/queues';
 import { type RedisConnection } from '../redis/connection';
 import { MessageIndex } from '../redis/message-index';
-import { fitToCaps, GroupWriter, type GroupToWrite } from '../jobs/writer';
+import { fitToCaps, GroupRedisError, GroupWriter, type GroupToWrite } from '../jobs/writer';
 import type { FilterReason, Subscription } from '../core/subscriptions';
-import type { ActionKey, SegmentEvent } from '../core/types';
+import type { SegmentEvent } from '../core/types';
 import { OrderBook } from '../redis/order-book';
 import { GroupCommitter } from './group-commit';
 import { OrderRegistrar } from './order';
-import { prepareEvents, type Prepared } from './prepare';
+import { prepareEvents, type Prepared, type Refused } from './prepare';
 
 export interface PublishResult {
   messageId?: string;
@@ -30,12 +32,42 @@ export interface PublishResult {
   error?: string;
 }
 
-/** Redis did not take the jobs: nothing was acknowledged, the caller should retry. */
+/** Per prepared event (same order): the subscriptions for which it was a re-send, if any. */
+export type AlreadyQueued = Array<string[] | undefined>;
+
+/**
+ * Redis did not take the jobs: nothing was acknowledged, the caller should retry. `unconfirmed`: some of
+ * the write may have reached Redis (a failed write whose rollback could not finish); false only when
+ * nothing of it is in Redis (refused before writing, or rolled back whole). A re-send is queued once
+ * either way: the message index recognises what did land.
+ */
 export class QueueUnavailableError extends Error {
   override name = 'QueueUnavailableError';
+  constructor(
+    message: string,
+    readonly unconfirmed = false,
+  ) {
+    super(message);
+  }
 }
 
-/** What the producer needs of the job policy: retries for jobs, the dedupe window, group sizes. */
+/** What accept() did with the events of one call. */
+export interface Accepted {
+  /** The events refused for themselves; with `allOrNothing`, nothing was queued when there are any. */
+  refused: Refused[];
+  /** One result per event, in order; empty when the call was refused whole. */
+  results: PublishResult[];
+}
+
+export interface AcceptOptions {
+  /** Refuse the whole call when any event is refused (the HTTP API). Default true. */
+  allOrNothing?: boolean;
+  /** Why Redis cannot take events now though it answers (nearly full); asked once something fires. */
+  gate?: () => string | undefined;
+  /** The time of receipt (receivedAt); default the producer's clock. */
+  now?: number;
+}
+
 /** The producer reads the whole jobs group: the job options, and how events are grouped into jobs. */
 export type ProducerPolicy = JobsConfig;
 
@@ -51,6 +83,9 @@ export interface ProducerOptions {
   clock?: () => number;
 }
 
+/** The states of a connection's first connect (ioredis), before it was ever ready. */
+const FIRST_CONNECT = new Set(['wait', 'connecting', 'connect']);
+
 /** Where events come in: the `source` label of cio_events_received_total. */
 export type EventSource = ReceivedSource;
 
@@ -59,22 +94,28 @@ interface CommitEntry {
   source: EventSource;
 }
 
-/** Per prepared event (same order): the subscriptions for which it was a re-send, if any. */
-export type AlreadyQueued = Array<string[] | undefined>;
-
 export class Producer {
   private readonly opts: ProducerOptions;
   private readonly writer: GroupWriter;
+  private readonly index: MessageIndex;
   private readonly committer: GroupCommitter<CommitEntry, AlreadyQueued>;
   private readonly clock: () => number;
   /** Per-person order (ORDERING=person); undefined when it is off. */
   private readonly order?: OrderRegistrar;
+  /** Events waiting for a commit or in one, until Redis answers (whatever the caller's own timeout). */
+  private pendingEvents = 0;
+  /** Bytes of JSON in the commits being written (measured as they are split into jobs). */
+  private writingBytes = 0;
+  /** The connection has been ready before: from then on, not ready means down. */
+  private connectedOnce = false;
 
   constructor(opts: ProducerOptions) {
     this.opts = opts;
     this.clock = opts.clock ?? Date.now;
+    this.connectedOnce = opts.redis.status === 'ready';
+    opts.redis.once('ready', () => (this.connectedOnce = true));
     if (opts.policy.ordering === 'person') this.order = new OrderRegistrar(new OrderBook(opts.redis, opts.queuePrefix), opts.subscriptions);
-    const index = new MessageIndex(opts.redis, opts.policy.completedRetentionSeconds, this.clock);
+    const index = (this.index = new MessageIndex(opts.redis, opts.policy.completedRetentionSeconds, this.clock));
     this.writer = new GroupWriter(opts.queues, index, opts.queuePrefix, jobOptions(opts.policy), this.clock);
     this.committer = new GroupCommitter(
       { windowMs: opts.policy.groupCommitWindowMs, maxEvents: opts.policy.groupMaxEvents },
@@ -82,28 +123,73 @@ export class Producer {
     );
   }
 
-  /** Queues the events for the subscriptions that fire. Invalid events are reported in their result, not queued. */
+  /**
+   * Queues the events for the subscriptions that fire. Invalid events are reported in their result, not
+   * queued; the others are queued (the import relies on this: a bad line does not hold back its chunk).
+   */
   async publish(events: SegmentEvent | SegmentEvent[], source: EventSource = 'publish'): Promise<PublishResult[]> {
     const list = Array.isArray(events) ? events : [events];
-    const { prepared, refused } = prepareEvents(list, this.opts.subscriptions, this.clock());
-    const already = await this.enqueue(prepared, source);
-    const results: PublishResult[] = new Array(list.length);
-    for (const r of refused) results[r.index] = { fired: [], error: r.error };
-    prepared.forEach((p, i) => (results[p.index] = resultOf(p, already[i])));
-    return results;
+    return (await this.accept(list, source, { allOrNothing: false })).results;
   }
 
   /**
-   * Queues already prepared events with the next group commit; resolves once they are in Redis, rejects
-   * with QueueUnavailableError when nothing of them was kept.
+   * The one way in: checks and prepares the events, then queues them with the next group commit; resolves
+   * once they are in Redis. Throws QueueUnavailableError when Redis does not take them: refused before
+   * anything was written (not ready, `gate`, PRODUCER_MAX_PENDING_EVENTS reached), or a failed write.
    */
-  async enqueue(prepared: Prepared[], source: EventSource): Promise<AlreadyQueued> {
+  async accept(events: unknown[], source: EventSource, opts: AcceptOptions = {}): Promise<Accepted> {
+    const { prepared, refused } = prepareEvents(events, this.opts.subscriptions, opts.now ?? this.clock());
+    if (refused.length > 0 && opts.allOrNothing !== false) return { refused, results: [] };
+    const fired = prepared.reduce((n, p) => n + p.fired.length, 0);
+    if (fired > 0) {
+      // A connection that is down leaves BullMQ waiting for it; refuse now instead. Only its first connect,
+      // at start-up, is waited for (a library caller publishes right after creating the producer).
+      if (this.opts.redis.status !== 'ready' && (this.connectedOnce || !FIRST_CONNECT.has(this.opts.redis.status))) throw new QueueUnavailableError(`Redis is not reachable (connection ${this.opts.redis.status})`);
+      const full = opts.gate?.();
+      if (full) throw new QueueUnavailableError(full);
+      const max = this.opts.policy.producerMaxPendingEvents;
+      if (this.pendingEvents > 0 && this.pendingEvents + prepared.length > max) {
+        throw new QueueUnavailableError(`${this.pendingEvents} events are already waiting for Redis to take them (PRODUCER_MAX_PENDING_EVENTS=${max})`);
+      }
+      const maxBytes = this.opts.policy.producerMaxPendingBytes;
+      if (this.writingBytes >= maxBytes) {
+        throw new QueueUnavailableError(`${this.writingBytes} bytes of events are already being written to Redis (PRODUCER_MAX_PENDING_BYTES=${maxBytes})`);
+      }
+    }
+    const already = await this.enqueue(prepared, source);
+    this.noteFiltered(prepared);
+    const results: PublishResult[] = new Array(events.length);
+    for (const r of refused) results[r.index] = { fired: [], error: r.error };
+    prepared.forEach((p, i) => (results[p.index] = resultOf(p, already[i])));
+    return { refused, results };
+  }
+
+  // Filtered events leave a note for `trace` ("filtered: …"). Not awaited: the answer does not depend on it,
+  // and a request of filtered events only never waited for Redis.
+  private noteFiltered(prepared: Prepared[]): void {
+    const filtered = prepared.flatMap((p) => (p.filtered ? [{ messageId: p.messageId, reason: p.filtered }] : []));
+    if (filtered.length === 0 || this.opts.redis.status !== 'ready') return;
+    void this.index.noteFiltered(this.opts.queuePrefix, filtered).catch(() => undefined);
+  }
+
+  /** Events waiting for Redis now (for tests and the bound). */
+  get pending(): number {
+    return this.pendingEvents;
+  }
+
+  // Queues prepared events with the next group commit; resolves once they are in Redis.
+  private async enqueue(prepared: Prepared[], source: EventSource): Promise<AlreadyQueued> {
     const fired = prepared.reduce((n, p) => n + p.fired.length, 0);
     if (fired === 0) {
       if (prepared.length > 0) this.countReceived([{ prepared, source }]);
       return prepared.map(() => undefined);
     }
-    return this.committer.submit({ prepared, source }, fired);
+    this.pendingEvents += prepared.length;
+    try {
+      return await this.committer.submit({ prepared, source }, fired);
+    } finally {
+      this.pendingEvents -= prepared.length;
+    }
   }
 
   /** Writes what is waiting for a group commit (shutdown). */
@@ -137,26 +223,20 @@ export class Producer {
         offset += piece.events.length;
       }
     }
+    const bytes = groups.reduce((n, g) => n + (g.json?.length ?? 0), 0);
+    this.writingBytes += bytes;
     let written;
     try {
       const register = this.order?.hook(seqs, this.clock());
-      written = await this.writer.write(groups, register ? { dedupe: true, register } : { dedupe: true });
+      written = await this.writer.write(groups, { dedupe: true, count: this.opts.metrics !== undefined, ...(register ? { register } : {}) });
     } catch (err) {
-      throw new QueueUnavailableError(`the events could not be queued in Redis: ${(err as Error).message}`);
+      const unconfirmed = !(err instanceof GroupRedisError && err.nothingKept);
+      throw new QueueUnavailableError(`the events could not be queued in Redis: ${(err as Error).message}`, unconfirmed);
+    } finally {
+      this.writingBytes -= bytes;
     }
+    // The items stored and the re-sends left out were counted by the write itself (jobs/writer.ts).
     this.countReceived(entries);
-    const m = this.opts.metrics;
-    if (m) {
-      const queued = new Map<ActionKey, number>();
-      const duplicates = new Map<ActionKey, number>();
-      groups.forEach((group, i) => {
-        queued.set(group.action, (queued.get(group.action) ?? 0) + written[i].queued.length);
-        duplicates.set(group.action, (duplicates.get(group.action) ?? 0) + written[i].duplicates.length);
-      });
-      // Not awaited: the events are in Redis already; the counts follow within a turn of the event loop.
-      for (const [action, n] of queued) if (n > 0) void m.itemsEnqueued.inc({ action }, n);
-      for (const [action, n] of duplicates) if (n > 0) void m.eventsDeduplicated.inc({ action }, n);
-    }
     // The re-sends, back to the event and the call they came from (each prepared event is an object of its own).
     const origin = new Map<SegmentEvent, { entry: number; index: number }>();
     entries.forEach(({ prepared }, entry) => prepared.forEach((p, index) => origin.set(p.event, { entry, index })));

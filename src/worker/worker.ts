@@ -17,10 +17,10 @@ import { type FailReason } from '../core/outcomes';
 import { orderKeysOf } from '../core/order/rule';
 import type { EntryRef } from '../redis/order-book';
 import { decodeGroup, groupCount, type AnyJobData, type GroupJobData } from '../jobs/group';
-import { MessageIndex } from '../redis/message-index';
+import { indexField, MessageIndex } from '../redis/message-index';
 import { GroupWriter, type GroupToWrite } from '../jobs/writer';
 import { completedRetention, createQueues, jobOptions, type Queues } from '../jobs/queues';
-import { queuePrefix } from '../redis/keys';
+import { queueKey, queuePrefix } from '../redis/keys';
 import { countAttemptOnce, countFinalOnce } from '../counts/redis-store';
 import { type RedisConnection } from '../redis/connection';
 import { sharedErrorLog } from '../log/throttle';
@@ -64,6 +64,7 @@ export class WorkerPool {
   private readonly random: () => number;
   private readonly queues: Queues;
   private readonly writer: GroupWriter;
+  private readonly index: MessageIndex;
   /** The bound on events held at once by this process (WORKER_MAX_ITEMS). */
   readonly permits: ItemPermits;
   /** Per-person order (ORDERING=person); undefined when it is off. */
@@ -82,7 +83,7 @@ export class WorkerPool {
     // before it completes, however long Redis is away.
     this.queues = createQueues(opts.connection, config.redis.queuePrefix);
     logQueueErrors(this.queues, opts.logger);
-    const index = new MessageIndex(opts.connection, config.jobs.completedRetentionSeconds, this.clock);
+    const index = (this.index = new MessageIndex(opts.connection, config.jobs.completedRetentionSeconds, this.clock));
     this.writer = new GroupWriter(this.queues, index, config.redis.queuePrefix, jobOptions(config.jobs), this.clock);
     this.client = new CustomerIoClient({ ...config.customerio });
     if (config.jobs.ordering === 'person') {
@@ -216,15 +217,29 @@ export class WorkerPool {
       this.opts.logger.error({ action, job: job.id }, reason);
       throw new UnrecoverableError(reason);
     }
+    // A copy of these events that another replica's job took over is that job's to deliver (message-index.ts).
+    const elsewhere = new Set(
+      group.from
+        ? []
+        : await this.index.ownedElsewhere(
+            queuePrefix(this.opts.config.redis.queuePrefix, action),
+            queueKey(this.opts.config.redis.queuePrefix, action, ''),
+            job.id!,
+            events.map((e) => indexField(subscription.name, String(e.messageId))),
+          ),
+    );
     const now = this.clock();
     const built = events.map((event) => build(subscription, event, now));
-    const gates = this.order ? await this.order.gate(job, action, built.map((b, i) => gateRequest(b, group.order?.[i]))) : [];
+    const requests = built.map((b, i) => gateRequest(b, group.order?.[i]));
+    const gates = this.order ? await this.order.gate(job, action, requests.map((r, i) => (elsewhere.has(i) ? { keys: [] } : r))) : [];
+    // The places this job's copy took for events another job delivers are let go with the others.
+    const leftOut = this.order ? [...elsewhere].flatMap((i) => placesOf(requests[i])) : [];
     const places = new Map<SegmentEvent, EntryRef[]>();
     // In the job's order (trace reads the request of event i at sentIn[i]); an item another job holds now is left out.
     const sent = await Promise.all(
       events.map(async (event, i): Promise<(ItemOutcome & { request?: RequestRecord }) | undefined> => {
         const gate = gates[i];
-        if (gate?.verdict === 'skip') return undefined;
+        if (elsewhere.has(i) || gate?.verdict === 'skip') return undefined;
         if (gate) places.set(event, gate.refs);
         const order = gate ? gate.refs.map((r) => r.ticket).join(',') : group.order?.[i];
         const { outcome, request } = await this.send(subscription, built[i], gate);
@@ -235,7 +250,7 @@ export class WorkerPool {
     const sentIn = sent.map((x) => x?.request);
     const attempt = (group.attempt ?? 0) + job.attemptsMade;
     const settlement = settle(items, attempt, { ...this.opts.config.jobs }, this.random, group.held ?? 0);
-    return this.finish(action, subscription, job, settlement, places, sentIn);
+    return this.finish(action, subscription, job, settlement, places, sentIn, { leftOut, deduplicated: elsewhere.size });
   }
 
   private async send(subscription: Subscription, built: Built, gate: ItemGate | undefined): Promise<Sent> {
@@ -251,7 +266,8 @@ export class WorkerPool {
   // The jobs the items move to are written first, then the items' places in their people's order follow
   // them, then the counts are stored (with a mark on this job, so a run after a crash does not count them
   // again: tally.ts), then the job completes; the places of the items that had their outcome here are let
-  // go only after that (releasePlaces).
+  // go only after that (releasePlaces). `leftOut`: the places of events another producer job delivers
+  // (`deduplicated` of them), let go with the others.
   private async finish(
     action: ActionKey,
     subscription: Subscription,
@@ -259,6 +275,7 @@ export class WorkerPool {
     s: Settlement,
     places: Map<SegmentEvent, EntryRef[]>,
     sentIn: Array<RequestRecord | undefined>,
+    elsewhere: { leftOut: EntryRef[]; deduplicated: number },
   ): Promise<GroupResult> {
     const base = { action, subscription: subscription.name };
     const from = job.id;
@@ -290,10 +307,11 @@ export class WorkerPool {
     if (m && s.retry) counts.push(m.countItems(s.retry.why, action, s.retry.events.length, mark));
     if (m && s.wait) counts.push(m.countItems(s.wait.why, action, s.wait.events.length, mark));
     if (m && s.held) counts.push(m.countItems('held', action, s.held.events.length, mark));
+    if (m && elsewhere.deduplicated > 0) counts.push(m.eventsDeduplicated.inc({ action }, elsewhere.deduplicated, mark));
     await Promise.all(counts);
 
     if (this.order) {
-      const settled = [...s.delivered, ...s.failed.map((f) => f.event)].flatMap((e) => places.get(e) ?? []);
+      const settled = [...s.delivered, ...s.failed.map((f) => f.event)].flatMap((e) => places.get(e) ?? []).concat(elsewhere.leftOut);
       if (settled.length > 0) this.releaseOnComplete.set(job.id!, settled);
     }
     if (s.retry) this.opts.logger.warn({ action, job: job.id, items: s.retry.events.length, delayMs: s.retry.delayMs, retryJob: childId(job, 'retry', 0) }, s.retry.reason);
@@ -375,9 +393,14 @@ function build(subscription: Subscription, event: SegmentEvent, now: number): Bu
 }
 
 /** What the order book needs of an item: its person keys and the tickets its job gives it. */
-function gateRequest(built: Built, tickets: string | undefined) {
+function gateRequest(built: Built, tickets: string | undefined): { keys: string[]; tickets?: number[] } {
   const keys = 'ok' in built && built.ok ? orderKeysOf(built.item) : [];
-  return { keys, tickets: tickets ? tickets.split(',').map(Number) : undefined };
+  return tickets ? { keys, tickets: tickets.split(',').map(Number) } : { keys };
+}
+
+/** The item's places as its job names them (none when its tickets do not match its keys). */
+function placesOf(r: { keys: string[]; tickets?: number[] }): EntryRef[] {
+  return r.tickets && r.tickets.length === r.keys.length ? r.keys.map((key, k) => ({ key, ticket: r.tickets![k] })) : [];
 }
 
 /**

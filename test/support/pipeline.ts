@@ -5,6 +5,7 @@ import type { Job } from 'bullmq';
 import { DEFAULTS, type ServiceConfig } from '../../src/config';
 import { CustomerIoStandIn } from '../../src/demo/customerio-stand-in';
 import { createMetrics, type Metrics } from '../../src/counts/metrics';
+import { redisCounterStore, removeCounts } from '../../src/counts/redis-store';
 import { Producer } from '../../src/producer/publish';
 import { removeMessageIndex } from '../../src/redis/message-index';
 import { removeOrderBook } from '../../src/redis/order-book';
@@ -67,7 +68,8 @@ export async function startPipeline(overrides: Parameters<typeof testConfig>[0] 
   const producerRedis: RedisConnection = connectRedis(config.redis, 'producer');
   const workerRedis: RedisConnection = connectRedis(config.redis, 'worker');
   const queues = createQueues(producerRedis, config.redis.queuePrefix);
-  const metrics = createMetrics();
+  // The counts live in Redis, as in the service: the producer counts what it stores in the same step.
+  const metrics = createMetrics({ counterStore: redisCounterStore(workerRedis, config.redis.queuePrefix) });
   const { log: logger, lines } = captureLog('debug');
   const producer = new Producer({ queues, redis: producerRedis, queuePrefix: config.redis.queuePrefix, subscriptions: config.subscriptions, policy: config.jobs, metrics });
   const pool = new WorkerPool({ config, connection: workerRedis, queues, logger, metrics });
@@ -107,6 +109,7 @@ export async function startPipeline(overrides: Parameters<typeof testConfig>[0] 
       for (const q of Object.values(queues)) await q.obliterate({ force: true }).catch(() => undefined);
       await removeMessageIndex(producerRedis, config.redis.queuePrefix).catch(() => undefined);
       await removeOrderBook(producerRedis, config.redis.queuePrefix).catch(() => undefined);
+      await removeCounts(producerRedis, config.redis.queuePrefix).catch(() => undefined);
       await Promise.all(Object.values(queues).map((q) => q.close()));
       producerRedis.disconnect();
       workerRedis.disconnect();

@@ -1,6 +1,6 @@
 // Around the whole run. Before any test file is loaded: a Redis (auto-redis.ts) and the run's id in every
 // queue prefix (run-id.ts). After the last test: the counts and Redis markers that service processes
-// started by the tests kept (queues.ts, redisCounterStore, redis/health's marker; they outlive BullMQ's
+// started by the tests kept (queues.ts, redisCounterStore, redis/health's marker, the order book; they outlive BullMQ's
 // obliterate and the prefixes are made up inside the tests, so they are found by pattern) are removed,
 // then the run fails if any key of its prefixes is left without a TTL: a test that leaves such a key
 // fills a developer's Redis a little more each run.
@@ -15,7 +15,9 @@ ensureTestRedis();
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { deleteKeysMatching, TEST_REDIS_URL } = require('./redis') as typeof import('./redis');
 
-const RUN_LEFTOVERS = [`${RUN_KEYS}:{*}:counts`, `${RUN_KEYS}:{counts}`, `${RUN_KEYS}:{meta}:instance`];
+// The per-person order book (redis/order-book.ts) is service state of the same kind: its ticket counters
+// live as long as the deployment, and places of items a test queued but did not deliver stay open.
+const RUN_LEFTOVERS = [`${RUN_KEYS}:{*}:counts`, `${RUN_KEYS}:{counts}`, `${RUN_KEYS}:{meta}:instance`, `${RUN_KEYS}:{order*}:*`];
 
 /** The keys of this run's prefixes that have no TTL (they would stay in Redis for ever). */
 async function keysWithoutTtl(redis: IORedis): Promise<string[]> {
