@@ -3,12 +3,19 @@
 // queued event; a backlog drained by a worker process (RSS, nothing lost); and latency at a light load.
 //
 //   node dist-bench/bench/end-to-end.js [--events 50000] [--repeat 3] [--backlog 1000000] [--skip-backlog]
-//                                 [--skip-memory] [--latency-seconds 20] [--only e2e,baseline,backlog,latency]
-//                                 [--inflight 4] [--standin child|inproc] [--profile DIR]
+//                                 [--skip-memory] [--latency-seconds 20] [--only e2e,baseline,backlog,latency,order]
+//                                 [--inflight 4] [--standin child|inproc] [--profile DIR] [--persons 10]
+//                                 [--worst-events N]
 //
 // The throughput comparison runs `--repeat` rounds of each side, alternating which goes first, and
 // reports the medians: on a small shared machine one round is not enough. Both sides publish with
 // `--inflight` calls in flight (default 4, as several clients of the HTTP API would), the same for each.
+//
+// The `order` part prices per-person order (issue 17): the service with ORDERING=person against
+// ORDERING=off, the same way (throughput rounds alternating, Redis bytes per waiting event, latency at a
+// light load), and a worst case where all traffic belongs to `--persons` persons (`--worst-events`, default
+// the smaller of --events and 2,000), which also checks that nothing was lost and, with ordering on, that no
+// conflicting pair of a person arrived out of order.
 //
 // Every measured part runs in a fresh child process of this script (so each starts with a cold heap
 // and its RSS is its own); the Customer.io stand-in runs in a process of its own too, as Customer.io is
@@ -31,6 +38,7 @@ import { queueDepth } from '../src/jobs/queues';
 import { COUNTED_JOB_STATES, queuePrefix } from '../src/redis/keys';
 import { startService } from '../src/service';
 import { ACTION_KEYS } from '../src/core/types';
+import { checkOrder, type Arrival, type ChunkTicks, type OrderCheck } from './order-check';
 import { describeMachine, fmtInt, fmtMb, fmtRatio, percentile, syntheticChunk, table } from './shared';
 
 const REDIS_URL = process.env.REDIS_URL || DEFAULTS.redis.url;
@@ -58,14 +66,17 @@ type ToStandIn =
 
 type FromStandIn =
   | { type: 'ready'; url: string }
-  | { type: 'reply'; id: number; at?: number; counts?: StandInCounts; arrivals?: Array<[string, number]>; cpuMs?: number };
+  | { type: 'reply'; id: number; at?: number; counts?: StandInCounts; arrivals?: Arrival[]; cpuMs?: number };
+
+/** ORDERING for a phase; unset: the default installation's. */
+type Ordering = 'person' | 'off';
 
 type PhaseSpec =
-  | { phase: 'e2e'; prefix: string; events: number; inflight: number; standin: 'child' | 'inproc' }
+  | { phase: 'e2e'; prefix: string; events: number; inflight: number; standin: 'child' | 'inproc'; ordering?: Ordering; persons?: number }
   | { phase: 'baseline'; prefix: string; events: number; inflight: number }
-  | { phase: 'fill'; prefix: string; events: number; inflight: number; baseline: boolean }
-  | { phase: 'drain'; prefix: string; events: number; baseline: boolean; standin: 'child' | 'inproc' }
-  | { phase: 'latency'; prefix: string; seconds: number; perSecond: number; standin: 'child' | 'inproc' };
+  | { phase: 'fill'; prefix: string; events: number; inflight: number; baseline: boolean; ordering?: Ordering }
+  | { phase: 'drain'; prefix: string; events: number; baseline: boolean; standin: 'child' | 'inproc'; ordering?: Ordering }
+  | { phase: 'latency'; prefix: string; seconds: number; perSecond: number; standin: 'child' | 'inproc'; ordering?: Ordering };
 
 interface PhaseResult {
   events: number;
@@ -84,6 +95,7 @@ interface PhaseResult {
   latencies?: number[];
   flushIntervalMs?: number;
   notes?: string[];
+  order?: OrderCheck;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -94,8 +106,8 @@ interface StandInHandle {
   /** Resolves with the time (Date.now()) at which `target` items had arrived, accepted or rejected. */
   watch(target: number): Promise<{ at: number; counts: StandInCounts }>;
   counts(): Promise<StandInCounts & { cpuMs?: number }>;
-  /** Item id (the event's messageId) → time the request carrying it was received. */
-  arrivals(): Promise<Array<[string, number]>>;
+  /** Item id (the event's messageId) → time the request carrying it was received, and that request's place. */
+  arrivals(): Promise<Arrival[]>;
   close(): Promise<void>;
 }
 
@@ -113,12 +125,16 @@ function watchCounts(standIn: CustomerIoStandIn, target: number): Promise<{ at: 
   });
 }
 
-function arrivalsOf(standIn: CustomerIoStandIn): Array<[string, number]> {
-  const out: Array<[string, number]> = [];
-  for (const req of standIn.requests) {
+function arrivalsOf(standIn: CustomerIoStandIn): Arrival[] {
+  const out: Arrival[] = [];
+  standIn.requests.forEach((req, place) => {
     const items: any[] = req.path === '/api/v2/batch' ? (req.body?.batch ?? []) : [req.body];
-    for (const item of items) if (typeof item?.id === 'string') out.push([item.id, req.receivedAt]);
-  }
+    for (const item of items) {
+      // A track item carries the messageId as its id; an identify of the worst-case traffic as a trait.
+      const id = typeof item?.id === 'string' ? item.id : item?.attributes?.bench_message_id;
+      if (typeof id === 'string') out.push([id, req.receivedAt, place]);
+    }
+  });
   return out;
 }
 
@@ -233,7 +249,7 @@ class Sampler {
 }
 
 /** Service settings a run may override from the environment, for experiments; the headline figures use none. */
-const TUNABLES = ['FLUSH_INTERVAL_MS', 'WORKER_CONCURRENCY', 'REQUEST_CONCURRENCY'] as const;
+const TUNABLES = ['FLUSH_INTERVAL_MS', 'WORKER_CONCURRENCY', 'REQUEST_CONCURRENCY', 'ORDER_HOLD_RECHECK_MS'] as const;
 
 function overrides(): Record<string, string> {
   const out: Record<string, string> = {};
@@ -241,10 +257,12 @@ function overrides(): Record<string, string> {
   return out;
 }
 
-function benchConfig(prefix: string, trackUrl: string): ServiceConfig {
-  // Only what a bench needs to differ from a default installation: where Redis, the queues and Customer.io are.
+function benchConfig(prefix: string, trackUrl: string, ordering?: Ordering): ServiceConfig {
+  // Only what a bench needs to differ from a default installation: where Redis, the queues and Customer.io
+  // are, and, for the order comparison, ORDERING.
   return loadConfig({
     ...overrides(),
+    ...(ordering ? { ORDERING: ordering } : {}),
     REDIS_URL,
     QUEUE_PREFIX: prefix,
     CUSTOMERIO_SITE_ID: SITE_ID,
@@ -261,15 +279,26 @@ function benchLogger(): pino.Logger {
 }
 
 /** Publishes events [0, n) in chunks of CHUNK, `inflight` publish calls at a time; returns the jobs queued. */
-async function publishAll(producer: Producer, n: number, runId: string, inflight: number, progress?: (done: number) => void): Promise<number> {
+async function publishAll(
+  producer: Producer,
+  n: number,
+  runId: string,
+  inflight: number,
+  progress?: (done: number) => void,
+  more?: { persons?: number; ticks?: ChunkTicks },
+): Promise<number> {
   let next = 0;
   let jobs = 0;
+  let tick = 0;
   const lane = async () => {
     while (next < n) {
       const from = next;
       const count = Math.min(CHUNK, n - from);
       next += count;
-      const results = await producer.publish(syntheticChunk(from, count, { runId }));
+      const chunk = Math.floor(from / CHUNK);
+      if (more?.ticks) more.ticks.sent[chunk] = ++tick;
+      const results = await producer.publish(syntheticChunk(from, count, { runId, persons: more?.persons }));
+      if (more?.ticks) more.ticks.answered[chunk] = ++tick;
       for (const r of results) {
         if (r.error) throw new Error(`the producer refused a synthetic event: ${r.error}`);
         jobs += r.fired.length;
@@ -369,30 +398,64 @@ async function runPhase(spec: PhaseSpec): Promise<PhaseResult> {
 
 /** Ours: the service (API, producer and workers in one process, default settings), publishing while the workers deliver. */
 async function e2ePhase(spec: Extract<PhaseSpec, { phase: 'e2e' }>): Promise<PhaseResult> {
-  const standIn = await startStandIn(spec.standin, false);
-  const service = await startService(benchConfig(spec.prefix, standIn.url), 'all', benchLogger());
+  // The worst case (few persons) keeps the requests, to check what arrived and in which order.
+  const checking = spec.persons !== undefined;
+  const standIn = await startStandIn(spec.standin, checking);
+  const service = await startService(benchConfig(spec.prefix, standIn.url, spec.ordering), 'all', benchLogger());
   const workers = service.pool!.workers;
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   const done = countFailed(workers);
+  const held = countHeld(workers);
   // The stand-in's CPU during the run only, not its start-up.
   const standInBefore = await standIn.counts();
   const sampler = new Sampler();
+  const ticks: ChunkTicks = { sent: [], answered: [] };
 
   const start = Date.now();
   const arrived = standIn.watch(spec.events);
-  const jobs = await publishAll(service.producer!, spec.events, spec.prefix, spec.inflight);
+  const jobs = await publishAll(service.producer!, spec.events, spec.prefix, spec.inflight, undefined, { persons: spec.persons, ticks });
   const publishMs = Date.now() - start;
   if (jobs !== spec.events) throw new Error(`expected one item per event, the presets fired ${jobs} for ${spec.events} events`);
-  const { at } = await arrived;
+  // A held item that is never let go would wait here for ever: the worst case gives up after a bound and says so.
+  const boundMs = checking ? WORST_CASE_BOUND_MS : undefined;
+  const got = await (boundMs === undefined ? arrived : Promise.race([arrived, new Promise<undefined>((r) => setTimeout(() => r(undefined), boundMs).unref())]));
+  let timedOut: string | undefined;
+  if (got === undefined) timedOut = `not every event reached the stand-in within ${boundMs! / 1000} s of the start`;
   // Jobs carry groups of events: the run is over when no job is left unfinished.
-  await waitForQueuesSettled(service.queues, 120_000);
+  if (!timedOut) await waitForQueuesSettled(service.queues, checking ? WORST_CASE_BOUND_MS : 120_000).catch((err: Error) => (timedOut = err.message));
   const completedMs = Date.now() - start;
   const usage = sampler.stop();
   const counts = await standIn.counts();
   if (counts.cpuMs !== undefined && standInBefore.cpuMs !== undefined) counts.cpuMs -= standInBefore.cpuMs;
+  const order = checking ? { ...checkOrder({ runId: spec.prefix, events: spec.events, persons: spec.persons, chunk: CHUNK }, await standIn.arrivals(), ticks), heldItems: held.items, heldJobs: held.jobs, timedOut } : undefined;
   await service.close();
   await standIn.close();
-  return { events: spec.events, elapsedMs: at - start, completedMs, publishMs, ...usage, standIn: counts, notes: failedNote(done.failed) };
+  const elapsedMs = (got?.at ?? Date.now()) - start;
+  return { events: spec.events, elapsedMs, completedMs, publishMs, ...usage, standIn: counts, notes: failedNote(done.failed), order };
+}
+
+/**
+ * Events of the worst-case run unless --worst-events says otherwise: with ordering on, each person's
+ * identifies and tracks go one after the other, so the run takes about as long per identify of a person as
+ * a hold and its wake-up do (about a second in the first runs): 2,000 events (40 identifies per person) is
+ * about a minute.
+ */
+const WORST_CASE_EVENTS = 2_000;
+/** How long the worst-case run may take before it reports what had arrived by then. */
+const WORST_CASE_BOUND_MS = 600_000;
+
+/** Items held by our workers, from each job's result (`held`: the items moved to a held job). */
+function countHeld(workers: readonly Worker[]): { items: number; jobs: number } {
+  const c = { items: 0, jobs: 0 };
+  for (const w of workers) {
+    w.on('completed', (_job, result: { held?: number } | undefined) => {
+      if (result?.held) {
+        c.items += result.held;
+        c.jobs++;
+      }
+    });
+  }
+  return c;
 }
 
 /** The ceiling: plain BullMQ, addBulk of 100 and a no-op processor (concurrency 100), at the same time, one process. */
@@ -431,7 +494,7 @@ async function fillPhase(spec: Extract<PhaseSpec, { phase: 'fill' }>): Promise<P
     conn.disconnect();
   } else {
     // Without credentials checks or workers: `npm run api`.
-    const service = await startService(benchConfig(spec.prefix, 'http://127.0.0.1:9'), 'api', benchLogger());
+    const service = await startService(benchConfig(spec.prefix, 'http://127.0.0.1:9', spec.ordering), 'api', benchLogger());
     const jobs = await publishAll(service.producer!, spec.events, spec.prefix, spec.inflight, progress);
     if (jobs !== spec.events) throw new Error(`expected one item per event, the presets fired ${jobs} for ${spec.events} events`);
     await service.close();
@@ -459,7 +522,7 @@ async function drainPhase(spec: Extract<PhaseSpec, { phase: 'drain' }>): Promise
   const standIn = await startStandIn(spec.standin, false);
   const sampler = new Sampler();
   const start = Date.now();
-  const service = await startService(benchConfig(spec.prefix, standIn.url), 'worker', benchLogger());
+  const service = await startService(benchConfig(spec.prefix, standIn.url, spec.ordering), 'worker', benchLogger());
   // The workers start inside startService, so their events cannot all be counted from here: ask the stand-in and the queues.
   let reporter: NodeJS.Timeout | undefined;
   if (progress) reporter = setInterval(() => void standIn.counts().then((c) => progress(c.items)), 5000);
@@ -485,7 +548,7 @@ async function drainPhase(spec: Extract<PhaseSpec, { phase: 'drain' }>): Promise
 /** A light, steady load: one track event every 1000/perSecond ms; latency from publish() to the request at the stand-in. */
 async function latencyPhase(spec: Extract<PhaseSpec, { phase: 'latency' }>): Promise<PhaseResult> {
   const standIn = await startStandIn(spec.standin, true);
-  const config = benchConfig(spec.prefix, standIn.url);
+  const config = benchConfig(spec.prefix, standIn.url, spec.ordering);
   const service = await startService(config, 'all', benchLogger());
   await Promise.all(service.pool!.workers.map((w) => w.waitUntilReady()));
   const sampler = new Sampler();
@@ -525,7 +588,7 @@ function failedNote(failed: number): string[] | undefined {
 // ---------------------------------------------------------------------------------------------------
 // The orchestrating process
 
-const PARTS = ['e2e', 'baseline', 'backlog', 'latency'] as const;
+const PARTS = ['e2e', 'baseline', 'backlog', 'latency', 'order'] as const;
 type Part = (typeof PARTS)[number];
 
 interface Options {
@@ -540,10 +603,14 @@ interface Options {
   inflight: number;
   standin: 'child' | 'inproc';
   profile?: string;
+  /** Persons of the worst-case traffic in the order part. */
+  persons: number;
+  /** Events of the worst-case run (default: --events, at most WORST_CASE_EVENTS). */
+  worstEvents?: number;
 }
 
 function parseOptions(argv: string[]): Options {
-  const opts: Options = { events: 50_000, backlog: 1_000_000, skipBacklog: false, skipMemory: false, repeat: 3, latencySeconds: 20, only: [], inflight: 4, standin: 'child' };
+  const opts: Options = { events: 50_000, backlog: 1_000_000, skipBacklog: false, skipMemory: false, repeat: 3, latencySeconds: 20, only: [], inflight: 4, standin: 'child', persons: 10 };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = () => {
@@ -595,12 +662,18 @@ function parseOptions(argv: string[]): Options {
       case '--profile':
         opts.profile = value();
         break;
+      case '--persons':
+        opts.persons = Math.round(count(1));
+        break;
+      case '--worst-events':
+        opts.worstEvents = Math.round(count(CHUNK));
+        break;
       case '-h':
       case '--help':
         console.log(
           'usage: node dist-bench/bench/end-to-end.js [--events 50000] [--repeat 3] [--backlog 1000000] [--skip-backlog] [--skip-memory]\n' +
-            '                                     [--latency-seconds 20] [--only e2e,baseline,backlog,latency] [--inflight 4]\n' +
-            '                                     [--standin child|inproc] [--profile DIR]',
+            '                                     [--latency-seconds 20] [--only e2e,baseline,backlog,latency,order] [--inflight 4]\n' +
+            '                                     [--standin child|inproc] [--profile DIR] [--persons 10] [--worst-events N]',
         );
         process.exit(0);
       default:
@@ -726,7 +799,7 @@ class Orchestrator {
       await Promise.all(
         [...this.children].map((c) => new Promise((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve(undefined) : c.once('exit', resolve)))),
       );
-      for (const sub of ['e2e', 'baseline', 'mem', 'mem-baseline', 'backlog', 'latency']) await this.removeQueues(`${this.base}-${sub}`);
+      for (const sub of ['e2e', 'baseline', 'mem', 'mem-baseline', 'backlog', 'latency', ...ORDER_SUBPREFIXES]) await this.removeQueues(`${this.base}-${sub}`);
       const left = await this.unlinkMatching(`${this.base}*`);
       if (left > 0) console.log(`(removed ${left} further keys under ${this.base})`);
       this.redis.disconnect();
@@ -820,6 +893,7 @@ async function orchestrate(opts: Options): Promise<void> {
 
     if (want('backlog') && !opts.skipBacklog) await backlog(o, opts, oursMem);
     if (want('latency')) await latency(o, opts);
+    if (want('order')) await orderComparison(o, opts);
     console.log(`load average        ${loadAverage()} at the end`);
   } finally {
     if (!interrupted) await o.cleanup();
@@ -840,13 +914,13 @@ function rate(r: PhaseResult): number {
   return r.events / (r.elapsedMs / 1000);
 }
 
-async function queueThenDrain(o: Orchestrator, prefix: string, events: number, baseline: boolean, opts: Options): Promise<MemoryResult> {
+async function queueThenDrain(o: Orchestrator, prefix: string, events: number, baseline: boolean, opts: Options, ordering?: Ordering): Promise<MemoryResult> {
   const before = await o.usedMemory();
-  const fill = await o.phase({ phase: 'fill', prefix, events, inflight: Math.max(opts.inflight, 4), baseline });
+  const fill = await o.phase({ phase: 'fill', prefix, events, inflight: Math.max(opts.inflight, 4), baseline, ordering });
   const after = await o.usedMemory();
   const measureKeys = events <= 200_000;
   const keyBytes = measureKeys ? await o.keyBytes(prefix) : undefined;
-  const drain = await o.phase({ phase: 'drain', prefix, events, baseline, standin: opts.standin });
+  const drain = await o.phase({ phase: 'drain', prefix, events, baseline, standin: opts.standin, ordering });
   const afterDrainBytes = (await o.usedMemory()) - before;
   const counts = await o.jobCounts(prefix, baseline);
   await o.removeQueues(prefix);
@@ -970,15 +1044,24 @@ async function backlog(o: Orchestrator, opts: Options, estimate?: MemoryResult):
   await o.removeQueues(prefix);
 }
 
-async function latency(o: Orchestrator, opts: Options): Promise<void> {
+interface LatencyFigures {
+  p99: number;
+  /** FLUSH_INTERVAL_MS + 100: the bound p99 should stay within. */
+  goal: number;
+  count: number;
+  events: number;
+}
+
+async function latency(o: Orchestrator, opts: Options, ordering?: Ordering, sub = 'latency'): Promise<LatencyFigures> {
   const perSecond = 20;
-  console.log(`[latency] ${perSecond} track events/s for ${opts.latencySeconds} s, one publish() each; time from publish() to the request at the stand-in…`);
-  const r = await o.phase({ phase: 'latency', prefix: `${o.base}-latency`, seconds: opts.latencySeconds, perSecond, standin: opts.standin });
+  const label = ordering ? `[latency, ORDERING=${ordering}]` : '[latency]';
+  console.log(`${label} ${perSecond} track events/s for ${opts.latencySeconds} s, one publish() each; time from publish() to the request at the stand-in…`);
+  const r = await o.phase({ phase: 'latency', prefix: `${o.base}-${sub}`, seconds: opts.latencySeconds, perSecond, standin: opts.standin, ordering });
   const l = [...(r.latencies ?? [])].sort((a, b) => a - b);
   const goal = (r.flushIntervalMs ?? 0) + 100;
   const p99 = percentile(l, 99);
   console.log('\n' + table([
-    ['latency, publish → Customer.io', 'ms'],
+    [ordering ? `latency, publish → Customer.io, ORDERING=${ordering}` : 'latency, publish → Customer.io', 'ms'],
     ['events', `${l.length} of ${r.events}`],
     ['p50', String(percentile(l, 50))],
     ['p90', String(percentile(l, 90))],
@@ -987,7 +1070,128 @@ async function latency(o: Orchestrator, opts: Options): Promise<void> {
     ['goal: p99 <= FLUSH_INTERVAL_MS + 100', `${goal} → ${p99 <= goal ? 'met' : 'NOT met'}`],
   ]));
   console.log('');
-  await o.removeQueues(`${o.base}-latency`);
+  await o.removeQueues(`${o.base}-${sub}`);
+  return { p99, goal, count: l.length, events: r.events };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The price of per-person order (issue 17): ORDERING=person against ORDERING=off, in one run
+
+const ORDER_SIDES: readonly Ordering[] = ['person', 'off'];
+const ORDER_SUBPREFIXES = ORDER_SIDES.flatMap((side) => [`order-${side}`, `order-mem-${side}`, `order-latency-${side}`, `order-worst-${side}`]);
+/** The goals of issue 17: throughput on >= 0.9 x off; at most 64 more Redis bytes per waiting event. */
+const ORDER_THROUGHPUT_GOAL = 0.9;
+const ORDER_BYTES_GOAL = 64;
+
+type Measured = PhaseResult & { redisCpuMs: number };
+
+async function orderComparison(o: Orchestrator, opts: Options): Promise<void> {
+  const runs: Record<Ordering, Measured[]> = { person: [], off: [] };
+  for (let round = 0; round < opts.repeat; round++) {
+    const sides = round % 2 === 1 ? [...ORDER_SIDES].reverse() : [...ORDER_SIDES];
+    for (const side of sides) {
+      const tag = opts.repeat > 1 ? ` (round ${round + 1} of ${opts.repeat})` : '';
+      console.log(`[order] ${fmtInt(opts.events)} events through the service with ORDERING=${side}${tag}…`);
+      const prefix = `${o.base}-order-${side}`;
+      const r = await o.phase({ phase: 'e2e', prefix, events: opts.events, inflight: opts.inflight, standin: opts.standin, ordering: side });
+      console.log(`      ${fmtInt(rate(r))} events/s (${(r.elapsedMs / 1000).toFixed(2)} s)`);
+      runs[side].push(r);
+      await o.removeQueues(prefix);
+    }
+  }
+  const mem: Partial<Record<Ordering, MemoryResult>> = {};
+  if (!opts.skipMemory) {
+    for (const side of ORDER_SIDES) {
+      console.log(`[order, memory] ${fmtInt(opts.events)} events queued with the workers stopped (ORDERING=${side}), then drained…`);
+      mem[side] = await queueThenDrain(o, `${o.base}-order-mem-${side}`, opts.events, false, opts, side);
+    }
+  }
+  const lat = {} as Record<Ordering, LatencyFigures>;
+  for (const side of ORDER_SIDES) lat[side] = await latency(o, opts, side, `order-latency-${side}`);
+  const worst = {} as Record<Ordering, Measured>;
+  const worstEvents = opts.worstEvents ?? Math.min(opts.events, WORST_CASE_EVENTS);
+  for (const side of ORDER_SIDES) {
+    console.log(`[order, worst case] ${fmtInt(worstEvents)} events (80% track, 20% identify), all for ${opts.persons} persons, ORDERING=${side}…`);
+    const prefix = `${o.base}-order-worst-${side}`;
+    const r = await o.phase({ phase: 'e2e', prefix, events: worstEvents, inflight: opts.inflight, standin: opts.standin, ordering: side, persons: opts.persons });
+    console.log(`      ${fmtInt(rate(r))} events/s (${(r.elapsedMs / 1000).toFixed(2)} s), ${fmtInt(r.order?.heldItems ?? 0)} items held`);
+    worst[side] = r;
+    await o.removeQueues(prefix);
+  }
+  printOrderComparison(runs, mem, lat, worst, opts);
+}
+
+function printOrderComparison(
+  runs: Record<Ordering, Measured[]>,
+  mem: Partial<Record<Ordering, MemoryResult>>,
+  lat: Record<Ordering, LatencyFigures>,
+  worst: Record<Ordering, Measured>,
+  opts: Options,
+): void {
+  const on = medianRun(runs.person)!;
+  const off = medianRun(runs.off)!;
+  const metGoal = (ok: boolean) => (ok ? 'met' : 'NOT met');
+  const throughput = rate(on) / rate(off);
+  const us = (ms: number, events: number) => fmtInt((ms * 1000) / events);
+  const bytesOn = mem.person?.bytesPerEvent;
+  const bytesOff = mem.off?.bytesPerEvent;
+  const signed = (n: number) => `${n >= 0 ? '+' : ''}${fmtInt(n)}`;
+  const keyOn = mem.person?.keyBytesPerEvent;
+  const keyOff = mem.off?.keyBytesPerEvent;
+  const check = (r: Measured) => r.order!;
+  const lost = (r: Measured) => check(r).published - check(r).arrived;
+  const rows: string[][] = [
+    ['per-person order', 'ORDERING=person', 'ORDERING=off', 'on vs off', 'goal'],
+    [`events/s, end to end (median of ${runs.person.length})`, fmtInt(rate(on)), fmtInt(rate(off)), `${fmtRatio(throughput)} x`, `>= ${ORDER_THROUGHPUT_GOAL} x: ${metGoal(throughput >= ORDER_THROUGHPUT_GOAL)}`],
+    ['  rounds', runs.person.map((r) => fmtInt(rate(r))).join(' / '), runs.off.map((r) => fmtInt(rate(r))).join(' / '), '', ''],
+    ['  process CPU per event (µs)', us(on.cpuMs, on.events), us(off.cpuMs, off.events), '', ''],
+    ['  Redis CPU per event (µs)', us(on.redisCpuMs, on.events), us(off.redisCpuMs, off.events), '', ''],
+    ['  requests to Customer.io (items/request)', itemsPerRequest(on), itemsPerRequest(off), '', ''],
+  ];
+  if (bytesOn !== undefined && bytesOff !== undefined) {
+    rows.push(['Redis used_memory per waiting event (bytes)', fmtInt(bytesOn), fmtInt(bytesOff), signed(bytesOn - bytesOff), `<= +${ORDER_BYTES_GOAL}: ${metGoal(bytesOn - bytesOff <= ORDER_BYTES_GOAL)}`]);
+    if (keyOn !== undefined && keyOff !== undefined) rows.push(["  MEMORY USAGE of the run's keys / event", fmtInt(keyOn), fmtInt(keyOff), signed(keyOn - keyOff), '']);
+    // Queueing and draining apart: the producer's share of the cost (mapping each item, taking its places)
+    // and the worker's (gate, moves, letting go).
+    for (const [label, of] of [['queue-only (no worker)', (m: MemoryResult) => m.fill], ['drain-only (backlog)', (m: MemoryResult) => m.drain]] as const) {
+      const a = of(mem.person!);
+      const b = of(mem.off!);
+      rows.push([`  ${label}: events/s`, fmtInt(rate(a)), fmtInt(rate(b)), `${fmtRatio(rate(a) / rate(b))} x`, '']);
+      rows.push([`    process CPU / Redis CPU per event (µs)`, `${us(a.cpuMs, a.events)} / ${us(a.redisCpuMs, a.events)}`, `${us(b.cpuMs, b.events)} / ${us(b.redisCpuMs, b.events)}`, '', '']);
+    }
+  }
+  rows.push([
+    'latency p99 at 20 events/s (ms)',
+    String(lat.person.p99),
+    String(lat.off.p99),
+    signed(lat.person.p99 - lat.off.p99),
+    `<= ${lat.person.goal}: on ${metGoal(lat.person.p99 <= lat.person.goal)}, off ${metGoal(lat.off.p99 <= lat.off.goal)}`,
+  ]);
+  const w = worst.person;
+  const wOff = worst.off;
+  rows.push(
+    [`worst case, ${opts.persons} persons: events/s`, fmtInt(rate(w)), fmtInt(rate(wOff)), `${fmtRatio(rate(w) / rate(wOff))} x`, 'says what happens'],
+    ['  items held (in held jobs)', `${fmtInt(check(w).heldItems)} (${fmtInt(check(w).heldJobs)})`, `${fmtInt(check(wOff).heldItems)} (${fmtInt(check(wOff).heldJobs)})`, '', ''],
+    ['  requests to Customer.io (items/request)', itemsPerRequest(w), itemsPerRequest(wOff), '', ''],
+    ['  events lost (published − arrived)', fmtInt(lost(w)), fmtInt(lost(wOff)), '', `0: on ${metGoal(lost(w) === 0)}, off ${metGoal(lost(wOff) === 0)}`],
+    ['  conflicting pairs out of order', `${fmtInt(check(w).outOfOrder)} of ${fmtInt(check(w).pairs)}`, `${fmtInt(check(wOff).outOfOrder)} of ${fmtInt(check(wOff).pairs)}`, '', `0 with ordering on: ${metGoal(check(w).outOfOrder === 0)}`],
+    ['  events sent more than once', fmtInt(check(w).duplicates), fmtInt(check(wOff).duplicates), '', ''],
+  );
+  console.log('\n' + table(rows));
+  for (const [side, r] of [['person', w], ['off', wOff]] as const) {
+    if (r.order?.timedOut) console.log(`NOTE: worst case, ORDERING=${side}: ${r.order.timedOut}`);
+  }
+  const notes = [...runs.person, ...runs.off, w, wOff].flatMap((r) => r.notes ?? []);
+  for (const note of notes) console.log(`NOTE: ${note}`);
+  console.log(
+    'pairs: one person\'s identify with each of its tracks and other identifies, where one was accepted before the other ' +
+      '(same publish() call, or a call answered before the other was sent); out of order: the later one reached the stand-in ' +
+      'in the same request as the earlier one or in an earlier request.\n',
+  );
+}
+
+function itemsPerRequest(r: PhaseResult): string {
+  return r.standIn && r.standIn.requests > 0 ? `${fmtInt(r.standIn.requests)} (${(r.standIn.items / r.standIn.requests).toFixed(1)})` : '–';
 }
 
 // ---------------------------------------------------------------------------------------------------

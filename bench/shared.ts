@@ -100,6 +100,12 @@ export interface TrafficOptions {
   identifyShare?: number;
   /** Distinguishes the messageIds of separate runs on the same Redis (job ids derive from them). */
   runId: string;
+  /**
+   * All traffic for this many persons (userIds user-0 … user-<persons-1>) instead of 100,000: the worst case
+   * of per-person order. Identify calls then also carry their messageId as the trait `bench_message_id`, so
+   * the stand-in can tell which identify arrived when (a track item carries it as its `id` already).
+   */
+  persons?: number;
 }
 
 /**
@@ -109,7 +115,7 @@ export interface TrafficOptions {
 export function syntheticEvent(i: number, opts: TrafficOptions): SegmentEvent {
   const rand = seededRandom(i * 2654435761 + 17);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)];
-  const user = Math.floor(rand() * 100_000);
+  const user = Math.floor(rand() * (opts.persons ?? 100_000));
   const ts = new Date(Date.UTC(2024, 2, 15, 12, 0, 0) + i * 37).toISOString();
   const page = pick(PAGES);
   const context = {
@@ -139,6 +145,7 @@ export function syntheticEvent(i: number, opts: TrafficOptions): SegmentEvent {
         created_at: new Date(Date.UTC(2023, 0, 1) + user * 60_000).toISOString(),
         logins: Math.floor(rand() * 500),
         company: { name: `Company ${user % 977}`, size: Math.floor(rand() * 5000) },
+        ...(opts.persons !== undefined ? { bench_message_id: base.messageId } : {}),
       },
     };
   }
