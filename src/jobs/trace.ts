@@ -18,7 +18,7 @@ import { decodeGroup, type AnyJobData, type GroupJobData } from './group';
 import { requestOf, type GroupResult, type RequestRecord } from './result';
 import { pauseEnd } from './pause';
 import { indexField, MessageIndex } from '../redis/message-index';
-import { orderKeysOf } from '../core/order/rule';
+import { orderKeysOf, orderKindOf } from '../core/order/rule';
 import { parseHolder } from '../redis/order-book';
 
 export type TraceStatus = 'delivered' | 'failed' | 'retrying' | 'waiting' | 'sending' | 'gone' | 'held';
@@ -233,12 +233,12 @@ async function describeBlocker(queues: Queues, subscriptions: readonly Subscript
   const blockerSub = subscriptions.find((s) => s.name === data0.subscription);
   // The blocker's event of the same person: the first of its job whose item shares a person key with this one.
   const mine = event ? rebuild(sub, event, now) : undefined;
-  const keys = new Set(mine?.ok ? orderKeysOf(mine.item) : []);
+  const keys = new Set(mine?.ok ? orderKeysOf(mine.item, orderKindOf(sub.action)) : []);
   const match =
     events.find((e) => {
       if (!blockerSub) return false;
       const built = rebuild(blockerSub, e, now);
-      return built.ok && orderKeysOf(built.item).some((k) => keys.has(k));
+      return built.ok && orderKeysOf(built.item, orderKindOf(blockerSub.action)).some((k) => keys.has(k));
     }) ?? (events.length === 1 ? events[0] : undefined);
   if (!match) return `an operation in job ${parsed.jobId} of ${parsed.action}`;
   const id = String(match.messageId);

@@ -9,7 +9,7 @@
 import type { ClaimedGroup, WriteOptions } from '../jobs/writer';
 import { orderKeysOf, orderKindOf } from '../core/order/rule';
 import { transform, type Subscription } from '../core/subscriptions';
-import { holderOf, OrderBook, type EntryRef, type SettleOp, type ToRegister } from '../redis/order-book';
+import { holderOf, OrderBook, ticketText, type EntryRef, type SettleOp, type ToRegister } from '../redis/order-book';
 
 export class OrderRegistrar {
   private readonly byName: Map<string, Subscription>;
@@ -35,7 +35,7 @@ export class OrderRegistrar {
         const holder = holderOf(c.group.action, c.jobId);
         c.queued.forEach((position, i) => {
           const built = transform(subscription, c.group.events[position], now);
-          const keys = built.ok ? orderKeysOf(built.item) : [];
+          const keys = built.ok ? orderKeysOf(built.item, kind) : [];
           if (keys.length > 0) items.push({ keys, kind, holder, seq: seqs[c.index][position], g: c.index, i });
         });
       }
@@ -44,7 +44,7 @@ export class OrderRegistrar {
       const order: Array<string[] | undefined> = claimed.map((c) => (c.queued.length > 0 ? c.queued.map(() => '') : undefined));
       const entries: Array<{ entry: EntryRef; holder: string }> = [];
       items.forEach((item, n) => {
-        order[item.g]![item.i] = tickets[n].join(',');
+        order[item.g]![item.i] = tickets[n].map(ticketText).join(',');
         item.keys.forEach((key, k) => entries.push({ entry: { key, ticket: tickets[n][k] }, holder: item.holder }));
       });
       const undo = async () => {

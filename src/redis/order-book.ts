@@ -3,8 +3,8 @@
 //
 // Layout, chosen for memory (one entry per queued item is the cost per waiting event) and for Redis Cluster:
 // a person key is hashed (SHA-1) to a slot group g (of GROUPS, each its own cluster slot through the hash
-// tag `{order<g>}`) and a bucket b in it. `<prefix>:{order<g>}:b<b>` is a hash: field = 16 characters of the
-// key's hash, value = the open entries, each `;<ticket><kind><holder>` (kind `.` event, `!` operation;
+// tag `{order<g>}`) and a bucket b in it. `<prefix>:{order<g>}:b<b>` is a hash: field = 10 bytes of the
+// key's hash (raw), value = the open entries, each `;<ticket><kind><holder>` (ticket in base 36; kind `.` event, `!` operation;
 // holder: the job that holds the item now, `<action code><job id>`). Many small hashes stay in Redis's
 // compact encoding, and none grows large enough for its deletion to stall Redis. `<prefix>:{order<g>}:n`
 // numbers the tickets (never reused, so a stale ticket never names another item), and
@@ -27,14 +27,32 @@ const BUCKETS = 256;
 /** Where a person key lives in the book. */
 export interface Placement {
   group: number;
-  bucket: number;
-  field: string;
+  bucket: string;
+  field: Buffer;
 }
 
-/** Pure: a person key's place (group, bucket, field). */
+/** Recent placements: a person's key is placed at every step of every item (register, gate, settle). */
+const placements = new Map<string, Placement>();
+const MAX_PLACEMENTS = 50_000;
+
+/** A person key's place (group, bucket, field); pure, remembered for the keys seen lately. */
 export function placeOf(key: string): Placement {
+  let place = placements.get(key);
+  if (place) return place;
   const digest = createHash('sha1').update(key).digest();
-  return { group: digest[12] % ORDER_GROUPS, bucket: digest[13] % BUCKETS, field: digest.subarray(0, 12).toString('base64url') };
+  place = { group: digest[12] % ORDER_GROUPS, bucket: String(digest[13] % BUCKETS), field: digest.subarray(0, 10) };
+  if (placements.size >= MAX_PLACEMENTS) placements.clear();
+  placements.set(key, place);
+  return place;
+}
+
+/** Tickets travel in base 36 (in the book and in a job's `order`): shorter than decimal. */
+export function ticketText(ticket: number): string {
+  return ticket.toString(36);
+}
+
+export function ticketOf(text: string): number {
+  return parseInt(text, 36);
 }
 
 /** The keys of a slot group start with this (the hash tag keeps them in one slot). */
@@ -56,6 +74,16 @@ const KIND_CHAR: Record<OrderKind, string> = { event: '.', operation: '!' };
 
 // Shared Lua: find the entry of a ticket in a value; remove it; what to wake once it is gone.
 const LUA_HELPERS = `
+local function b36(n)
+  local digits = '0123456789abcdefghijklmnopqrstuvwxyz'
+  local out = ''
+  repeat
+    local d = n % 36
+    out = string.sub(digits, d + 1, d + 1) .. out
+    n = math.floor(n / 36)
+  until n == 0
+  return out
+end
 local function entryAt(v, t)
   local p = string.find(v, ';' .. t .. '.', 1, true)
   if p then return p, '.' end
@@ -71,7 +99,7 @@ end
 local function entryParts(v, p)
   local e = entryEnd(v, p)
   local body = string.sub(v, p + 1, e - 1)
-  local t, k, h = string.match(body, '^(%d+)([%.!])(.*)$')
+  local t, k, h = string.match(body, '^(%w+)([%.!])(.*)$')
   return t, k, h
 end
 -- the start of the entry holding the character at q
@@ -83,12 +111,14 @@ end
 `;
 
 // ARGV: group prefix, then (bucket, field, kind char, holder) per key, in accepted order. Returns the tickets.
-const REGISTER_SCRIPT = `
+const REGISTER_SCRIPT =
+  LUA_HELPERS +
+  `
 local pre = ARGV[1]
 local out = {}
 for i = 2, #ARGV, 4 do
   local key = pre .. 'b' .. ARGV[i]
-  local t = redis.call('INCR', KEYS[1])
+  local t = b36(redis.call('INCR', KEYS[1]))
   local v = redis.call('HGET', key, ARGV[i + 1]) or ''
   redis.call('HSET', key, ARGV[i + 1], v .. ';' .. t .. ARGV[i + 2] .. ARGV[i + 3])
   out[#out + 1] = t
@@ -96,18 +126,18 @@ end
 return out
 `;
 
-// ARGV: group prefix, now (ms), own holders ('|'-separated: the job and the job it was made from), then
-// (bucket, field, ticket) per key. Returns per key {code, blocker ticket, blocker kind, blocker holder}:
+// ARGV: group prefix, now (ms), then (bucket, field, ticket, own holders) per key; own holders: the asking
+// job and the job it was made from, '|'-separated. Returns per key {code, blocker ticket, blocker kind, blocker holder}:
 // code 1 go, 0 held, 2 absent (settled already), 3 moved (another job holds the item now).
 const GATE_SCRIPT =
   LUA_HELPERS +
   `
 local pre, now = ARGV[1], ARGV[2]
-local own = {}
-for h in string.gmatch(ARGV[3], '[^|]+') do own[h] = true end
 local out = {}
-for i = 4, #ARGV, 3 do
+for i = 3, #ARGV, 4 do
   local field, t = ARGV[i + 1], ARGV[i + 2]
+  local own = {}
+  for h in string.gmatch(ARGV[i + 3], '[^|]+') do own[h] = true end
   local v = redis.call('HGET', pre .. 'b' .. ARGV[i], field) or ''
   local p, kind = entryAt(v, t)
   if not p then
@@ -169,7 +199,7 @@ for i = 2, #ARGV, 5 do
         redis.call('ZREM', KEYS[1], field)
       else
         redis.call('HSET', key, field, v)
-        local headIsOp = string.find(v, '^;%d+!') ~= nil
+        local headIsOp = string.find(v, '^;%w+!') ~= nil
         if wasFirstOp then
           -- what waited behind this operation: the operation now at the head, or the events up to the next operation
           redis.call('ZREM', KEYS[1], field)
@@ -201,10 +231,11 @@ end
 return wake
 `;
 
+type Arg = string | number | Buffer;
 type OrderConnection = RedisConnection & {
-  cioOrderRegister(numKeys: number, ...args: Array<string | number>): Promise<number[]>;
-  cioOrderGate(numKeys: number, ...args: Array<string | number>): Promise<Array<[number, string?, string?, string?]>>;
-  cioOrderSettle(numKeys: number, ...args: Array<string | number>): Promise<string[]>;
+  cioOrderRegister(numKeys: number, ...args: Arg[]): Promise<string[]>;
+  cioOrderGate(numKeys: number, ...args: Arg[]): Promise<Array<[number, string?, string?, string?]>>;
+  cioOrderSettle(numKeys: number, ...args: Arg[]): Promise<string[]>;
 };
 
 function withScripts(connection: RedisConnection): OrderConnection {
@@ -246,31 +277,44 @@ class ByGroup<T> {
   }
 }
 
+/** Calls of one script for one slot group made in the same turn of the event loop, sent as one. */
+interface Batch {
+  script: 'gate' | 'settle';
+  group: number;
+  /** The time of the batch's first call (a gate marks the persons it holds with it). */
+  now: number;
+  args: Arg[][];
+  calls: Array<{ count: number; resolve(result: unknown[]): void; reject(err: unknown): void }>;
+}
+
 export class OrderBook {
   private readonly redis: OrderConnection;
+  private readonly batches = new Map<string, Batch>();
+  private flushing = false;
 
   constructor(
     connection: RedisConnection,
     private readonly basePrefix: string,
+    private readonly clock: () => number = Date.now,
   ) {
     this.redis = withScripts(connection);
   }
 
   /** Appends the items, in accepted order, to their keys' entries; returns each item's tickets (one per key). */
   async register(items: readonly ToRegister[]): Promise<number[][]> {
-    const args = new ByGroup<{ item: number; slot: number; args: string[] }>();
+    const args = new ByGroup<{ item: number; slot: number; args: Arg[] }>();
     const tickets: number[][] = items.map((item) => new Array<number>(item.keys.length));
     items.forEach((item, i) =>
       item.keys.forEach((key, k) => {
         const place = placeOf(key);
-        args.add(place.group, { item: i, slot: k, args: [String(place.bucket), place.field, KIND_CHAR[item.kind], item.holder] });
+        args.add(place.group, { item: i, slot: k, args: [place.bucket, place.field, KIND_CHAR[item.kind], item.holder] });
       }),
     );
     await Promise.all(
       [...args.groups].map(async ([group, list]) => {
         const pre = groupPrefix(this.basePrefix, group);
         const got = await this.redis.cioOrderRegister(1, `${pre}n`, pre, ...list.flatMap((l) => l.args));
-        list.forEach((l, j) => (tickets[l.item][l.slot] = Number(got[j])));
+        list.forEach((l, j) => (tickets[l.item][l.slot] = ticketOf(String(got[j]))));
       }),
     );
     return tickets;
@@ -278,14 +322,17 @@ export class OrderBook {
 
   /**
    * What each item may do now. `own`: the holders the asking job answers for (itself, and the job it was
-   * made from: the book may not have been told of the move yet). An item goes only if it may go on every key.
+   * made from: the book may not have been told of the move yet). An item goes only if it may go on every
+   * key. Gates asked in the same turn of the event loop (by the jobs a worker runs at once) share one call
+   * per slot group.
    */
-  async gate(items: ReadonlyArray<readonly EntryRef[]>, own: readonly string[], now: number): Promise<GateAnswer[]> {
-    const args = new ByGroup<{ item: number; key: string; args: string[] }>();
+  async gate(items: ReadonlyArray<readonly EntryRef[]>, own: readonly string[], now = this.clock()): Promise<GateAnswer[]> {
+    const owners = own.join('|');
+    const byGroup = new ByGroup<{ item: number; key: string; args: Arg[] }>();
     items.forEach((entries, i) =>
       entries.forEach((entry) => {
         const place = placeOf(entry.key);
-        args.add(place.group, { item: i, key: entry.key, args: [String(place.bucket), place.field, String(entry.ticket)] });
+        byGroup.add(place.group, { item: i, key: entry.key, args: [place.bucket, place.field, ticketText(entry.ticket), owners] });
       }),
     );
     const answers: GateAnswer[] = items.map(() => ({ verdict: 'absent' }));
@@ -294,14 +341,13 @@ export class OrderBook {
       if (rank[next.verdict] > rank[answers[i].verdict]) answers[i] = next;
     };
     await Promise.all(
-      [...args.groups].map(async ([group, list]) => {
-        const pre = groupPrefix(this.basePrefix, group);
-        const got = await this.redis.cioOrderGate(1, `${pre}held`, pre, String(now), own.join('|'), ...list.flatMap((l) => l.args));
+      [...byGroup.groups].map(async ([group, list]) => {
+        const got = (await this.batched('gate', group, list.map((l) => l.args), now)) as Array<[number, string?, string?, string?]>;
         list.forEach((l, j) => {
           const [code, ticket, kind, holder] = got[j];
           if (code === 1) merge(l.item, { verdict: 'go' });
           else if (code === 3) merge(l.item, { verdict: 'moved', holder: String(holder) });
-          else if (code === 0) merge(l.item, { verdict: 'held', key: l.key, blocker: { ticket: Number(ticket), kind: kind === '!' ? 'operation' : 'event', holder: String(holder) } });
+          else if (code === 0) merge(l.item, { verdict: 'held', key: l.key, blocker: { ticket: ticketOf(String(ticket)), kind: kind === '!' ? 'operation' : 'event', holder: String(holder) } });
         });
       }),
     );
@@ -310,19 +356,62 @@ export class OrderBook {
 
   /** Removes or moves entries; returns the held jobs (holders) that may go now and should be woken. */
   async settle(ops: readonly SettleOp[]): Promise<string[]> {
-    const args = new ByGroup<string[]>();
+    const byGroup = new ByGroup<Arg[]>();
     for (const o of ops) {
       const place = placeOf(o.entry.key);
       const code = o.op === 'remove' ? 'r' : o.op === 'move' ? 'm' : 'x';
-      args.add(place.group, [code, String(place.bucket), place.field, String(o.entry.ticket), o.op === 'remove' ? '' : o.holder]);
+      byGroup.add(place.group, [code, place.bucket, place.field, ticketText(o.entry.ticket), o.op === 'remove' ? '' : o.holder]);
     }
-    const woken = await Promise.all(
-      [...args.groups].map(([group, list]) => {
-        const pre = groupPrefix(this.basePrefix, group);
-        return this.redis.cioOrderSettle(1, `${pre}held`, pre, ...list.flat());
-      }),
-    );
-    return [...new Set(woken.flat())];
+    const woken = await Promise.all([...byGroup.groups].map(([group, list]) => this.batched('settle', group, list)));
+    return [...new Set(woken.flat() as string[])];
+  }
+
+  // Queues a script call's arguments (one list per entry) for the batch of its slot group; the batch is sent
+  // at the next turn of the event loop. A gate gets its own answers back; a settle gets the holders to wake
+  // (the first call of a batch gets them all, so each is woken once).
+  private batched(script: Batch['script'], group: number, args: Arg[][], now = this.clock()): Promise<unknown[]> {
+    const id = `${script}:${group}`;
+    let batch = this.batches.get(id);
+    if (!batch) {
+      batch = { script, group, now, args: [], calls: [] };
+      this.batches.set(id, batch);
+      if (!this.flushing) {
+        this.flushing = true;
+        setImmediate(() => this.flush());
+      }
+    }
+    const target = batch;
+    return new Promise<unknown[]>((resolve, reject) => {
+      target.calls.push({ count: args.length, resolve, reject });
+      target.args.push(...args);
+    });
+  }
+
+  private flush(): void {
+    this.flushing = false;
+    const batches = [...this.batches.values()];
+    this.batches.clear();
+    for (const batch of batches) void this.send(batch);
+  }
+
+  private async send(batch: Batch): Promise<void> {
+    const pre = groupPrefix(this.basePrefix, batch.group);
+    try {
+      const flat = batch.args.flat();
+      if (batch.script === 'gate') {
+        const got = await this.redis.cioOrderGate(1, `${pre}held`, pre, String(batch.now), ...flat);
+        let at = 0;
+        for (const call of batch.calls) {
+          call.resolve(got.slice(at, at + call.count));
+          at += call.count;
+        }
+      } else {
+        const got = await this.redis.cioOrderSettle(1, `${pre}held`, pre, ...flat);
+        batch.calls.forEach((call, i) => call.resolve(i === 0 ? got : []));
+      }
+    } catch (err) {
+      for (const call of batch.calls) call.reject(err);
+    }
   }
 
   /** Persons held now, and since when the longest hold (ms), over every slot group. */
@@ -348,8 +437,8 @@ export class OrderBook {
       .split(';')
       .filter(Boolean)
       .map((entry) => {
-        const m = /^(\d+)([.!])(.*)$/.exec(entry)!;
-        return { ticket: Number(m[1]), kind: m[2] === '!' ? 'operation' : 'event', holder: m[3] };
+        const m = /^([0-9a-z]+)([.!])(.*)$/.exec(entry)!;
+        return { ticket: ticketOf(m[1]), kind: m[2] === '!' ? 'operation' : 'event', holder: m[3] };
       });
   }
 }

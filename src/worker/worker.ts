@@ -14,8 +14,8 @@ import type { RedisConfig, ServiceConfig } from '../config';
 import { CustomerIoClient } from '../customerio/client';
 import type { Metrics } from '../counts/metrics';
 import { type FailReason } from '../core/outcomes';
-import { orderKeysOf } from '../core/order/rule';
-import type { EntryRef } from '../redis/order-book';
+import { orderKeysOf, orderKindOf, type OrderKind } from '../core/order/rule';
+import { ticketOf, ticketText, type EntryRef } from '../redis/order-book';
 import { decodeGroup, groupCount, type AnyJobData, type GroupJobData } from '../jobs/group';
 import { indexField, MessageIndex } from '../redis/message-index';
 import { GroupWriter, type GroupToWrite } from '../jobs/writer';
@@ -230,7 +230,8 @@ export class WorkerPool {
     );
     const now = this.clock();
     const built = events.map((event) => build(subscription, event, now));
-    const requests = built.map((b, i) => gateRequest(b, group.order?.[i]));
+    const kind = orderKindOf(action);
+    const requests = built.map((b, i) => gateRequest(b, kind, group.order?.[i]));
     const gates = this.order ? await this.order.gate(job, action, requests.map((r, i) => (elsewhere.has(i) ? { keys: [] } : r))) : [];
     // The places this job's copy took for events another job delivers are let go with the others.
     const leftOut = this.order ? [...elsewhere].flatMap((i) => placesOf(requests[i])) : [];
@@ -241,7 +242,7 @@ export class WorkerPool {
         const gate = gates[i];
         if (elsewhere.has(i) || gate?.verdict === 'skip') return undefined;
         if (gate) places.set(event, gate.refs);
-        const order = gate ? gate.refs.map((r) => r.ticket).join(',') : group.order?.[i];
+        const order = gate ? gate.refs.map((r) => ticketText(r.ticket)).join(',') : group.order?.[i];
         const { outcome, request } = await this.send(subscription, built[i], gate);
         return { event, order, outcome, request };
       }),
@@ -393,9 +394,9 @@ function build(subscription: Subscription, event: SegmentEvent, now: number): Bu
 }
 
 /** What the order book needs of an item: its person keys and the tickets its job gives it. */
-function gateRequest(built: Built, tickets: string | undefined): { keys: string[]; tickets?: number[] } {
-  const keys = 'ok' in built && built.ok ? orderKeysOf(built.item) : [];
-  return tickets ? { keys, tickets: tickets.split(',').map(Number) } : { keys };
+function gateRequest(built: Built, kind: OrderKind, tickets: string | undefined): { keys: string[]; tickets?: number[] } {
+  const keys = 'ok' in built && built.ok ? orderKeysOf(built.item, kind) : [];
+  return tickets ? { keys, tickets: tickets.split(',').map(ticketOf) } : { keys };
 }
 
 /** The item's places as its job names them (none when its tickets do not match its keys). */

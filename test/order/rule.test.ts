@@ -27,7 +27,9 @@ describe('ordering rule (pure)', () => {
 
   it('keys: the identifier, the anonymous id in attributes, both people of a merge, the object and person of a relationship', () => {
     expect(orderKeysOf({ type: 'person', action: 'identify', identifiers: { id: 'u1' }, attributes: { anonymous_id: 'a1' } })).to.deep.equal(['id:u1', 'anonymous_id:a1']);
-    expect(orderKeysOf({ type: 'person', action: 'event', identifiers: { email: 'a@b.co' } })).to.deep.equal(['email:a@b.co']);
+    expect(orderKeysOf({ type: 'person', action: 'event', identifiers: { email: 'a@b.co' } }, 'event')).to.deep.equal(['email:a@b.co']);
+    // An event is ordered under its identifier only; the identify that links the anonymous id holds both.
+    expect(orderKeysOf({ type: 'person', action: 'event', identifiers: { id: 'u1' }, attributes: { anonymous_id: 'a1' } }, 'event')).to.deep.equal(['id:u1']);
     expect(orderKeysOf({ type: 'person', action: 'merge', primary: { id: 'p' }, secondary: { email: 's@b.co' } })).to.deep.equal(['id:p', 'email:s@b.co']);
     expect(orderKeysOf({ type: 'object', action: 'delete_relationships', identifiers: { object_type_id: '1', object_id: 'acme' }, cio_relationships: [{ identifiers: { id: 'u1' } }] })).to.deep.equal([
       'object:1:acme',

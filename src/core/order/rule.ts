@@ -25,21 +25,23 @@ export function conflicts(earlier: OrderKind, later: OrderKind): boolean {
  * The identities an item touches, each as `kind:value` (`id:42`, `email:a@b.co`, `cio_id:…`,
  * `anonymous_id:…`, `object:<type>:<id>`), without repeats, in a fixed order:
  * - the identifier the item carries (`identifiers`: a person's one identifier, or an object's type and id);
- * - the anonymous id it carries in its attributes (an identify or event of a known person that also names
- *   the visitor's anonymous id: Customer.io links the anonymous activity to the person, so the item waits
- *   for, and holds, both);
+ * - for an operation, the anonymous id it carries in its attributes (an identify of a known person that
+ *   also names the visitor's anonymous id: Customer.io links the anonymous activity to the person, so the
+ *   identify waits for, and holds, both). An event is ordered with the identifier it is sent under only:
+ *   it changes nobody's state, so it need only follow that person's earlier operations (and an identify
+ *   that links its anonymous id holds the anonymous key, so the visitor's earlier events go first);
  * - a merge's primary and secondary;
  * - the people or objects of its relationships (`cio_relationships`).
  * An item that names nobody (a delivery metric) has no keys and is never held.
  */
-export function orderKeysOf(item: Record<string, unknown>): string[] {
+export function orderKeysOf(item: Record<string, unknown>, kind: OrderKind = 'operation'): string[] {
   const keys: string[] = [];
   const add = (key: string | undefined) => {
     if (key !== undefined && !keys.includes(key)) keys.push(key);
   };
   add(identityKey(item.identifiers));
   const attributes = item.attributes;
-  if (isRecord(attributes) && isId(attributes.anonymous_id)) add(`anonymous_id:${String(attributes.anonymous_id)}`);
+  if (kind === 'operation' && isRecord(attributes) && isId(attributes.anonymous_id)) add(`anonymous_id:${String(attributes.anonymous_id)}`);
   add(identityKey(item.primary));
   add(identityKey(item.secondary));
   if (Array.isArray(item.cio_relationships)) {
