@@ -33,7 +33,8 @@ export interface GroupJobData {
   from?: string;
   /**
    * Each event's place in its people's order (per-person order, redis/order-book.ts): its tickets, one per
-   * person key, in base 36, comma-separated; '' for an event that names nobody. Absent when ordering is off.
+   * person key, in base 36, comma-separated, after a '+' when the item was free when placed (nothing open
+   * before it conflicted: it stays free, so a first run need not ask again); '' for an event that names nobody. Absent when ordering is off.
    */
   order?: string[];
   /** How many times in a row these items were held behind an earlier operation of their person. */

@@ -104,14 +104,21 @@ export interface WriteOptions {
   /** Delay before the jobs may run (a retry's backoff). */
   delayMs?: number;
   /**
-   * Called once the claims are made and before any job is added (per-person order: the new events take
-   * their places in their people's order, so a worker never sees a job whose places are not taken yet).
-   * Gets each group with its job id and the positions of its events that are queued; returns each group's
-   * `order` (see GroupJobData), or undefined. `undo` is called if the write fails after it.
+   * Per-person order: the events take their places in their people's order, at the same time as they are
+   * claimed and before any job is added, so a worker never sees a job whose places are not taken yet. Gets
+   * each group with its job id; returns each group's `order` (GroupJobData, one entry per event), `release`
+   * for the places of events found to be re-sends (not queued), and `undo` for when the write fails.
    */
-  register?: (claimed: ClaimedGroup[]) => Promise<{ order: Array<string[] | undefined>; undo(): Promise<void> }>;
+  register?: (groups: ReadonlyArray<{ group: GroupToWrite; index: number; jobId: string }>) => Promise<Registered>;
   /** Count the items stored (cio_items_enqueued_total) and the re-sends left out in Redis, in the same step. */
   count?: boolean;
+}
+
+/** What the order registration did for one write (see WriteOptions.register). */
+export interface Registered {
+  order: Array<string[] | undefined>;
+  release(group: number, positions: number[]): Promise<void>;
+  undo(): Promise<void>;
 }
 
 /** A group whose new events are known, before its job is added. */
@@ -149,12 +156,11 @@ export class GroupWriter {
     const claims: Array<{ action: ActionKey; jobId: string; fields: Buffer[] }> = [];
     const added: Added[] = [];
     const results: WrittenGroup[] = [];
-    let undoRegister: (() => Promise<void>) | undefined;
+    const jobIds = groups.map((_, g) => opts.jobIds?.[g] ?? newJobId(now));
     const claimOne = async (group: GroupToWrite, g: number): Promise<ClaimedGroup> => {
-      await this.queues[group.action].waitUntilReady();
       const prefix = queuePrefix(this.basePrefix, group.action);
       const fields = group.events.map((e) => indexField(group.subscription, String(e.messageId)));
-      const jobId = opts.jobIds?.[g] ?? newJobId(now);
+      const jobId = jobIds[g];
       const counts = opts.count ? writeCounts(this.basePrefix, group.action) : undefined;
       let queued = group.events.map((_, i) => i);
       if (opts.dedupe) {
@@ -190,18 +196,31 @@ export class GroupWriter {
         await this.index.point(prefix, fields.map((field) => ({ field, jobId })));
       }
     };
+    // The queues' connection is ready after its first use; before that, a command would be refused at once.
+    await Promise.all([...new Set(groups.map((g) => g.action))].map((action) => this.queues[action].waitUntilReady()));
+    const registering = opts.register?.(groups.map((group, index) => ({ group, index, jobId: jobIds[index] })));
     try {
-      // The queues' connection is ready after its first use; before that, a command would be refused at once.
-      const claimed = await settleAll(groups.map((group, g) => claimOne(group, g)));
-      const registered = opts.register ? await opts.register(claimed) : undefined;
-      undoRegister = registered?.undo;
-      await settleAll(claimed.map((c, i) => addOne(c, registered?.order[i] ?? c.group.extras?.order)));
+      const [claimed, registered] = await Promise.all([settleAll(groups.map((group, g) => claimOne(group, g))), registering]);
+      const releases: Array<Promise<void>> = [];
+      const adds = claimed.map((c, i) => {
+        const order = registered?.order[i];
+        if (!order) return addOne(c, c.group.extras?.order);
+        // The places of the events that turned out to be re-sends are let go: they take no new place.
+        if (c.queued.length < c.group.events.length) {
+          const kept = new Set(c.queued);
+          releases.push(registered!.release(i, c.group.events.map((_, p) => p).filter((p) => !kept.has(p))));
+        }
+        return addOne(c, c.queued.map((p) => order[p]));
+      });
+      await settleAll([...adds, ...releases]);
       return results;
     } catch (err) {
       // Jobs made from jobs are rolled back too: a half-written one would otherwise stand in the way of the
       // same id when the job that makes them runs again.
       const nothingKept = await this.rollback(added, claims);
-      if (undoRegister && nothingKept) await undoRegister().catch(() => undefined);
+      // The places taken for the write go too (even when the claims failed first), unless a job stayed.
+      const registered = await registering?.catch(() => undefined);
+      if (registered && nothingKept) await registered.undo().catch(() => undefined);
       throw new GroupRedisError((err as Error)?.message ?? String(err), nothingKept);
     }
   }

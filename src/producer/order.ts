@@ -1,12 +1,13 @@
-// Per-person order on the way in: each new item takes its place in its people's order before its job is
-// added (jobs/writer.ts calls `register` between the claims and the adds), in the order the items were
-// accepted: a request's events in array order, a commit's requests in the order they arrived.
+// Per-person order on the way in: each item takes its place in its people's order before its job is
+// added (jobs/writer.ts runs `register` beside the message index's claims, before the adds), in the order
+// the items were accepted: a request's events in array order, a commit's requests in the order they arrived.
+// An item the claims find to be a re-send gives its new place back at once: a re-send takes no new place.
 //
 // The person keys come from the item the action builds (core/order/rule.ts orderKeysOf), so a mapping
 // that sends another identifier orders by that identifier. Building here costs the mapping once more per
 // item; the worker builds it again to send it (the item is not stored: it would double a job's size).
 
-import type { ClaimedGroup, WriteOptions } from '../jobs/writer';
+import type { GroupToWrite, Registered, WriteOptions } from '../jobs/writer';
 import { orderKeysOf, orderKindOf } from '../core/order/rule';
 import { transform, type Subscription } from '../core/subscriptions';
 import { holderOf, OrderBook, ticketText, type EntryRef, type SettleOp, type ToRegister } from '../redis/order-book';
@@ -26,32 +27,38 @@ export class OrderRegistrar {
    * event i of group g.
    */
   hook(seqs: readonly number[][], now: number): NonNullable<WriteOptions['register']> {
-    return async (claimed: ClaimedGroup[]) => {
+    return async (groups: ReadonlyArray<{ group: GroupToWrite; index: number; jobId: string }>): Promise<Registered> => {
       const items: Array<ToRegister & { seq: number; g: number; i: number }> = [];
-      for (const c of claimed) {
-        const subscription = this.byName.get(c.group.subscription);
+      for (const { group, index: g, jobId } of groups) {
+        const subscription = this.byName.get(group.subscription);
         if (!subscription) continue;
-        const kind = orderKindOf(c.group.action);
-        const holder = holderOf(c.group.action, c.jobId);
-        c.queued.forEach((position, i) => {
-          const built = transform(subscription, c.group.events[position], now);
+        const kind = orderKindOf(group.action);
+        const holder = holderOf(group.action, jobId);
+        group.events.forEach((event, i) => {
+          const built = transform(subscription, event, now);
           const keys = built.ok ? orderKeysOf(built.item, kind) : [];
-          if (keys.length > 0) items.push({ keys, kind, holder, seq: seqs[c.index][position], g: c.index, i });
+          if (keys.length > 0) items.push({ keys, kind, holder, seq: seqs[g][i], g, i });
         });
       }
       items.sort((a, b) => a.seq - b.seq);
-      const tickets = items.length > 0 ? await this.book.register(items) : [];
-      const order: Array<string[] | undefined> = claimed.map((c) => (c.queued.length > 0 ? c.queued.map(() => '') : undefined));
-      const entries: Array<{ entry: EntryRef; holder: string }> = [];
+      const placed = items.length > 0 ? await this.book.place(items) : [];
+      const order: Array<string[] | undefined> = groups.map(({ group }) => (items.length > 0 ? group.events.map(() => '') : undefined));
+      // Each event's places, to give back (a re-send, or a failed write).
+      const places = new Map<string, Array<{ entry: EntryRef; holder: string }>>();
       items.forEach((item, n) => {
-        order[item.g]![item.i] = tickets[n].map(ticketText).join(',');
-        item.keys.forEach((key, k) => entries.push({ entry: { key, ticket: tickets[n][k] }, holder: item.holder }));
+        // '+': free when placed (nothing open before it conflicts), so the worker's first run need not ask.
+        order[item.g]![item.i] = (placed[n].free ? '+' : '') + placed[n].tickets.map(ticketText).join(',');
+        places.set(`${item.g}:${item.i}`, item.keys.map((key, k) => ({ entry: { key, ticket: placed[n].tickets[k] }, holder: item.holder })));
       });
-      const undo = async () => {
-        const ops: SettleOp[] = entries.map(({ entry, holder }) => ({ op: 'removeOrphan', entry, holder }));
+      const giveBack = async (list: Array<{ entry: EntryRef; holder: string }>) => {
+        const ops: SettleOp[] = list.map(({ entry, holder }) => ({ op: 'removeOrphan', entry, holder }));
         if (ops.length > 0) await this.book.settle(ops);
       };
-      return { order: items.length > 0 ? order : claimed.map(() => undefined), undo };
+      return {
+        order,
+        release: (g, positions) => giveBack(positions.flatMap((i) => places.get(`${g}:${i}`) ?? [])),
+        undo: () => giveBack([...places.values()].flat()),
+      };
     };
   }
 }

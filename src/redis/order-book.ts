@@ -14,7 +14,7 @@
 // are found with plain substring searches (C speed in Redis's Lua), so even a person with thousands of
 // open entries costs little per call.
 
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { OrderKind } from '../core/order/rule';
 import { ACTION_KEYS, type ActionKey } from '../core/types';
 import type { RedisConnection } from './connection';
@@ -39,7 +39,7 @@ const MAX_PLACEMENTS = 50_000;
 export function placeOf(key: string): Placement {
   let place = placements.get(key);
   if (place) return place;
-  const digest = createHash('sha1').update(key).digest();
+  const digest = hash('sha1', key, 'buffer');
   place = { group: digest[12] % ORDER_GROUPS, bucket: String(digest[13] % BUCKETS), field: digest.subarray(0, 10) };
   if (placements.size >= MAX_PLACEMENTS) placements.clear();
   placements.set(key, place);
@@ -110,7 +110,9 @@ local function entryStartBefore(v, q)
 end
 `;
 
-// ARGV: group prefix, then (bucket, field, kind char, holder) per key, in accepted order. Returns the tickets.
+// ARGV: group prefix, then (bucket, field, kind char, holder) per key, in accepted order. Returns per key its
+// ticket and whether it is free already (nothing open before it conflicts): places are only ever added at
+// the end, so an entry free when it is placed stays free, and its item need not ask again.
 const REGISTER_SCRIPT =
   LUA_HELPERS +
   `
@@ -120,8 +122,9 @@ for i = 2, #ARGV, 4 do
   local key = pre .. 'b' .. ARGV[i]
   local t = b36(redis.call('INCR', KEYS[1]))
   local v = redis.call('HGET', key, ARGV[i + 1]) or ''
+  local free = v == '' or (ARGV[i + 2] == '.' and not string.find(v, '!', 1, true))
   redis.call('HSET', key, ARGV[i + 1], v .. ';' .. t .. ARGV[i + 2] .. ARGV[i + 3])
-  out[#out + 1] = t
+  out[#out + 1] = {t, free and 1 or 0}
 end
 return out
 `;
@@ -233,7 +236,7 @@ return wake
 
 type Arg = string | number | Buffer;
 type OrderConnection = RedisConnection & {
-  cioOrderRegister(numKeys: number, ...args: Arg[]): Promise<string[]>;
+  cioOrderRegister(numKeys: number, ...args: Arg[]): Promise<Array<[string, number]>>;
   cioOrderGate(numKeys: number, ...args: Arg[]): Promise<Array<[number, string?, string?, string?]>>;
   cioOrderSettle(numKeys: number, ...args: Arg[]): Promise<string[]>;
 };
@@ -302,8 +305,16 @@ export class OrderBook {
 
   /** Appends the items, in accepted order, to their keys' entries; returns each item's tickets (one per key). */
   async register(items: readonly ToRegister[]): Promise<number[][]> {
+    return (await this.place(items)).map((p) => p.tickets);
+  }
+
+  /**
+   * Like register, and says of each item whether it is free already: nothing open before it conflicts on
+   * any of its keys, so it may go without asking (GroupJobData.order marks it with '+').
+   */
+  async place(items: readonly ToRegister[]): Promise<Array<{ tickets: number[]; free: boolean }>> {
     const args = new ByGroup<{ item: number; slot: number; args: Arg[] }>();
-    const tickets: number[][] = items.map((item) => new Array<number>(item.keys.length));
+    const placed = items.map((item) => ({ tickets: new Array<number>(item.keys.length), free: true }));
     items.forEach((item, i) =>
       item.keys.forEach((key, k) => {
         const place = placeOf(key);
@@ -314,10 +325,13 @@ export class OrderBook {
       [...args.groups].map(async ([group, list]) => {
         const pre = groupPrefix(this.basePrefix, group);
         const got = await this.redis.cioOrderRegister(1, `${pre}n`, pre, ...list.flatMap((l) => l.args));
-        list.forEach((l, j) => (tickets[l.item][l.slot] = ticketOf(String(got[j]))));
+        list.forEach((l, j) => {
+          placed[l.item].tickets[l.slot] = ticketOf(String(got[j][0]));
+          if (Number(got[j][1]) !== 1) placed[l.item].free = false;
+        });
       }),
     );
-    return tickets;
+    return placed;
   }
 
   /**

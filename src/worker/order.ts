@@ -33,6 +33,8 @@ export interface GateRequest {
   keys: string[];
   /** Its tickets from the job (GroupJobData.order), if it has them. */
   tickets?: number[];
+  /** It was free when placed: on a job's first run it goes without asking (places are only added at the end). */
+  free?: boolean;
 }
 
 export interface WorkerOrderOptions {
@@ -71,19 +73,29 @@ export class WorkerOrder {
       r.keys.length > 0 && r.tickets && r.tickets.length === r.keys.length ? r.keys.map((key, k) => ({ key, ticket: r.tickets![k] })) : undefined,
     );
     await this.registerAtEnd(requests, refs, own, action, (i) => refs[i] === undefined && requests[i].keys.length > 0);
+    // A first run has moved nothing yet, so an item free when placed is free now: no need to ask. A run after
+    // a crash asks for every item, since the earlier run may have moved some to other jobs.
+    const firstRun = job.attemptsMade === 0 && !job.stalledCounter;
+    const asked = refs.map((r, i) => (firstRun && requests[i].free ? undefined : r));
 
-    let answers = await this.ask(refs, owners);
-    const absent = answers.map((a, i) => a?.verdict === 'absent' && refs[i] !== undefined);
+    let answers = await this.ask(asked, owners);
+    if (firstRun) answers = answers.map((a, i) => a ?? (requests[i].free && refs[i] ? { verdict: 'go' } : undefined));
+    const absent = answers.map((a, i) => a?.verdict === 'absent' && asked[i] !== undefined);
     if (absent.some(Boolean)) {
       if (await this.settledByEarlierRun(job, action)) {
         answers = answers.map((a, i) => (absent[i] ? { verdict: 'moved', holder: 'settled' } : a));
       } else {
         // A replayed item, or one whose place was let go while its job was still on the way: the end of the order.
         await this.registerAtEnd(requests, refs, own, action, (i) => absent[i]);
-        answers = await this.ask(refs, owners);
+        const again = await this.ask(refs.map((r, i) => (absent[i] ? r : undefined)), owners);
+        answers = answers.map((a, i) => (absent[i] ? again[i] : a));
       }
     }
-    if (await this.letGoOfOrphans(answers, own)) answers = await this.ask(refs, owners);
+    if (await this.letGoOfOrphans(answers, own)) {
+      const held = answers.map((a) => a?.verdict === 'held');
+      const again = await this.ask(refs.map((r, i) => (held[i] ? r : undefined)), owners);
+      answers = answers.map((a, i) => (held[i] ? again[i] : a));
+    }
     return answers.map((a, i) => {
       if (!a || !refs[i]) return undefined;
       if (a.verdict === 'moved') return { verdict: 'skip' };
@@ -98,10 +110,14 @@ export class WorkerOrder {
     if (ops.length > 0) await this.book.settle(ops);
   }
 
-  /** The items have their outcome: their places leave the book, and the held jobs that may go now are woken. */
-  async release(refs: readonly EntryRef[]): Promise<void> {
+  /**
+   * The items of job `jobId` have their outcome: their places leave the book (only while this job holds
+   * them: a place another job took over stays), and the held jobs that may go now are woken.
+   */
+  async release(action: ActionKey, jobId: string, refs: readonly EntryRef[]): Promise<void> {
     if (refs.length === 0) return;
-    await this.wake(await this.book.settle(refs.map((entry) => ({ op: 'remove' as const, entry }))));
+    const holder = holderOf(action, jobId);
+    await this.wake(await this.book.settle(refs.map((entry) => ({ op: 'removeOrphan' as const, entry, holder }))));
   }
 
   /** A held job just written: if what held its items has had its outcome meanwhile, it goes now. */

@@ -70,7 +70,7 @@ export class WorkerPool {
   /** Per-person order (ORDERING=person); undefined when it is off. */
   readonly order?: WorkerOrder;
   /** Places of items that had their outcome in a job, let go once that job has completed (worker/order.ts). */
-  private readonly releaseOnComplete = new Map<string, EntryRef[]>();
+  private readonly releaseOnComplete = new Map<string, { action: ActionKey; refs: EntryRef[] }>();
   private closing?: Promise<void>;
 
   constructor(private readonly opts: WorkerPoolOptions) {
@@ -313,7 +313,7 @@ export class WorkerPool {
 
     if (this.order) {
       const settled = [...s.delivered, ...s.failed.map((f) => f.event)].flatMap((e) => places.get(e) ?? []).concat(elsewhere.leftOut);
-      if (settled.length > 0) this.releaseOnComplete.set(job.id!, settled);
+      if (settled.length > 0) this.releaseOnComplete.set(job.id!, { action, refs: settled });
     }
     if (s.retry) this.opts.logger.warn({ action, job: job.id, items: s.retry.events.length, delayMs: s.retry.delayMs, retryJob: childId(job, 'retry', 0) }, s.retry.reason);
     if (s.held) this.opts.logger.info({ action, job: job.id, items: s.held.events.length, heldJob: childId(job, 'held', 0), holds: s.held.holds }, `items ${s.held.reason}`);
@@ -351,11 +351,11 @@ export class WorkerPool {
 
   /** After a job completed: the places of its items that had their outcome leave the book. */
   private async releasePlaces(jobId: string): Promise<void> {
-    const refs = this.releaseOnComplete.get(jobId);
-    if (!refs || !this.order) return;
+    const pending = this.releaseOnComplete.get(jobId);
+    if (!pending || !this.order) return;
     this.releaseOnComplete.delete(jobId);
     try {
-      await this.order.release(refs);
+      await this.order.release(pending.action, jobId, pending.refs);
     } catch (err) {
       // Not lost: the next item held behind one of these places finds this job finished and lets it go.
       this.opts.logger.warn({ job: jobId, err: (err as Error).message }, 'order: could not let go of places after the job completed; they are let go when next met');
@@ -394,9 +394,11 @@ function build(subscription: Subscription, event: SegmentEvent, now: number): Bu
 }
 
 /** What the order book needs of an item: its person keys and the tickets its job gives it. */
-function gateRequest(built: Built, kind: OrderKind, tickets: string | undefined): { keys: string[]; tickets?: number[] } {
+function gateRequest(built: Built, kind: OrderKind, order: string | undefined): { keys: string[]; tickets?: number[]; free?: boolean } {
   const keys = 'ok' in built && built.ok ? orderKeysOf(built.item, kind) : [];
-  return tickets ? { keys, tickets: tickets.split(',').map(ticketOf) } : { keys };
+  if (!order) return { keys };
+  const free = order.startsWith('+');
+  return { keys, tickets: (free ? order.slice(1) : order).split(',').map(ticketOf), free };
 }
 
 /** The item's places as its job names them (none when its tickets do not match its keys). */

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { presetSubscriptions } from '../../src/core/subscriptions';
 import { ACTION_KEYS } from '../../src/core/types';
-import { chaosPrefix, postJson, scale, seededRandom, seedFor, SHARED_REDIS_URL, waitUntil } from '../support/chaos';
+import { chaosPrefix, metricValue, postJson, request, scale, seededRandom, seedFor, SHARED_REDIS_URL, waitUntil } from '../support/chaos';
 import { useChaosRun } from '../support/chaos-run';
 import { checkPlans, PLAN, planEvent } from '../support/person-plans';
 import { startServiceProcess, type Env, type ServiceProcess } from '../support/process';
@@ -74,5 +74,54 @@ describe('chaos: per-person order through the HTTP API, two worker processes, on
     expect(check.missing).to.deep.equal(persons.filter((p) => refusedPerson(`user-${p}`)).map((person) => ({ person, step: 4 })));
     // eslint-disable-next-line no-console
     console.log(`      ${persons.length} persons × ${PLAN.length} operations, ${standIn.requests.length} requests, one worker killed, 0 out of order`);
+  });
+});
+
+describe('chaos: a held person holds only itself, through the HTTP API and two worker processes', function () {
+  this.timeout(scale(90_000, 300_000));
+  const run = useChaosRun();
+
+  it("another person's plan completes while one person's first identify keeps failing; then that person's plan completes in order", async () => {
+    const prefix = chaosPrefix('order-held');
+    // One item per request (batching off), so the 500s below answer the held person's identify alone.
+    const config = run.config(presetSubscriptions().map((s) => ({ ...s, mapping: { ...(s.mapping as Record<string, unknown>), enable_batching: false } })));
+    const inspect = await run.inspect(SHARED_REDIS_URL, prefix);
+    const standIn = await run.standIn({ siteId: SITE_ID, apiKey: API_KEY });
+    let stuck = true;
+    standIn.answerRequestsWhere((body) => (stuck && body?.identifiers?.id === 'user-stuck' && body?.attributes?.step === 1 ? { status: 500, body: { meta: { error: 'down' } } } : undefined));
+    const base: Env = { REDIS_URL: SHARED_REDIS_URL, QUEUE_PREFIX: prefix, CIO_CONFIG: config.path };
+    const workerEnv: Env = {
+      ...base,
+      CUSTOMERIO_SITE_ID: SITE_ID,
+      CUSTOMERIO_API_KEY: API_KEY,
+      CUSTOMERIO_TRACK_URL: standIn.url,
+      FLUSH_INTERVAL_MS: '30',
+      RETRY_BACKOFF_MS: '100',
+      JOB_ATTEMPTS: '1000',
+      ORDER_HOLD_RECHECK_MS: '200',
+      ORDER_HOLD_MAX_MS: '1000',
+    };
+    const api = await startServiceProcess({ mode: 'api', name: 'api', env: base });
+    await Promise.all([startServiceProcess({ mode: 'worker', name: 'worker-a', env: workerEnv }), startServiceProcess({ mode: 'worker', name: 'worker-b', env: workerEnv })]);
+    const free = ['f0', 'f1', 'f2'];
+    await Promise.all(
+      ['stuck', ...free].map(async (person) => {
+        for (const { step } of PLAN) {
+          const res = await postJson(api.url, '/v1/batch', { batch: [planEvent(person, step)] });
+          expect(res.status, res.text).to.equal(200);
+        }
+      }),
+    );
+    await waitUntil(() => checkPlans(standIn.items(), free).missing.length === 0, 30_000, 'the free persons’ plans to arrive');
+    expect(checkPlans(standIn.items(), free)).to.deep.equal({ outOfOrder: [], missing: [] });
+    const meanwhile = checkPlans(standIn.items(), ['stuck']);
+    // Nothing that conflicts with the failing identify has gone; only its person's events may have.
+    expect(meanwhile.missing.map((m) => m.step)).to.include.members([1, 3, 4, 5, 7, 8, 9, 10, 12]);
+    const metrics = (await request(`${api.url}/metrics`)).text;
+    expect(metricValue(metrics, 'cio_order_held_persons'), 'persons held').to.be.at.least(1);
+    stuck = false;
+    const unfinished = async () => (await Promise.all(ACTION_KEYS.map((a) => inspect.unfinished(a)))).reduce((x, y) => x + y, 0);
+    await waitUntil(async () => (await unfinished()) === 0, 60_000, 'every job to finish');
+    expect(checkPlans(standIn.items(), ['stuck', ...free])).to.deep.equal({ outOfOrder: [], missing: [] });
   });
 });
