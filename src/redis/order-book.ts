@@ -27,7 +27,7 @@ const BUCKETS = 256;
 /** Where a person key lives in the book. */
 export interface Placement {
   group: number;
-  bucket: string;
+  bucket: number;
   field: Buffer;
 }
 
@@ -40,7 +40,7 @@ export function placeOf(key: string): Placement {
   let place = placements.get(key);
   if (place) return place;
   const digest = hash('sha1', key, 'buffer');
-  place = { group: digest[12] % ORDER_GROUPS, bucket: String(digest[13] % BUCKETS), field: digest.subarray(0, 10) };
+  place = { group: digest[12] % ORDER_GROUPS, bucket: digest[13] % BUCKETS, field: digest.subarray(0, 10) };
   if (placements.size >= MAX_PLACEMENTS) placements.clear();
   placements.set(key, place);
   return place;
@@ -84,6 +84,17 @@ local function b36(n)
   until n == 0
   return out
 end
+-- Entries arrive packed in one argument (cheaper to send than four arguments each): a byte, a fixed
+-- number of bytes, or a string after its length (two bytes).
+local function reader(s)
+  local pos = 1
+  local r = {}
+  function r.more() return pos <= #s end
+  function r.byte() local b = string.byte(s, pos); pos = pos + 1; return b end
+  function r.take(n) local v = string.sub(s, pos, pos + n - 1); pos = pos + n; return v end
+  function r.str() local hi = r.byte(); return r.take(hi * 256 + r.byte()) end
+  return r
+end
 local function entryAt(v, t)
   local p = string.find(v, ';' .. t .. '.', 1, true)
   if p then return p, '.' end
@@ -110,45 +121,54 @@ local function entryStartBefore(v, q)
 end
 `;
 
-// ARGV: group prefix, then (bucket, field, kind char, holder) per key, in accepted order. Returns per key its
-// ticket and whether it is free already (nothing open before it conflicts): places are only ever added at
-// the end, so an entry free when it is placed stays free, and its item need not ask again.
+// ARGV: group prefix, then the keys in accepted order, packed: bucket (byte), field (10 bytes), kind (a
+// byte, '.' or '!'), holder (string). Returns per key its ticket and whether it is free already (nothing
+// open before it conflicts: places are only ever added at the end, so an entry free when it is placed stays
+// free, and its item need not ask again), as "<ticket> <0|1>" joined by ','.
 const REGISTER_SCRIPT =
   LUA_HELPERS +
   `
 local pre = ARGV[1]
+local r = reader(ARGV[2])
 local out = {}
-for i = 2, #ARGV, 4 do
-  local key = pre .. 'b' .. ARGV[i]
+while r.more() do
+  local key = pre .. 'b' .. r.byte()
+  local field = r.take(10)
+  local kind = string.char(r.byte())
+  local holder = r.str()
   local t = b36(redis.call('INCR', KEYS[1]))
-  local v = redis.call('HGET', key, ARGV[i + 1]) or ''
-  local free = v == '' or (ARGV[i + 2] == '.' and not string.find(v, '!', 1, true))
-  redis.call('HSET', key, ARGV[i + 1], v .. ';' .. t .. ARGV[i + 2] .. ARGV[i + 3])
-  out[#out + 1] = {t, free and 1 or 0}
+  local v = redis.call('HGET', key, field) or ''
+  local free = v == '' or (kind == '.' and not string.find(v, '!', 1, true))
+  redis.call('HSET', key, field, v .. ';' .. t .. kind .. holder)
+  out[#out + 1] = t .. (free and ' 1' or ' 0')
 end
-return out
+return table.concat(out, ',')
 `;
 
-// ARGV: group prefix, now (ms), then (bucket, field, ticket, own holders) per key; own holders: the asking
-// job and the job it was made from, '|'-separated. Returns per key {code, blocker ticket, blocker kind, blocker holder}:
-// code 1 go, 0 held, 2 absent (settled already), 3 moved (another job holds the item now).
+// ARGV: group prefix, now (ms), then the keys packed: bucket (byte), field (10 bytes), ticket (string), own
+// holders (string: the asking job and the job it was made from, '|'-separated). Returns per key "<code>" or
+// "<code> <blocker ticket> <blocker kind> <blocker holder>", joined by ',': code 1 go, 0 held, 2 absent
+// (settled already), 3 moved (another job holds the item now).
 const GATE_SCRIPT =
   LUA_HELPERS +
   `
 local pre, now = ARGV[1], ARGV[2]
+local r = reader(ARGV[3])
 local out = {}
-for i = 3, #ARGV, 4 do
-  local field, t = ARGV[i + 1], ARGV[i + 2]
+while r.more() do
+  local bucket = r.byte()
+  local field = r.take(10)
+  local t = r.str()
   local own = {}
-  for h in string.gmatch(ARGV[i + 3], '[^|]+') do own[h] = true end
-  local v = redis.call('HGET', pre .. 'b' .. ARGV[i], field) or ''
+  for h in string.gmatch(r.str(), '[^|]+') do own[h] = true end
+  local v = redis.call('HGET', pre .. 'b' .. bucket, field) or ''
   local p, kind = entryAt(v, t)
   if not p then
-    out[#out + 1] = {2}
+    out[#out + 1] = '2'
   else
     local _, _, holder = entryParts(v, p)
     if not own[holder] then
-      out[#out + 1] = {3, t, kind, holder}
+      out[#out + 1] = '3 ' .. t .. ' ' .. kind .. ' ' .. holder
     else
       local blockerAt = nil
       if kind == '!' then
@@ -160,20 +180,20 @@ for i = 3, #ARGV, 4 do
       if blockerAt then
         local bt, bk, bh = entryParts(v, blockerAt)
         redis.call('ZADD', KEYS[1], 'NX', now, field)
-        out[#out + 1] = {0, bt, bk, bh}
+        out[#out + 1] = '0 ' .. bt .. ' ' .. bk .. ' ' .. bh
       else
-        out[#out + 1] = {1}
+        out[#out + 1] = '1'
       end
     end
   end
 end
-return out
+return table.concat(out, ',')
 `;
 
-// ARGV: group prefix, then (op, bucket, field, ticket, arg) per entry: op 'r' removes the entry (the item
-// has its outcome), 'm' gives it a new holder (arg), 'x' removes it only while arg still holds it (an
-// orphan). Returns the held jobs to wake: the holders (of held jobs, job id starting with 'h') of the
-// entries that may go now.
+// ARGV: group prefix, then the entries packed: op (byte: 'r' removes the entry, the item has its outcome;
+// 'm' gives it a new holder, arg; 'x' removes it only while arg still holds it), bucket (byte), field (10
+// bytes), ticket (string), arg (string). Returns the held jobs to wake, space-separated: the holders (of
+// held jobs, job id starting with 'h') of the entries that may go now.
 const SETTLE_SCRIPT =
   LUA_HELPERS +
   `
@@ -182,8 +202,13 @@ local wake, seen = {}, {}
 local function wakeHolder(h)
   if string.sub(h, 2, 2) == 'h' and not seen[h] then seen[h] = true; wake[#wake + 1] = h end
 end
-for i = 2, #ARGV, 5 do
-  local op, key, field, t, arg = ARGV[i], pre .. 'b' .. ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+local r = reader(ARGV[2])
+while r.more() do
+  local op = string.char(r.byte())
+  local key = pre .. 'b' .. r.byte()
+  local field = r.take(10)
+  local t = r.str()
+  local arg = r.str()
   local v = redis.call('HGET', key, field)
   local p, kind = nil, nil
   if v then p, kind = entryAt(v, t) end
@@ -231,15 +256,36 @@ for i = 2, #ARGV, 5 do
     end
   end
 end
-return wake
+return table.concat(wake, ' ')
 `;
 
 type Arg = string | number | Buffer;
 type OrderConnection = RedisConnection & {
-  cioOrderRegister(numKeys: number, ...args: Arg[]): Promise<Array<[string, number]>>;
-  cioOrderGate(numKeys: number, ...args: Arg[]): Promise<Array<[number, string?, string?, string?]>>;
-  cioOrderSettle(numKeys: number, ...args: Arg[]): Promise<string[]>;
+  cioOrderRegister(numKeys: number, ...args: Arg[]): Promise<string>;
+  cioOrderGate(numKeys: number, ...args: Arg[]): Promise<string>;
+  cioOrderSettle(numKeys: number, ...args: Arg[]): Promise<string>;
 };
+
+/**
+ * One entry of a script's packed argument (see the scripts): a number is one byte, a Buffer its bytes as
+ * they are (the fixed-size field), a string its length in two bytes and then its characters.
+ */
+function packEntry(values: ReadonlyArray<number | Buffer | string>): Buffer {
+  let size = 0;
+  for (const v of values) size += typeof v === 'number' ? 1 : typeof v === 'string' ? 2 + v.length : v.length;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const v of values) {
+    if (typeof v === 'number') out[at++] = v;
+    else if (typeof v === 'string') {
+      at = out.writeUInt16BE(v.length, at);
+      at += out.write(v, at, 'latin1');
+    } else at += v.copy(out, at);
+  }
+  return out;
+}
+
+const CODE = { '.': 46, '!': 33, r: 114, m: 109, x: 120 } as const;
 
 function withScripts(connection: RedisConnection): OrderConnection {
   const c = connection as OrderConnection;
@@ -286,8 +332,8 @@ interface Batch {
   group: number;
   /** The time of the batch's first call (a gate marks the persons it holds with it). */
   now: number;
-  args: Arg[][];
-  calls: Array<{ count: number; resolve(result: unknown[]): void; reject(err: unknown): void }>;
+  entries: Buffer[];
+  calls: Array<{ count: number; resolve(result: string[]): void; reject(err: unknown): void }>;
 }
 
 export class OrderBook {
@@ -313,21 +359,23 @@ export class OrderBook {
    * any of its keys, so it may go without asking (GroupJobData.order marks it with '+').
    */
   async place(items: readonly ToRegister[]): Promise<Array<{ tickets: number[]; free: boolean }>> {
-    const args = new ByGroup<{ item: number; slot: number; args: Arg[] }>();
+    const args = new ByGroup<{ item: number; slot: number; packed: Buffer }>();
     const placed = items.map((item) => ({ tickets: new Array<number>(item.keys.length), free: true }));
-    items.forEach((item, i) =>
+    items.forEach((item, i) => {
+      const kind = CODE[KIND_CHAR[item.kind] as '.' | '!'];
       item.keys.forEach((key, k) => {
         const place = placeOf(key);
-        args.add(place.group, { item: i, slot: k, args: [place.bucket, place.field, KIND_CHAR[item.kind], item.holder] });
-      }),
-    );
+        args.add(place.group, { item: i, slot: k, packed: packEntry([place.bucket, place.field, kind, item.holder]) });
+      });
+    });
     await Promise.all(
       [...args.groups].map(async ([group, list]) => {
         const pre = groupPrefix(this.basePrefix, group);
-        const got = await this.redis.cioOrderRegister(1, `${pre}n`, pre, ...list.flatMap((l) => l.args));
+        const got = String(await this.redis.cioOrderRegister(1, `${pre}n`, pre, Buffer.concat(list.map((l) => l.packed)))).split(',');
         list.forEach((l, j) => {
-          placed[l.item].tickets[l.slot] = ticketOf(String(got[j][0]));
-          if (Number(got[j][1]) !== 1) placed[l.item].free = false;
+          const [ticket, free] = got[j].split(' ');
+          placed[l.item].tickets[l.slot] = ticketOf(ticket);
+          if (free !== '1') placed[l.item].free = false;
         });
       }),
     );
@@ -342,11 +390,11 @@ export class OrderBook {
    */
   async gate(items: ReadonlyArray<readonly EntryRef[]>, own: readonly string[], now = this.clock()): Promise<GateAnswer[]> {
     const owners = own.join('|');
-    const byGroup = new ByGroup<{ item: number; key: string; args: Arg[] }>();
+    const byGroup = new ByGroup<{ item: number; key: string; packed: Buffer }>();
     items.forEach((entries, i) =>
       entries.forEach((entry) => {
         const place = placeOf(entry.key);
-        byGroup.add(place.group, { item: i, key: entry.key, args: [place.bucket, place.field, ticketText(entry.ticket), owners] });
+        byGroup.add(place.group, { item: i, key: entry.key, packed: packEntry([place.bucket, place.field, ticketText(entry.ticket), owners]) });
       }),
     );
     const answers: GateAnswer[] = items.map(() => ({ verdict: 'absent' }));
@@ -356,9 +404,10 @@ export class OrderBook {
     };
     await Promise.all(
       [...byGroup.groups].map(async ([group, list]) => {
-        const got = (await this.batched('gate', group, list.map((l) => l.args), now)) as Array<[number, string?, string?, string?]>;
+        const got = await this.batched('gate', group, list.map((l) => l.packed), now);
         list.forEach((l, j) => {
-          const [code, ticket, kind, holder] = got[j];
+          const [codeText, ticket, kind, holder] = got[j].split(' ');
+          const code = Number(codeText);
           if (code === 1) merge(l.item, { verdict: 'go' });
           else if (code === 3) merge(l.item, { verdict: 'moved', holder: String(holder) });
           else if (code === 0) merge(l.item, { verdict: 'held', key: l.key, blocker: { ticket: ticketOf(String(ticket)), kind: kind === '!' ? 'operation' : 'event', holder: String(holder) } });
@@ -370,24 +419,24 @@ export class OrderBook {
 
   /** Removes or moves entries; returns the held jobs (holders) that may go now and should be woken. */
   async settle(ops: readonly SettleOp[]): Promise<string[]> {
-    const byGroup = new ByGroup<Arg[]>();
+    const byGroup = new ByGroup<Buffer>();
     for (const o of ops) {
       const place = placeOf(o.entry.key);
-      const code = o.op === 'remove' ? 'r' : o.op === 'move' ? 'm' : 'x';
-      byGroup.add(place.group, [code, place.bucket, place.field, ticketText(o.entry.ticket), o.op === 'remove' ? '' : o.holder]);
+      const code = CODE[o.op === 'remove' ? 'r' : o.op === 'move' ? 'm' : 'x'];
+      byGroup.add(place.group, packEntry([code, place.bucket, place.field, ticketText(o.entry.ticket), o.op === 'remove' ? '' : o.holder]));
     }
     const woken = await Promise.all([...byGroup.groups].map(([group, list]) => this.batched('settle', group, list)));
-    return [...new Set(woken.flat() as string[])];
+    return [...new Set(woken.flat())];
   }
 
   // Queues a script call's arguments (one list per entry) for the batch of its slot group; the batch is sent
   // at the next turn of the event loop. A gate gets its own answers back; a settle gets the holders to wake
   // (the first call of a batch gets them all, so each is woken once).
-  private batched(script: Batch['script'], group: number, args: Arg[][], now = this.clock()): Promise<unknown[]> {
+  private batched(script: Batch['script'], group: number, entries: Buffer[], now = this.clock()): Promise<string[]> {
     const id = `${script}:${group}`;
     let batch = this.batches.get(id);
     if (!batch) {
-      batch = { script, group, now, args: [], calls: [] };
+      batch = { script, group, now, entries: [], calls: [] };
       this.batches.set(id, batch);
       if (!this.flushing) {
         this.flushing = true;
@@ -395,9 +444,9 @@ export class OrderBook {
       }
     }
     const target = batch;
-    return new Promise<unknown[]>((resolve, reject) => {
-      target.calls.push({ count: args.length, resolve, reject });
-      target.args.push(...args);
+    return new Promise<string[]>((resolve, reject) => {
+      target.calls.push({ count: entries.length, resolve, reject });
+      target.entries.push(...entries);
     });
   }
 
@@ -411,16 +460,17 @@ export class OrderBook {
   private async send(batch: Batch): Promise<void> {
     const pre = groupPrefix(this.basePrefix, batch.group);
     try {
-      const flat = batch.args.flat();
+      const packed = Buffer.concat(batch.entries);
       if (batch.script === 'gate') {
-        const got = await this.redis.cioOrderGate(1, `${pre}held`, pre, String(batch.now), ...flat);
+        const got = String(await this.redis.cioOrderGate(1, `${pre}held`, pre, String(batch.now), packed)).split(',');
         let at = 0;
         for (const call of batch.calls) {
           call.resolve(got.slice(at, at + call.count));
           at += call.count;
         }
       } else {
-        const got = await this.redis.cioOrderSettle(1, `${pre}held`, pre, ...flat);
+        const text = String(await this.redis.cioOrderSettle(1, `${pre}held`, pre, packed));
+        const got = text === '' ? [] : text.split(' ');
         batch.calls.forEach((call, i) => call.resolve(i === 0 ? got : []));
       }
     } catch (err) {
