@@ -14,6 +14,11 @@ import { startServiceProcess, type Env, type ServiceProcess } from '../support/p
 const SITE_ID = 'order-site';
 const API_KEY = 'order-key';
 
+/** A worker process's settings for these tests: the stand-in's address and credentials, quick flushes. */
+function workerSettings(base: Env, trackUrl: string): Env {
+  return { ...base, CUSTOMERIO_SITE_ID: SITE_ID, CUSTOMERIO_API_KEY: API_KEY, CUSTOMERIO_TRACK_URL: trackUrl, FLUSH_INTERVAL_MS: '30' };
+}
+
 describe('chaos: per-person order through the HTTP API, two worker processes, one killed', function () {
   this.timeout(scale(120_000, 900_000));
   const run = useChaosRun();
@@ -33,11 +38,7 @@ describe('chaos: per-person order through the HTTP API, two worker processes, on
 
     const base: Env = { REDIS_URL: SHARED_REDIS_URL, QUEUE_PREFIX: prefix, CIO_CONFIG: config.path };
     const workerEnv: Env = {
-      ...base,
-      CUSTOMERIO_SITE_ID: SITE_ID,
-      CUSTOMERIO_API_KEY: API_KEY,
-      CUSTOMERIO_TRACK_URL: standIn.url,
-      FLUSH_INTERVAL_MS: '30',
+      ...workerSettings(base, standIn.url),
       CUSTOMERIO_TIMEOUT_MS: '700',
       STALLED_INTERVAL_MS: '1000',
       LOCK_DURATION_MS: '2000',
@@ -91,11 +92,7 @@ describe('chaos: a held person holds only itself, through the HTTP API and two w
     standIn.answerRequestsWhere((body) => (stuck && body?.identifiers?.id === 'user-stuck' && body?.attributes?.step === 1 ? { status: 500, body: { meta: { error: 'down' } } } : undefined));
     const base: Env = { REDIS_URL: SHARED_REDIS_URL, QUEUE_PREFIX: prefix, CIO_CONFIG: config.path };
     const workerEnv: Env = {
-      ...base,
-      CUSTOMERIO_SITE_ID: SITE_ID,
-      CUSTOMERIO_API_KEY: API_KEY,
-      CUSTOMERIO_TRACK_URL: standIn.url,
-      FLUSH_INTERVAL_MS: '30',
+      ...workerSettings(base, standIn.url),
       RETRY_BACKOFF_MS: '100',
       JOB_ATTEMPTS: '1000',
       ORDER_HOLD_RECHECK_MS: '200',
