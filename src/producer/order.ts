@@ -10,7 +10,7 @@
 import type { GroupToWrite, Registered, WriteOptions } from '../jobs/writer';
 import { orderKeysOf, orderKindOf } from '../core/order/rule';
 import { transform, type Subscription } from '../core/subscriptions';
-import { holderOf, OrderBook, ticketText, type EntryRef, type SettleOp, type ToRegister } from '../redis/order-book';
+import { holderOf, OrderBook, orderText, type EntryRef, type SettleOp, type ToRegister } from '../redis/order-book';
 
 export class OrderRegistrar {
   private readonly byName: Map<string, Subscription>;
@@ -46,8 +46,8 @@ export class OrderRegistrar {
       // Each event's places, to give back (a re-send, or a failed write).
       const places = new Map<string, Array<{ entry: EntryRef; holder: string }>>();
       items.forEach((item, n) => {
-        // '+': free when placed (nothing open before it conflicts), so the worker's first run need not ask.
-        order[item.g]![item.i] = (placed[n].free ? '+' : '') + placed[n].tickets.map(ticketText).join(',');
+        // Marked free when placed (nothing open before it conflicts), so the worker's first run need not ask.
+        order[item.g]![item.i] = orderText(placed[n].tickets, placed[n].free);
         places.set(`${item.g}:${item.i}`, item.keys.map((key, k) => ({ entry: { key, ticket: placed[n].tickets[k] }, holder: item.holder })));
       });
       const giveBack = async (list: Array<{ entry: EntryRef; holder: string }>) => {

@@ -55,6 +55,19 @@ export function ticketOf(text: string): number {
   return parseInt(text, 36);
 }
 
+/**
+ * An item's tickets as its job carries them (GroupJobData.order): one per person key, comma-separated,
+ * after a '+' when the item was free when placed (nothing open before it conflicted, so it stays free).
+ */
+export function orderText(tickets: readonly number[], free = false): string {
+  return (free ? '+' : '') + tickets.map(ticketText).join(',');
+}
+
+export function parseOrderText(text: string): { tickets: number[]; free: boolean } {
+  const free = text.startsWith('+');
+  return { tickets: (free ? text.slice(1) : text).split(',').map(ticketOf), free };
+}
+
 /** The keys of a slot group start with this (the hash tag keeps them in one slot). */
 export function groupPrefix(basePrefix: string, group: number): string {
   return `${basePrefix}:{order${group}}:`;
@@ -70,7 +83,8 @@ export function parseHolder(holder: string): { action: ActionKey; jobId: string 
   return action && holder.length > 1 ? { action, jobId: holder.slice(1) } : undefined;
 }
 
-const KIND_CHAR: Record<OrderKind, string> = { event: '.', operation: '!' };
+/** The bytes the scripts read: an entry's kind ('.' event, '!' operation) and a settle's op ('r', 'm', 'x'). */
+const KIND_CODE: Record<OrderKind, number> = { event: 46, operation: 33 };
 
 // Shared Lua: find the entry of a ticket in a value; remove it; what to wake once it is gone.
 const LUA_HELPERS = `
@@ -285,7 +299,7 @@ function packEntry(values: ReadonlyArray<number | Buffer | string>): Buffer {
   return out;
 }
 
-const CODE = { '.': 46, '!': 33, r: 114, m: 109, x: 120 } as const;
+const OP_CODE = { remove: 114, move: 109, removeOrphan: 120 } as const;
 
 function withScripts(connection: RedisConnection): OrderConnection {
   const c = connection as OrderConnection;
@@ -362,7 +376,7 @@ export class OrderBook {
     const args = new ByGroup<{ item: number; slot: number; packed: Buffer }>();
     const placed = items.map((item) => ({ tickets: new Array<number>(item.keys.length), free: true }));
     items.forEach((item, i) => {
-      const kind = CODE[KIND_CHAR[item.kind] as '.' | '!'];
+      const kind = KIND_CODE[item.kind];
       item.keys.forEach((key, k) => {
         const place = placeOf(key);
         args.add(place.group, { item: i, slot: k, packed: packEntry([place.bucket, place.field, kind, item.holder]) });
@@ -422,7 +436,7 @@ export class OrderBook {
     const byGroup = new ByGroup<Buffer>();
     for (const o of ops) {
       const place = placeOf(o.entry.key);
-      const code = CODE[o.op === 'remove' ? 'r' : o.op === 'move' ? 'm' : 'x'];
+      const code = OP_CODE[o.op];
       byGroup.add(place.group, packEntry([code, place.bucket, place.field, ticketText(o.entry.ticket), o.op === 'remove' ? '' : o.holder]));
     }
     const woken = await Promise.all([...byGroup.groups].map(([group, list]) => this.batched('settle', group, list)));

@@ -19,7 +19,7 @@ import type { ActionKey } from '../core/types';
 import type { Queues } from '../jobs/queues';
 import type { RedisConnection } from '../redis/connection';
 import { queueKey } from '../redis/keys';
-import { holderOf, OrderBook, parseHolder, type EntryRef, type GateAnswer, type SettleOp, type ToRegister } from '../redis/order-book';
+import { holderOf, OrderBook, parseHolder, parseOrderText, type EntryRef, type GateAnswer, type SettleOp, type ToRegister } from '../redis/order-book';
 
 /** What the gate decided for one item. */
 export type ItemGate =
@@ -53,6 +53,16 @@ function writtenAt(jobId: string): number | undefined {
   return Number.isFinite(ms) ? ms : undefined;
 }
 
+/** What the order book needs of an item: its person keys, and its tickets from the job (GroupJobData.order). */
+export function gateRequest(keys: string[], order: string | undefined): GateRequest {
+  return order ? { keys, ...parseOrderText(order) } : { keys };
+}
+
+/** The item's places as its job names them (none when its tickets do not match its keys). */
+export function placesOf(r: GateRequest): EntryRef[] {
+  return r.tickets && r.tickets.length === r.keys.length ? r.keys.map((key, k) => ({ key, ticket: r.tickets![k] })) : [];
+}
+
 export class WorkerOrder {
   readonly book: OrderBook;
 
@@ -69,9 +79,10 @@ export class WorkerOrder {
     const own = holderOf(action, job.id!);
     const from = (job.data as { from?: string }).from;
     const owners = from ? [own, holderOf(action, from)] : [own];
-    const refs: Array<EntryRef[] | undefined> = requests.map((r) =>
-      r.keys.length > 0 && r.tickets && r.tickets.length === r.keys.length ? r.keys.map((key, k) => ({ key, ticket: r.tickets![k] })) : undefined,
-    );
+    const refs: Array<EntryRef[] | undefined> = requests.map((r) => {
+      const places = placesOf(r);
+      return places.length > 0 ? places : undefined;
+    });
     await this.registerAtEnd(requests, refs, own, action, (i) => refs[i] === undefined && requests[i].keys.length > 0);
     // A first run has moved nothing yet, so an item free when placed is free now: no need to ask. A run after
     // a crash asks for every item, since the earlier run may have moved some to other jobs.

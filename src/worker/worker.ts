@@ -14,8 +14,8 @@ import type { RedisConfig, ServiceConfig } from '../config';
 import { CustomerIoClient } from '../customerio/client';
 import type { Metrics } from '../counts/metrics';
 import { type FailReason } from '../core/outcomes';
-import { orderKeysOf, orderKindOf, type OrderKind } from '../core/order/rule';
-import { ticketOf, ticketText, type EntryRef } from '../redis/order-book';
+import { orderKeysOf, orderKindOf } from '../core/order/rule';
+import { orderText, type EntryRef } from '../redis/order-book';
 import { decodeGroup, groupCount, type AnyJobData, type GroupJobData } from '../jobs/group';
 import { indexField, MessageIndex } from '../redis/message-index';
 import { GroupWriter, type GroupToWrite } from '../jobs/writer';
@@ -31,7 +31,7 @@ import { ACTION_KEYS, type ActionKey, type SegmentEvent } from '../core/types';
 import { Delivery, type Sent } from './delivery';
 import { requestFacts, type GroupResult, type RequestRecord } from '../jobs/result';
 import { ItemPermits } from './permits';
-import { WorkerOrder, type ItemGate } from './order';
+import { gateRequest, placesOf, WorkerOrder, type GateRequest, type ItemGate } from './order';
 import { settle, type ItemOutcome, type Settlement } from './settle';
 
 /** What the workers read: their own group, the jobs', Customer.io's, the subscriptions and the queue prefix. */
@@ -128,11 +128,11 @@ export class WorkerPool {
         ...completedRetention(this.opts.config.jobs),
       });
       worker.on('completed', (job) => void this.releasePlaces(job.id!));
-      // A run that did not complete keeps its places (the job runs again, or they are let go once it has failed).
-      worker.on('failed', (job) => job && this.releaseOnComplete.delete(job.id!));
       worker.on('error', (err) => sharedErrorLog(this.opts.logger, 'BullMQ worker', 'the worker keeps running and reconnects by itself')(err, { action }));
       // Failures decided by BullMQ rather than by process(): a job that stalled too often.
       worker.on('failed', (job, err) => {
+        // A run that did not complete keeps its places (the job runs again, or they are let go once it has failed).
+        if (job) this.releaseOnComplete.delete(job.id!);
         if (job && /stalled more than allowable limit/.test(err.message)) {
           void this.opts.metrics?.countItems('stalled', action, groupCount(job.data));
           this.opts.logger.error({ action, job: job.id, items: groupCount(job.data) }, 'job failed: it stalled too often (replay it)');
@@ -230,11 +230,11 @@ export class WorkerPool {
     );
     const now = this.clock();
     const built = events.map((event) => build(subscription, event, now));
-    const kind = orderKindOf(action);
-    const requests = built.map((b, i) => gateRequest(b, kind, group.order?.[i]));
+    // Per-person order: each item's keys and tickets, what the book says of it, and the places this job's
+    // copy took for events another job delivers (let go with the others).
+    const requests = this.order ? orderRequests(action, built, group.order) : [];
     const gates = this.order ? await this.order.gate(job, action, requests.map((r, i) => (elsewhere.has(i) ? { keys: [] } : r))) : [];
-    // The places this job's copy took for events another job delivers are let go with the others.
-    const leftOut = this.order ? [...elsewhere].flatMap((i) => placesOf(requests[i])) : [];
+    const leftOut = [...elsewhere].flatMap((i) => (requests[i] ? placesOf(requests[i]) : []));
     const places = new Map<SegmentEvent, EntryRef[]>();
     // In the job's order (trace reads the request of event i at sentIn[i]); an item another job holds now is left out.
     const sent = await Promise.all(
@@ -242,7 +242,7 @@ export class WorkerPool {
         const gate = gates[i];
         if (elsewhere.has(i) || gate?.verdict === 'skip') return undefined;
         if (gate) places.set(event, gate.refs);
-        const order = gate ? gate.refs.map((r) => ticketText(r.ticket)).join(',') : group.order?.[i];
+        const order = gate ? orderText(gate.refs.map((r) => r.ticket)) : group.order?.[i];
         const { outcome, request } = await this.send(subscription, built[i], gate);
         return { event, order, outcome, request };
       }),
@@ -250,7 +250,7 @@ export class WorkerPool {
     const items = sent.filter((x): x is ItemOutcome & { request?: RequestRecord } => x !== undefined);
     const sentIn = sent.map((x) => x?.request);
     const attempt = (group.attempt ?? 0) + job.attemptsMade;
-    const settlement = settle(items, attempt, { ...this.opts.config.jobs }, this.random, group.held ?? 0);
+    const settlement = settle(items, attempt, this.opts.config.jobs, this.random, group.held ?? 0);
     return this.finish(action, subscription, job, settlement, places, sentIn, { leftOut, deduplicated: elsewhere.size });
   }
 
@@ -393,17 +393,10 @@ function build(subscription: Subscription, event: SegmentEvent, now: number): Bu
   }
 }
 
-/** What the order book needs of an item: its person keys and the tickets its job gives it. */
-function gateRequest(built: Built, kind: OrderKind, order: string | undefined): { keys: string[]; tickets?: number[]; free?: boolean } {
-  const keys = 'ok' in built && built.ok ? orderKeysOf(built.item, kind) : [];
-  if (!order) return { keys };
-  const free = order.startsWith('+');
-  return { keys, tickets: (free ? order.slice(1) : order).split(',').map(ticketOf), free };
-}
-
-/** The item's places as its job names them (none when its tickets do not match its keys). */
-function placesOf(r: { keys: string[]; tickets?: number[] }): EntryRef[] {
-  return r.tickets && r.tickets.length === r.keys.length ? r.keys.map((key, k) => ({ key, ticket: r.tickets![k] })) : [];
+/** Each item's person keys (from the item its action built) and its tickets from the job. */
+function orderRequests(action: ActionKey, built: Built[], order: string[] | undefined): GateRequest[] {
+  const kind = orderKindOf(action);
+  return built.map((b, i) => gateRequest('ok' in b && b.ok ? orderKeysOf(b.item, kind) : [], order?.[i]));
 }
 
 /**
