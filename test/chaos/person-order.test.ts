@@ -6,9 +6,9 @@
 import { expect } from 'chai';
 import { presetSubscriptions } from '../../src/core/subscriptions';
 import { ACTION_KEYS } from '../../src/core/types';
-import { chaosPrefix, metricValue, postJson, request, scale, seededRandom, seedFor, SHARED_REDIS_URL, waitUntil } from '../support/chaos';
+import { chaosPrefix, metricValue, request, scale, seededRandom, seedFor, SHARED_REDIS_URL, waitUntil, type QueueInspector } from '../support/chaos';
 import { useChaosRun } from '../support/chaos-run';
-import { checkPlans, PLAN, planEvent } from '../support/person-plans';
+import { checkPlans, PLAN, postPlans } from '../support/person-plans';
 import { startServiceProcess, type Env, type ServiceProcess } from '../support/process';
 
 const SITE_ID = 'order-site';
@@ -16,7 +16,13 @@ const API_KEY = 'order-key';
 
 /** A worker process's settings for these tests: the stand-in's address and credentials, quick flushes. */
 function workerSettings(base: Env, trackUrl: string): Env {
-  return { ...base, CUSTOMERIO_SITE_ID: SITE_ID, CUSTOMERIO_API_KEY: API_KEY, CUSTOMERIO_TRACK_URL: trackUrl, FLUSH_INTERVAL_MS: '30' };
+  const quick = { FLUSH_INTERVAL_MS: '30', ORDER_HOLD_RECHECK_MS: '200', ORDER_HOLD_MAX_MS: '1000' };
+  return { ...base, CUSTOMERIO_SITE_ID: SITE_ID, CUSTOMERIO_API_KEY: API_KEY, CUSTOMERIO_TRACK_URL: trackUrl, ...quick };
+}
+
+/** Jobs not yet completed or failed, in every action's queue. */
+async function unfinishedJobs(inspect: QueueInspector): Promise<number> {
+  return (await Promise.all(ACTION_KEYS.map((a) => inspect.unfinished(a)))).reduce((x, y) => x + y, 0);
 }
 
 describe('chaos: per-person order through the HTTP API, two worker processes, one killed', function () {
@@ -44,21 +50,12 @@ describe('chaos: per-person order through the HTTP API, two worker processes, on
       LOCK_DURATION_MS: '2000',
       RETRY_BACKOFF_MS: '50',
       JOB_ATTEMPTS: '40',
-      ORDER_HOLD_RECHECK_MS: '200',
-      ORDER_HOLD_MAX_MS: '1000',
     };
     const api = await startServiceProcess({ mode: 'api', name: 'api', env: base });
     const startWorker = (name: string) => startServiceProcess({ mode: 'worker', name, env: workerEnv });
     const workers: ServiceProcess[] = await Promise.all([startWorker('worker-a'), startWorker('worker-b')]);
 
-    const sending = Promise.all(
-      persons.map(async (person) => {
-        for (const { step } of PLAN) {
-          const res = await postJson(api.url, '/v1/batch', { batch: [planEvent(person, step)] });
-          expect(res.status, res.text).to.equal(200);
-        }
-      }),
-    );
+    const sending = postPlans(api.url, persons);
     sending.catch(() => undefined); // awaited below
 
     await waitUntil(() => standIn.requests.length >= 20, 30_000, 'requests at the stand-in');
@@ -67,8 +64,7 @@ describe('chaos: per-person order through the HTTP API, two worker processes, on
     workers.push(await startWorker('worker-c'));
     await sending;
 
-    const unfinished = async () => (await Promise.all(ACTION_KEYS.map((a) => inspect.unfinished(a)))).reduce((x, y) => x + y, 0);
-    await waitUntil(async () => (await unfinished()) === 0, scale(90_000, 800_000), 'every job to finish');
+    await waitUntil(async () => (await unfinishedJobs(inspect)) === 0, scale(90_000, 800_000), 'every job to finish');
 
     const check = checkPlans(standIn.items(), persons);
     expect(check.outOfOrder, 'conflicting pairs out of order').to.deep.equal([]);
@@ -95,20 +91,11 @@ describe('chaos: a held person holds only itself, through the HTTP API and two w
       ...workerSettings(base, standIn.url),
       RETRY_BACKOFF_MS: '100',
       JOB_ATTEMPTS: '1000',
-      ORDER_HOLD_RECHECK_MS: '200',
-      ORDER_HOLD_MAX_MS: '1000',
     };
     const api = await startServiceProcess({ mode: 'api', name: 'api', env: base });
     await Promise.all([startServiceProcess({ mode: 'worker', name: 'worker-a', env: workerEnv }), startServiceProcess({ mode: 'worker', name: 'worker-b', env: workerEnv })]);
     const free = ['f0', 'f1', 'f2'];
-    await Promise.all(
-      ['stuck', ...free].map(async (person) => {
-        for (const { step } of PLAN) {
-          const res = await postJson(api.url, '/v1/batch', { batch: [planEvent(person, step)] });
-          expect(res.status, res.text).to.equal(200);
-        }
-      }),
-    );
+    await postPlans(api.url, ['stuck', ...free]);
     await waitUntil(() => checkPlans(standIn.items(), free).missing.length === 0, 30_000, 'the free persons’ plans to arrive');
     expect(checkPlans(standIn.items(), free)).to.deep.equal({ outOfOrder: [], missing: [] });
     const meanwhile = checkPlans(standIn.items(), ['stuck']);
@@ -117,8 +104,7 @@ describe('chaos: a held person holds only itself, through the HTTP API and two w
     const metrics = (await request(`${api.url}/metrics`)).text;
     expect(metricValue(metrics, 'cio_order_held_persons'), 'persons held').to.be.at.least(1);
     stuck = false;
-    const unfinished = async () => (await Promise.all(ACTION_KEYS.map((a) => inspect.unfinished(a)))).reduce((x, y) => x + y, 0);
-    await waitUntil(async () => (await unfinished()) === 0, 60_000, 'every job to finish');
+    await waitUntil(async () => (await unfinishedJobs(inspect)) === 0, 60_000, 'every job to finish');
     expect(checkPlans(standIn.items(), ['stuck', ...free])).to.deep.equal({ outOfOrder: [], missing: [] });
   });
 });

@@ -13,7 +13,7 @@ import type { ActionKey } from '../../src/core/types';
 import { redisClusterUnavailable, startRedisCluster, type LocalRedisCluster } from '../support/redis-cluster';
 import { needs } from '../support/needs';
 import { startServiceProcess, type ServiceProcess } from '../support/process';
-import { checkPlans, PLAN, planEvent } from '../support/person-plans';
+import { checkPlans, postPlans } from '../support/person-plans';
 import { TEST_RUN } from '../support/run-id';
 
 const SITE_ID = 'site-cluster';
@@ -195,14 +195,7 @@ describe('on a three-node Redis Cluster, the API and two worker processes', func
     const persons = Array.from({ length: 8 }, (_, i) => `cl${i}`);
     standIn!.setFaults({ serverErrorRate: 0.15, rateLimitRate: 0.03, retryAfterSeconds: 1 });
     try {
-      await Promise.all(
-        persons.map(async (person) => {
-          for (const { step } of PLAN) {
-            const res = await fetch(`${api!.url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ batch: [planEvent(person, step)] }) });
-            expect(res.status, await res.clone().text()).to.equal(200);
-          }
-        }),
-      );
+      await postPlans(api!.url, persons);
       const until = Date.now() + 60_000;
       while (checkPlans(standIn!.items(), persons).missing.length > 0 && Date.now() < until) await sleep(100);
     } finally {

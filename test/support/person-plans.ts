@@ -94,3 +94,19 @@ export function checkPlans(items: ReadonlyArray<Record<string, any>>, persons: r
   }
   return { outOfOrder, missing };
 }
+
+/**
+ * Posts each person's plan to the HTTP API at `apiUrl`, one event per request, each request answered (200)
+ * before the person's next is sent; persons side by side.
+ */
+export async function postPlans(apiUrl: string, persons: readonly string[]): Promise<void> {
+  await Promise.all(
+    persons.map(async (person) => {
+      for (const { step } of PLAN) {
+        const res = await fetch(`${apiUrl}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ batch: [planEvent(person, step)] }) });
+        const text = await res.text();
+        if (res.status !== 200) throw new Error(`${person}, step ${step}: the API answered ${res.status} ${text}`);
+      }
+    }),
+  );
+}
