@@ -57,7 +57,7 @@ type Of<K extends Outcome['kind']> = { item: ItemOutcome; outcome: Extract<Outco
  * items were held already. `random` in [0, 1) spreads retries (jitter), so items that failed together do
  * not come back all at once.
  */
-export function settle(items: ItemOutcome[], attempt: number, policy: RetryPolicy & Partial<HoldPolicy>, random: () => number, holds = 0): Settlement {
+export function settle(items: ItemOutcome[], attempt: number, policy: RetryPolicy & HoldPolicy, random: () => number, holds = 0): Settlement {
   const result: Settlement = { delivered: [], failed: [], statuses: [] };
   const transient: Array<Of<'retry'>> = [];
   const waiting: Array<Of<'wait'>> = [];
@@ -99,13 +99,11 @@ export function settle(items: ItemOutcome[], attempt: number, policy: RetryPolic
     };
   }
   if (held.length > 0) {
-    const base = policy.orderHoldRecheckMs ?? 1000;
-    const max = policy.orderHoldMaxMs ?? 60_000;
     result.held = {
       ...moved(held),
       attempt,
       holds: holds + 1,
-      delayMs: Math.min(max, base * 2 ** Math.min(30, holds)),
+      delayMs: Math.min(policy.orderHoldMaxMs, policy.orderHoldRecheckMs * 2 ** Math.min(30, holds)),
       reason: held[0].outcome.reason,
       behind: held.map((h) => h.outcome.behind),
     };

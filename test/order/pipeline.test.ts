@@ -5,6 +5,7 @@
 import { expect } from 'chai';
 import { compileSubscriptions } from '../../src/core/subscriptions';
 import { describeTrace, traceMessage } from '../../src/jobs/trace';
+import { holderOf } from '../../src/redis/order-book';
 import { checkPlans, PLAN, planEvent } from '../support/person-plans';
 import { startPipeline, type Pipeline } from '../support/pipeline';
 
@@ -87,5 +88,29 @@ describe('per-person order through the pipeline', function () {
     await p.settled(undefined, 30_000);
     expect(checkPlans(p.standIn.items(), ['stuck', ...flowing])).to.deep.equal({ outOfOrder: [], missing: [] });
     expect((await p.pool.order!.book.holds()).persons).to.equal(0);
+  });
+
+  it("lets go of a place whose job never reached Redis once ORDER_ORPHAN_MS has passed, and of one whose job finished without letting go: the person's next operation goes", async () => {
+    p = await startPipeline({ worker: { flushIntervalMs: 20 }, jobs: { orderOrphanMs: 1000, orderHoldRecheckMs: 100, orderHoldMaxMs: 200 } });
+    const book = p.pool.order!.book;
+    // A writer that died between taking the place and adding its job, two minutes ago (the job id says when).
+    const neverWritten = holderOf('createUpdatePerson', `g${(Date.now() - 120_000).toString(36)}deadbeef`);
+    await book.register([{ keys: ['id:user-orphan1'], kind: 'operation', holder: neverWritten }]);
+    // A job that finished (here: failed, its subscription unknown) without letting its place go, as when its
+    // worker is killed in between.
+    const finished = await p.queues.createUpdatePerson.add('x', { subscription: 'none', count: 0, messageIds: [], bytes: 0, encoding: 'json', events: [] }, { jobId: 'gfinished1' });
+    for (let i = 0; i < 200 && !(await finished.isFailed()); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await finished.isFailed(), 'the job has finished').to.equal(true);
+    await book.register([{ keys: ['id:user-orphan2'], kind: 'operation', holder: holderOf('createUpdatePerson', 'gfinished1') }]);
+
+    await p.producer.publish([
+      { type: 'identify', userId: 'user-orphan1', messageId: 'orphan-1', traits: { step: 1 } },
+      { type: 'identify', userId: 'user-orphan2', messageId: 'orphan-2', traits: { step: 1 } },
+    ] as never);
+    await p.settled(undefined, 20_000);
+    const ids = p.standIn.items().map((item) => item.identifiers?.id);
+    expect(ids).to.include.members(['user-orphan1', 'user-orphan2']);
+    expect(await book.entries('id:user-orphan1')).to.deep.equal([]);
+    expect(await book.entries('id:user-orphan2')).to.deep.equal([]);
   });
 });

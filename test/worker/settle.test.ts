@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { backoffMs, settle } from '../../src/worker/settle';
 
 const ev = (id: string) => ({ type: 'track', messageId: id });
-const policy = { attempts: 3, backoffMs: 1000 };
+const policy = { attempts: 3, backoffMs: 1000, orderHoldRecheckMs: 1000, orderHoldMaxMs: 5000 };
 const half = () => 0.5;
 
 describe('settle (per-item outcomes of a group job)', () => {
@@ -49,5 +49,16 @@ describe('settle (per-item outcomes of a group job)', () => {
     expect([1, 2, 3, 4].map((a) => backoffMs(a, 1000, () => 0.999999))).to.deep.equal([1000, 2000, 4000, 8000]);
     expect(backoffMs(3, 1000, () => 0)).to.equal(2000);
     expect(backoffMs(999, 1000, () => 0.999999)).to.be.within(3_599_000, 3_600_000); // capped at an hour
+  });
+
+  it('puts items held behind an earlier operation of their person in one job, using no attempt, looking again later each time (up to ORDER_HOLD_MAX_MS)', () => {
+    const held = (id: string) => ({ event: ev(id), order: `t${id}`, outcome: { kind: 'held' as const, behind: `0g-${id}`, reason: `held behind ${id}` } });
+    const first = settle([held('a'), { event: ev('b'), outcome: { kind: 'delivered', status: 200 } }, held('c')], 2, policy, half);
+    expect(first.delivered.map((e) => e.messageId)).to.deep.equal(['b']);
+    expect(first.held).to.deep.include({ attempt: 2, holds: 1, delayMs: 1000, reason: 'held behind a', behind: ['0g-a', '0g-c'], order: ['ta', 'tc'] });
+    expect(first.held!.events.map((e) => e.messageId)).to.deep.equal(['a', 'c']);
+    expect(first.retry).to.equal(undefined);
+    expect(settle([held('a')], 0, policy, half, 2).held).to.deep.include({ holds: 3, delayMs: 4000 });
+    expect(settle([held('a')], 0, policy, half, 5).held).to.deep.include({ holds: 6, delayMs: 5000 });
   });
 });
