@@ -142,7 +142,8 @@ async function replayQueue(redis: RedisConnection, queues: Queues, action: Actio
         // items carry the attempts they used: both go, so the job is sent again as new.
         const data = job.data as GroupJobData;
         if (data.fail || data.attempt) await job.updateData(freshStart(data));
-        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+        // Its count of starts goes on: the jobs each run makes are named after it (worker/earlier-runs.ts).
+        await job.retry('failed', { resetAttemptsMade: true });
         result.matched++;
       } catch {
         result.vanished++;

@@ -205,9 +205,11 @@ return table.concat(out, ',')
 `;
 
 // ARGV: group prefix, then the entries packed: op (byte: 'r' removes the entry, the item has its outcome;
-// 'm' gives it a new holder, arg; 'x' removes it only while arg still holds it), bucket (byte), field (10
-// bytes), ticket (string), arg (string). Returns the held jobs to wake, space-separated: the holders (of
-// held jobs, job id starting with 'h') of the entries that may go now.
+// 'm' gives it a new holder, arg; 'x' removes it only while arg still holds it; 'c' gives it the new holder
+// arg only while one of the holders in a last string, '|'-separated, holds it), bucket (byte), field (10
+// bytes), ticket (string), arg (string), and for 'c' the holders it may be taken from (string). Returns
+// the held jobs to wake, space-separated: the holders (of held jobs, job id starting with 'h') of the
+// entries that may go now.
 const SETTLE_SCRIPT =
   LUA_HELPERS +
   `
@@ -223,13 +225,18 @@ while r.more() do
   local field = r.take(10)
   local t = r.str()
   local arg = r.str()
+  local from = nil
+  if op == 'c' then
+    from = {}
+    for h in string.gmatch(r.str(), '[^|]+') do from[h] = true end
+  end
   local v = redis.call('HGET', key, field)
   local p, kind = nil, nil
   if v then p, kind = entryAt(v, t) end
   if p then
     local e = entryEnd(v, p)
     local _, _, holder = entryParts(v, p)
-    if op == 'm' then
+    if op == 'm' or (op == 'c' and from[holder]) then
       redis.call('HSET', key, field, string.sub(v, 1, p - 1) .. ';' .. t .. kind .. arg .. string.sub(v, e))
     elseif op == 'r' or (op == 'x' and holder == arg) then
       local firstOp = string.find(v, '!', 1, true)
@@ -299,7 +306,7 @@ function packEntry(values: ReadonlyArray<number | Buffer | string>): Buffer {
   return out;
 }
 
-const OP_CODE = { remove: 114, move: 109, removeOrphan: 120 } as const;
+const OP_CODE = { remove: 114, move: 109, moveFrom: 99, removeOrphan: 120 } as const;
 
 function withScripts(connection: RedisConnection): OrderConnection {
   const c = connection as OrderConnection;
@@ -328,7 +335,12 @@ export type GateAnswer =
   | { verdict: 'moved'; holder: string }
   | { verdict: 'held'; key: string; blocker: { ticket: number; kind: OrderKind; holder: string } };
 
-export type SettleOp = { op: 'remove'; entry: EntryRef } | { op: 'move'; entry: EntryRef; holder: string } | { op: 'removeOrphan'; entry: EntryRef; holder: string };
+export type SettleOp =
+  | { op: 'remove'; entry: EntryRef }
+  | { op: 'move'; entry: EntryRef; holder: string }
+  /** Moves the entry to `holder` only while one of `from` holds it (a job taking over what an earlier run of its parent moved to it). */
+  | { op: 'moveFrom'; entry: EntryRef; holder: string; from: readonly string[] }
+  | { op: 'removeOrphan'; entry: EntryRef; holder: string };
 
 /** Per-slot-group argument lists, in the order they were added. */
 class ByGroup<T> {
@@ -437,7 +449,9 @@ export class OrderBook {
     for (const o of ops) {
       const place = placeOf(o.entry.key);
       const code = OP_CODE[o.op];
-      byGroup.add(place.group, packEntry([code, place.bucket, place.field, ticketText(o.entry.ticket), o.op === 'remove' ? '' : o.holder]));
+      const values = [code, place.bucket, place.field, ticketText(o.entry.ticket), o.op === 'remove' ? '' : o.holder];
+      if (o.op === 'moveFrom') values.push(o.from.join('|'));
+      byGroup.add(place.group, packEntry(values));
     }
     const woken = await Promise.all([...byGroup.groups].map(([group, list]) => this.batched('settle', group, list)));
     return [...new Set(woken.flat())];

@@ -122,6 +122,16 @@ export class WorkerOrder {
   }
 
   /**
+   * Items an earlier run of a job moved to other jobs before it died: their places follow them now,
+   * unless the place has moved on already (the new job ran, and moved it further).
+   */
+  async adopt(job: Job, action: ActionKey, entries: ReadonlyArray<{ refs: EntryRef[]; jobId: string }>): Promise<void> {
+    const from = [holderOf(action, job.id!), ...((job.data as { from?: string }).from ? [holderOf(action, (job.data as { from: string }).from)] : [])];
+    const ops: SettleOp[] = entries.flatMap(({ refs, jobId }) => refs.map((entry) => ({ op: 'moveFrom' as const, entry, holder: holderOf(action, jobId), from })));
+    if (ops.length > 0) await this.book.settle(ops);
+  }
+
+  /**
    * The items of job `jobId` have their outcome: their places leave the book (only while this job holds
    * them: a place another job took over stays), and the held jobs that may go now are woken.
    */

@@ -7,7 +7,7 @@
 // using an attempt. The new jobs are written before the group job completes, with ids derived from it,
 // so a worker killed in between sends some items twice (the job runs again) but loses none.
 
-import { createHash, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type pino from 'pino';
 import type { RedisConfig, ServiceConfig } from '../config';
@@ -33,6 +33,7 @@ import { requestFacts, type GroupResult, type RequestRecord } from '../jobs/resu
 import { ItemPermits } from './permits';
 import { gateRequest, placesOf, WorkerOrder, type GateRequest, type ItemGate } from './order';
 import { settle, type ItemOutcome, type Settlement } from './settle';
+import { childId, movedByEarlierRuns } from './earlier-runs';
 
 /** What the workers read: their own group, the jobs', Customer.io's, the subscriptions and the queue prefix. */
 export type WorkerConfig = Pick<ServiceConfig, 'worker' | 'jobs' | 'customerio' | 'subscriptions'> & { redis: Pick<RedisConfig, 'queuePrefix'> };
@@ -228,19 +229,24 @@ export class WorkerPool {
             events.map((e) => indexField(subscription.name, String(e.messageId))),
           ),
     );
+    // Items an earlier run of this job moved to jobs of their own before it died are theirs (earlier-runs.ts).
+    const earlier = await movedByEarlierRuns(this.opts.connection, this.opts.config.redis.queuePrefix, action, job, events.map((e) => String(e.messageId)));
     const now = this.clock();
     const built = events.map((event) => build(subscription, event, now));
     // Per-person order: each item's keys and tickets, what the book says of it, and the places this job's
-    // copy took for events another job delivers (let go with the others).
+    // copy took for events another job delivers (let go with the others). The places of items an earlier
+    // run moved follow them; those of items it failed for good are let go with the others.
     const requests = this.order ? orderRequests(action, built, group.order) : [];
-    const gates = this.order ? await this.order.gate(job, action, requests.map((r, i) => (elsewhere.has(i) ? { keys: [] } : r))) : [];
-    const leftOut = [...elsewhere].flatMap((i) => (requests[i] ? placesOf(requests[i]) : []));
+    const gates = this.order ? await this.order.gate(job, action, requests.map((r, i) => (elsewhere.has(i) || earlier.has(i) ? { keys: [] } : r))) : [];
+    const placesOfItem = (i: number) => (requests[i] ? placesOf(requests[i]) : []);
+    const leftOut = [...elsewhere, ...[...earlier].filter(([, m]) => m.failed).map(([i]) => i)].flatMap(placesOfItem);
+    if (this.order && earlier.size > 0) await this.order.adopt(job, action, [...earlier].filter(([, m]) => !m.failed).map(([i, m]) => ({ refs: placesOfItem(i), jobId: m.jobId })));
     const places = new Map<SegmentEvent, EntryRef[]>();
     // In the job's order (trace reads the request of event i at sentIn[i]); an item another job holds now is left out.
     const sent = await Promise.all(
       events.map(async (event, i): Promise<(ItemOutcome & { request?: RequestRecord }) | undefined> => {
         const gate = gates[i];
-        if (elsewhere.has(i) || gate?.verdict === 'skip') return undefined;
+        if (elsewhere.has(i) || earlier.has(i) || gate?.verdict === 'skip') return undefined;
         if (gate) places.set(event, gate.refs);
         const order = gate ? orderText(gate.refs.map((r) => r.ticket)) : group.order?.[i];
         const { outcome, request } = await this.send(subscription, built[i], gate);
@@ -251,7 +257,8 @@ export class WorkerPool {
     const sentIn = sent.map((x) => x?.request);
     const attempt = (group.attempt ?? 0) + job.attemptsMade;
     const settlement = settle(items, attempt, this.opts.config.jobs, this.random, group.held ?? 0);
-    return this.finish(action, subscription, job, settlement, places, sentIn, { leftOut, deduplicated: elsewhere.size });
+    const movedEarlier = [...earlier].map(([i, m]) => ({ jobId: m.jobId, messageId: String(events[i].messageId) }));
+    return this.finish(action, subscription, job, settlement, places, sentIn, { leftOut, deduplicated: elsewhere.size, movedEarlier });
   }
 
   private async send(subscription: Subscription, built: Built, gate: ItemGate | undefined): Promise<Sent> {
@@ -276,7 +283,7 @@ export class WorkerPool {
     s: Settlement,
     places: Map<SegmentEvent, EntryRef[]>,
     sentIn: Array<RequestRecord | undefined>,
-    elsewhere: { leftOut: EntryRef[]; deduplicated: number },
+    elsewhere: { leftOut: EntryRef[]; deduplicated: number; movedEarlier: Array<{ jobId: string; messageId: string }> },
   ): Promise<GroupResult> {
     const base = { action, subscription: subscription.name };
     const from = job.id;
@@ -319,6 +326,7 @@ export class WorkerPool {
     if (s.held) this.opts.logger.info({ action, job: job.id, items: s.held.events.length, heldJob: childId(job, 'held', 0), holds: s.held.holds }, `items ${s.held.reason}`);
     const moved: Record<string, string[]> = {};
     for (const { group, id } of moves) moved[id] = group.events.map((e) => String(e.messageId));
+    for (const { jobId, messageId } of elsewhere.movedEarlier) (moved[jobId] ??= []).push(messageId);
     const why: Record<string, string> = {};
     if (s.retry) why[childId(job, 'retry', 0)] = s.retry.reason;
     if (s.wait) why[childId(job, 'wait', 0)] = s.wait.reason;
@@ -372,15 +380,6 @@ export class WorkerPool {
     await this.queues[action].rateLimit(pauseMs);
     this.opts.logger.warn({ action, pauseMs, reason }, `queue ${action} paused for ${pauseMs} ms; its jobs wait`);
   }
-}
-
-/**
- * The id of a job made from `job`: the same when the job runs again after a crash (so the write is not
- * doubled), a new one when it is run again by an operator (its attempts made have moved on).
- */
-function childId(job: Job, kind: 'retry' | 'failed' | 'wait' | 'held', index: number): string {
-  const digest = createHash('sha1').update(`${job.id}|${job.attemptsMade}|${kind}|${index}`).digest('base64url').slice(0, 16);
-  return `${kind[0]}${digest}`;
 }
 
 type Built = BuildResult | { internal: string };

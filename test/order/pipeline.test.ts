@@ -3,11 +3,13 @@
 // reach Customer.io in that order, whatever Customer.io answers. ORDERING=off shows the same plans out of
 // order, so these tests can fail.
 import { expect } from 'chai';
+import pino from 'pino';
 import { compileSubscriptions } from '../../src/core/subscriptions';
 import { describeTrace, traceMessage } from '../../src/jobs/trace';
 import { holderOf } from '../../src/redis/order-book';
 import { checkPlans, PLAN, planEvent } from '../support/person-plans';
 import { startPipeline, type Pipeline } from '../support/pipeline';
+import { WorkerPool } from '../../src/worker/worker';
 
 const persons = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `${tag}${i}`);
 
@@ -112,5 +114,29 @@ describe('per-person order through the pipeline', function () {
     expect(ids).to.include.members(['user-orphan1', 'user-orphan2']);
     expect(await book.entries('id:user-orphan1')).to.deep.equal([]);
     expect(await book.entries('id:user-orphan2')).to.deep.equal([]);
+  });
+
+  it("a job run again after its worker died past writing a retry job leaves the item to that job: the person's next operation waits for the retry, not for the rerun", async () => {
+    const fast = { lockDurationMs: 600, stalledIntervalMs: 300, flushIntervalMs: 20 };
+    p = await startPipeline({ worker: fast, jobs: { backoffMs: 2000, orderHoldRecheckMs: 100, orderHoldMaxMs: 200 } }, { startWorkers: false });
+    // The track (step 6) gets a 503 on its first run: it moves to a retry job, sent in 2 s.
+    let firstRun = true;
+    p.standIn.answerRequestsWhere((body) => (firstRun && body?.batch?.some((i: any) => i?.attributes?.step === 6) ? { status: 503, body: {} } : undefined));
+    let frozen = 0;
+    const first = new WorkerPool({ config: p.config, connection: p.pool['opts'].connection, logger: pino({ level: 'silent' }), metrics: p.metrics,
+      afterItemJobsWritten: async () => { frozen++; await new Promise(() => undefined); } });
+    first.start();
+    await p.producer.publish(planEvent('rerun', 6) as never);
+    for (let i = 0; i < 300 && frozen === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(frozen, 'the first run wrote the retry job and stopped there').to.equal(1);
+    await Promise.all(first.workers.map((w) => w.close(true)));
+    firstRun = false;
+    // The unsuppress (step 7) conflicts with the track: it must wait for the retry job, which has the track now.
+    await p.producer.publish(planEvent('rerun', 7) as never);
+    p.pool.start();
+    await p.settled(undefined, 20_000);
+    const check = checkPlans(p.standIn.items(), ['rerun']);
+    expect(check.outOfOrder).to.deep.equal([]);
+    expect(check.missing.map((m) => m.step)).not.to.include.members([6, 7]);
   });
 });

@@ -97,6 +97,40 @@ describe('group jobs', function () {
     expect(sentIds.filter((id: string) => id === 'user-1')).to.have.length(2);
   });
 
+  it('a group job run again after its worker died past writing a retry job leaves that job\'s items to it, and an item that fails only the second time is retried, not lost', async () => {
+    const fast = { lockDurationMs: 600, stalledIntervalMs: 300 };
+    // One item per request, so each run can answer each item its own way.
+    p = await startPipeline({ subscriptionSpecs: [trackSpec({ mapping: { enable_batching: false } })], worker: fast, jobs: { backoffMs: 100 } }, { startWorkers: false });
+    // First run: Event 1 gets a 503 (it moves to a retry job). Second run: Event 2 gets a 503 once.
+    let run = 1;
+    let event2Refused = false;
+    p.standIn.answerRequestsWhere((body) => {
+      const name = body?.name;
+      if (run === 1 && name === 'Event 1') return { status: 503, body: {} };
+      if (run === 2 && name === 'Event 2' && !event2Refused) {
+        event2Refused = true;
+        return { status: 503, body: {} };
+      }
+      return undefined;
+    });
+    let frozen = 0;
+    const first = new WorkerPool({ config: p.config, connection: p.pool['opts'].connection, logger: pino({ level: 'silent' }), metrics: p.metrics,
+      afterItemJobsWritten: async () => { frozen++; await new Promise(() => undefined); } });
+    first.start();
+    await p.producer.publish([1, 2].map((n) => trackEvent(n)));
+    await until(async () => frozen === 1);
+    await Promise.all(first.workers.map((w) => w.close(true)));
+    run = 2;
+    p.pool.start();
+    await until(async () => event2Refused && (await itemStates(p.queues.trackEvent)).pending.length === 0);
+    await p.settled(['trackEvent']);
+    const items = await itemStates(p.queues.trackEvent);
+    expect(items.delivered.map((i) => i.messageId).sort()).to.deep.equal(['msg-1', 'msg-2']);
+    expect(items.failed).to.deep.equal([]);
+    // Event 1 went twice: in the first run (503) and from its retry job; the second run left it to that job.
+    expect(p.standIn.requests.filter((r) => r.body?.name === 'Event 1')).to.have.length(2);
+  });
+
   it('queues a re-sent event once, also when the copies come in different requests and commits', async () => {
     p = await startPipeline({ subscriptionSpecs: TRACK(), jobs: { groupCommitWindowMs: 0 } });
     await p.producer.publish([trackEvent(1)]);
