@@ -34,13 +34,22 @@ export interface GroupJobData {
   /**
    * Each event's place in its people's order (per-person order, redis/order-book.ts): its tickets, one per
    * person key, in base 36, comma-separated, after a '+' when the item was free when placed (nothing open
-   * before it conflicted: it stays free, so a first run need not ask again); '' for an event that names nobody. Absent when ordering is off.
+   * before it conflicted: it stays free, so a first run need not ask again); '' for an event that names
+   * nobody. One string, the events' parts separated by ' ' (a list would cost two quotes more per event);
+   * jobs written before kept a list. Absent when ordering is off. Read it with `eventOrders`.
    */
-  order?: string[];
+  order?: string | string[];
   /** How many times in a row these items were held behind an earlier operation of their person. */
   held?: number;
   /** For each event of a held job, the job (order-book holder: action code + job id) it waits behind. */
   heldBehind?: string[];
+}
+
+/** Each event's order text (GroupJobData.order), or undefined when the job has none. */
+export function eventOrders(data: GroupJobData): string[] | undefined {
+  const order = data.order;
+  if (order === undefined) return undefined;
+  return Array.isArray(order) ? order : order.split(' ');
 }
 
 /** A job written by the first version (one event per job); still read, so an upgrade loses nothing. */
@@ -92,7 +101,7 @@ export function encodeGroup(subscription: string, events: SegmentEvent[], extras
   if (extras.attempt) data.attempt = extras.attempt;
   if (extras.fail) data.fail = extras.fail;
   if (extras.from) data.from = extras.from;
-  if (extras.order && extras.order.some((tickets) => tickets !== '')) data.order = extras.order;
+  if (extras.order && extras.order.some((tickets) => tickets !== '')) data.order = extras.order.join(' ');
   if (extras.held) data.held = extras.held;
   if (extras.heldBehind) data.heldBehind = extras.heldBehind;
   return data;

@@ -18,6 +18,7 @@ import type { SegmentEvent } from '../core/types';
 import { OrderBook } from '../redis/order-book';
 import { GroupCommitter } from './group-commit';
 import { OrderRegistrar } from './order';
+import { wakeHeldJobs } from '../jobs/wake';
 import { prepareEvents, type Prepared, type Refused } from './prepare';
 
 export interface PublishResult {
@@ -114,7 +115,7 @@ export class Producer {
     this.clock = opts.clock ?? Date.now;
     this.connectedOnce = opts.redis.status === 'ready';
     opts.redis.once('ready', () => (this.connectedOnce = true));
-    if (opts.policy.ordering === 'person') this.order = new OrderRegistrar(new OrderBook(opts.redis, opts.queuePrefix), opts.subscriptions);
+    if (opts.policy.ordering === 'person') this.order = new OrderRegistrar(new OrderBook(opts.redis, opts.queuePrefix, this.clock, wakeHeldJobs(opts.queues)), opts.subscriptions);
     const index = (this.index = new MessageIndex(opts.redis, opts.policy.completedRetentionSeconds, this.clock));
     this.writer = new GroupWriter(opts.queues, index, opts.queuePrefix, jobOptions(opts.policy), this.clock);
     this.committer = new GroupCommitter(

@@ -2,10 +2,10 @@
 // accepted (core/order/book.ts is the same thing as a pure model; the scripts below follow it).
 //
 // Layout, chosen for memory (one entry per queued item is the cost per waiting event) and for Redis Cluster:
-// a person key is hashed (SHA-1) to a slot group g (of GROUPS, each its own cluster slot through the hash
-// tag `{order<g>}`) and a bucket b in it. `<prefix>:{order<g>}:b<b>` is a hash: field = 10 bytes of the
-// key's hash (raw), value = the open entries, each `;<ticket><kind><holder>` (ticket in base 36; kind `.` event, `!` operation;
-// holder: the job that holds the item now, `<action code><job id>`). Many small hashes stay in Redis's
+// a person key is hashed (64 bits, placeOf) to a slot group g (of GROUPS, each its own cluster slot
+// through the hash tag `{order<g>}`) and a bucket b in it. `<prefix>:{order<g>}:b<b>` is a hash: field =
+// 8 bytes of the key's hash (raw), value = the open entries, each `;<ticket><kind><holder>` (ticket in
+// base 36; kind `.` event, `!` operation; holder: the job that holds the item now, see holderOf). Many small hashes stay in Redis's
 // compact encoding, and none grows large enough for its deletion to stall Redis. `<prefix>:{order<g>}:n`
 // numbers the tickets (never reused, so a stale ticket never names another item), and
 // `<prefix>:{order<g>}:held` holds each person currently held, with when the hold began (the gauge).
@@ -14,10 +14,10 @@
 // are found with plain substring searches (C speed in Redis's Lua), so even a person with thousands of
 // open entries costs little per call.
 
-import { hash } from 'node:crypto';
 import type { OrderKind } from '../core/order/rule';
 import { ACTION_KEYS, type ActionKey } from '../core/types';
 import type { RedisConnection } from './connection';
+import { PRODUCER_JOB_MARK } from './message-index';
 
 /** Slot groups (cluster slots) the book is spread over. */
 export const ORDER_GROUPS = 8;
@@ -28,22 +28,42 @@ const BUCKETS = 256;
 export interface Placement {
   group: number;
   bucket: number;
+  /** 8 bytes of the key's hash: two keys that share them in a bucket are ordered together (harmless). */
   field: Buffer;
 }
 
-/** Recent placements: a person's key is placed at every step of every item (register, gate, settle). */
-const placements = new Map<string, Placement>();
-const MAX_PLACEMENTS = 50_000;
+/** The two 32-bit halves of a 64-bit hash of `key` (FNV-1a over its UTF-16 code units, each lane finished by a murmur3 mix). */
+function hash64(key: string): [number, number] {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ key.length;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  return [mix32(a), mix32(b ^ a)];
+}
 
-/** A person key's place (group, bucket, field); pure, remembered for the keys seen lately. */
+function mix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * A person key's place (group, bucket, field); pure. A hash of our own rather than a cryptographic one:
+ * it is computed for every key at every step (register, gate, settle), and nothing depends on it being
+ * hard to collide.
+ */
 export function placeOf(key: string): Placement {
-  let place = placements.get(key);
-  if (place) return place;
-  const digest = hash('sha1', key, 'buffer');
-  place = { group: digest[12] % ORDER_GROUPS, bucket: digest[13] % BUCKETS, field: digest.subarray(0, 10) };
-  if (placements.size >= MAX_PLACEMENTS) placements.clear();
-  placements.set(key, place);
-  return place;
+  const [high, low] = hash64(key);
+  const field = Buffer.allocUnsafe(8);
+  field.writeUInt32BE(high, 0);
+  field.writeUInt32BE(low, 4);
+  return { group: high % ORDER_GROUPS, bucket: (high >>> 3) % BUCKETS, field };
 }
 
 /** Tickets travel in base 36 (in the book and in a job's `order`): shorter than decimal. */
@@ -73,14 +93,24 @@ export function groupPrefix(basePrefix: string, group: number): string {
   return `${basePrefix}:{order${group}}:`;
 }
 
-/** A holder as the book writes it: one character for the action, then the job id. */
+/**
+ * A holder as the book writes it: one character for the action, then the job id. A producer's job (most
+ * places) drops its id's leading PRODUCER_JOB_MARK and says so by an upper-case action character: one
+ * byte less per waiting event. Jobs made from jobs keep theirs (a held job's starts with 'h': the scripts
+ * wake those).
+ */
 export function holderOf(action: ActionKey, jobId: string): string {
-  return ACTION_KEYS.indexOf(action).toString(36) + jobId;
+  const index = ACTION_KEYS.indexOf(action);
+  return jobId.startsWith(PRODUCER_JOB_MARK) && jobId.length > 1 ? String.fromCharCode(65 + index) + jobId.slice(1) : index.toString(36) + jobId;
 }
 
 export function parseHolder(holder: string): { action: ActionKey; jobId: string } | undefined {
-  const action = ACTION_KEYS[parseInt(holder.charAt(0), 36)];
-  return action && holder.length > 1 ? { action, jobId: holder.slice(1) } : undefined;
+  if (holder.length < 2) return undefined;
+  const code = holder.charCodeAt(0);
+  const producers = code >= 65 && code <= 90;
+  const action = ACTION_KEYS[producers ? code - 65 : parseInt(holder.charAt(0), 36)];
+  if (!action) return undefined;
+  return { action, jobId: producers ? PRODUCER_JOB_MARK + holder.slice(1) : holder.slice(1) };
 }
 
 /** The bytes the scripts read: an entry's kind ('.' event, '!' operation) and a settle's op ('r', 'm', 'x'). */
@@ -135,31 +165,35 @@ local function entryStartBefore(v, q)
 end
 `;
 
-// ARGV: group prefix, then the keys in accepted order, packed: bucket (byte), field (10 bytes), kind (a
-// byte, '.' or '!'), holder (string). Returns per key its ticket and whether it is free already (nothing
-// open before it conflicts: places are only ever added at the end, so an entry free when it is placed stays
-// free, and its item need not ask again), as "<ticket> <0|1>" joined by ','.
+// ARGV: group prefix, then the keys in accepted order, packed: bucket (byte), field (8 bytes), kind (a
+// byte, '.' or '!'), holder (string); then how many keys. The keys get consecutive tickets (one INCRBY).
+// Returns the first ticket and, per key, whether it is free already (nothing open before it conflicts:
+// places are only ever added at the end, so an entry free when it is placed stays free, and its item need
+// not ask again): "<first ticket> <one '1' or '0' per key>".
 const REGISTER_SCRIPT =
   LUA_HELPERS +
   `
 local pre = ARGV[1]
 local r = reader(ARGV[2])
-local out = {}
+local n = tonumber(ARGV[3])
+local t = redis.call('INCRBY', KEYS[1], n) - n
+local first = t + 1
+local flags = {}
 while r.more() do
   local key = pre .. 'b' .. r.byte()
-  local field = r.take(10)
+  local field = r.take(8)
   local kind = string.char(r.byte())
   local holder = r.str()
-  local t = b36(redis.call('INCR', KEYS[1]))
+  t = t + 1
   local v = redis.call('HGET', key, field) or ''
   local free = v == '' or (kind == '.' and not string.find(v, '!', 1, true))
-  redis.call('HSET', key, field, v .. ';' .. t .. kind .. holder)
-  out[#out + 1] = t .. (free and ' 1' or ' 0')
+  redis.call('HSET', key, field, v .. ';' .. b36(t) .. kind .. holder)
+  flags[#flags + 1] = free and '1' or '0'
 end
-return table.concat(out, ',')
+return b36(first) .. ' ' .. table.concat(flags)
 `;
 
-// ARGV: group prefix, now (ms), then the keys packed: bucket (byte), field (10 bytes), ticket (string), own
+// ARGV: group prefix, now (ms), then the keys packed: bucket (byte), field (8 bytes), ticket (string), own
 // holders (string: the asking job and the job it was made from, '|'-separated). Returns per key "<code>" or
 // "<code> <blocker ticket> <blocker kind> <blocker holder>", joined by ',': code 1 go, 0 held, 2 absent
 // (settled already), 3 moved (another job holds the item now).
@@ -171,7 +205,7 @@ local r = reader(ARGV[3])
 local out = {}
 while r.more() do
   local bucket = r.byte()
-  local field = r.take(10)
+  local field = r.take(8)
   local t = r.str()
   local own = {}
   for h in string.gmatch(r.str(), '[^|]+') do own[h] = true end
@@ -206,7 +240,7 @@ return table.concat(out, ',')
 
 // ARGV: group prefix, then the entries packed: op (byte: 'r' removes the entry, the item has its outcome;
 // 'm' gives it a new holder, arg; 'x' removes it only while arg still holds it; 'c' gives it the new holder
-// arg only while one of the holders in a last string, '|'-separated, holds it), bucket (byte), field (10
+// arg only while one of the holders in a last string, '|'-separated, holds it), bucket (byte), field (8
 // bytes), ticket (string), arg (string), and for 'c' the holders it may be taken from (string). Returns
 // the held jobs to wake, space-separated: the holders (of held jobs, job id starting with 'h') of the
 // entries that may go now.
@@ -216,13 +250,15 @@ const SETTLE_SCRIPT =
 local pre = ARGV[1]
 local wake, seen = {}, {}
 local function wakeHolder(h)
-  if string.sub(h, 2, 2) == 'h' and not seen[h] then seen[h] = true; wake[#wake + 1] = h end
+  local c = string.byte(h, 1)
+  local producers = c ~= nil and c >= 65 and c <= 90
+  if not producers and string.sub(h, 2, 2) == 'h' and not seen[h] then seen[h] = true; wake[#wake + 1] = h end
 end
 local r = reader(ARGV[2])
 while r.more() do
   local op = string.char(r.byte())
   local key = pre .. 'b' .. r.byte()
-  local field = r.take(10)
+  local field = r.take(8)
   local t = r.str()
   local arg = r.str()
   local from = nil
@@ -367,10 +403,16 @@ export class OrderBook {
   private readonly batches = new Map<string, Batch>();
   private flushing = false;
 
+  /**
+   * `wake`: moves on the held jobs a settle names (jobs/wake.ts). Every settle can free a person (a
+   * move too, when it shares its script call with a release), so the book wakes them itself, once per
+   * script call, whoever asked.
+   */
   constructor(
     connection: RedisConnection,
     private readonly basePrefix: string,
     private readonly clock: () => number = Date.now,
+    private readonly wake?: (holders: readonly string[]) => Promise<void>,
   ) {
     this.redis = withScripts(connection);
   }
@@ -397,11 +439,11 @@ export class OrderBook {
     await Promise.all(
       [...args.groups].map(async ([group, list]) => {
         const pre = groupPrefix(this.basePrefix, group);
-        const got = String(await this.redis.cioOrderRegister(1, `${pre}n`, pre, Buffer.concat(list.map((l) => l.packed)))).split(',');
+        const [first, flags] = String(await this.redis.cioOrderRegister(1, `${pre}n`, pre, Buffer.concat(list.map((l) => l.packed)), list.length)).split(' ');
+        const firstTicket = ticketOf(first);
         list.forEach((l, j) => {
-          const [ticket, free] = got[j].split(' ');
-          placed[l.item].tickets[l.slot] = ticketOf(ticket);
-          if (free !== '1') placed[l.item].free = false;
+          placed[l.item].tickets[l.slot] = firstTicket + j;
+          if (flags.charCodeAt(j) !== 49) placed[l.item].free = false;
         });
       }),
     );
@@ -443,7 +485,7 @@ export class OrderBook {
     return answers;
   }
 
-  /** Removes or moves entries; returns the held jobs (holders) that may go now and should be woken. */
+  /** Removes or moves entries; returns the held jobs (holders) that may go now (woken already, when the book has `wake`). */
   async settle(ops: readonly SettleOp[]): Promise<string[]> {
     const byGroup = new ByGroup<Buffer>();
     for (const o of ops) {
@@ -458,8 +500,8 @@ export class OrderBook {
   }
 
   // Queues a script call's arguments (one list per entry) for the batch of its slot group; the batch is sent
-  // at the next turn of the event loop. A gate gets its own answers back; a settle gets the holders to wake
-  // (the first call of a batch gets them all, so each is woken once).
+  // at the next turn of the event loop. A gate gets its own answers back; a settle gets the holders the
+  // whole batch freed (woken once, before any of its calls is answered).
   private batched(script: Batch['script'], group: number, entries: Buffer[], now = this.clock()): Promise<string[]> {
     const id = `${script}:${group}`;
     let batch = this.batches.get(id);
@@ -499,7 +541,8 @@ export class OrderBook {
       } else {
         const text = String(await this.redis.cioOrderSettle(1, `${pre}held`, pre, packed));
         const got = text === '' ? [] : text.split(' ');
-        batch.calls.forEach((call, i) => call.resolve(i === 0 ? got : []));
+        if (got.length > 0 && this.wake) await this.wake(got);
+        for (const call of batch.calls) call.resolve(got);
       }
     } catch (err) {
       for (const call of batch.calls) call.reject(err);

@@ -12,13 +12,14 @@
 //   finished and lets the place go (`letGoOfOrphans`). So does a place whose job never reached Redis (its
 //   writer died between taking the place and adding the job), once ORDER_ORPHAN_MS has passed since.
 
-import { Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import type pino from 'pino';
 import { orderKindOf } from '../core/order/rule';
 import type { ActionKey } from '../core/types';
 import type { Queues } from '../jobs/queues';
 import type { RedisConnection } from '../redis/connection';
 import { queueKey } from '../redis/keys';
+import { wakeHeldJobs } from '../jobs/wake';
 import { holderOf, OrderBook, parseHolder, parseOrderText, type EntryRef, type GateAnswer, type SettleOp, type ToRegister } from '../redis/order-book';
 
 /** What the gate decided for one item. */
@@ -65,9 +66,11 @@ export function placesOf(r: GateRequest): EntryRef[] {
 
 export class WorkerOrder {
   readonly book: OrderBook;
+  private readonly wake: (holders: readonly string[]) => Promise<void>;
 
   constructor(private readonly opts: WorkerOrderOptions) {
-    this.book = new OrderBook(opts.connection, opts.basePrefix);
+    this.wake = wakeHeldJobs(opts.queues);
+    this.book = new OrderBook(opts.connection, opts.basePrefix, opts.clock, this.wake);
   }
 
   /**
@@ -138,7 +141,7 @@ export class WorkerOrder {
   async release(action: ActionKey, jobId: string, refs: readonly EntryRef[]): Promise<void> {
     if (refs.length === 0) return;
     const holder = holderOf(action, jobId);
-    await this.wake(await this.book.settle(refs.map((entry) => ({ op: 'removeOrphan' as const, entry, holder }))));
+    await this.book.settle(refs.map((entry) => ({ op: 'removeOrphan' as const, entry, holder })));
   }
 
   /** A held job just written: if what held its items has had its outcome meanwhile, it goes now. */
@@ -192,7 +195,7 @@ export class WorkerOrder {
       }),
     );
     if (ops.length === 0) return false;
-    await this.wake(await this.book.settle(ops));
+    await this.book.settle(ops);
     return true;
   }
 
@@ -205,18 +208,6 @@ export class WorkerOrder {
     // Not in Redis: its writer may still be adding it; only a job id that says when it was made can tell how long ago.
     const at = writtenAt(parsed.jobId);
     return at === undefined || this.opts.clock() - at > this.opts.orderOrphanMs;
-  }
-
-  private async wake(holders: readonly string[]): Promise<void> {
-    await Promise.all(
-      holders.map(async (holder) => {
-        const parsed = parseHolder(holder);
-        if (!parsed) return;
-        const job = await Job.fromId(this.opts.queues[parsed.action], parsed.jobId).catch(() => undefined);
-        // Only a job still waiting out its delay is moved on; one already running or gone needs nothing.
-        if (job) await job.promote().catch(() => undefined);
-      }),
-    );
   }
 }
 

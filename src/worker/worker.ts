@@ -16,7 +16,7 @@ import type { Metrics } from '../counts/metrics';
 import { type FailReason } from '../core/outcomes';
 import { orderKeysOf, orderKindOf } from '../core/order/rule';
 import { orderText, type EntryRef } from '../redis/order-book';
-import { decodeGroup, groupCount, type AnyJobData, type GroupJobData } from '../jobs/group';
+import { decodeGroup, eventOrders, groupCount, type AnyJobData, type GroupJobData } from '../jobs/group';
 import { indexField, MessageIndex } from '../redis/message-index';
 import { GroupWriter, type GroupToWrite } from '../jobs/writer';
 import { completedRetention, createQueues, jobOptions, type Queues } from '../jobs/queues';
@@ -236,7 +236,8 @@ export class WorkerPool {
     // Per-person order: each item's keys and tickets, what the book says of it, and the places this job's
     // copy took for events another job delivers (let go with the others). The places of items an earlier
     // run moved follow them; those of items it failed for good are let go with the others.
-    const requests = this.order ? orderRequests(action, built, group.order) : [];
+    const orders = eventOrders(group);
+    const requests = this.order ? orderRequests(action, built, orders) : [];
     const gates = this.order ? await this.order.gate(job, action, requests.map((r, i) => (elsewhere.has(i) || earlier.has(i) ? { keys: [] } : r))) : [];
     const placesOfItem = (i: number) => (requests[i] ? placesOf(requests[i]) : []);
     const leftOut = [...elsewhere, ...[...earlier].filter(([, m]) => m.failed).map(([i]) => i)].flatMap(placesOfItem);
@@ -248,7 +249,7 @@ export class WorkerPool {
         const gate = gates[i];
         if (elsewhere.has(i) || earlier.has(i) || gate?.verdict === 'skip') return undefined;
         if (gate) places.set(event, gate.refs);
-        const order = gate ? orderText(gate.refs.map((r) => r.ticket)) : group.order?.[i];
+        const order = gate ? orderText(gate.refs.map((r) => r.ticket)) : orders?.[i];
         const { outcome, request } = await this.send(subscription, built[i], gate);
         return { event, order, outcome, request };
       }),
