@@ -118,15 +118,41 @@ const KIND_CODE: Record<OrderKind, number> = { event: 46, operation: 33 };
 
 // Shared Lua: find the entry of a ticket in a value; remove it; what to wake once it is gone.
 const LUA_HELPERS = `
+local DIGITS = {}
+for i = 0, 35 do DIGITS[i] = string.byte('0123456789abcdefghijklmnopqrstuvwxyz', i + 1) end
+-- n in base 36, as one new string (tickets stay below 36^6, two billion, for years at any rate).
 local function b36(n)
-  local digits = '0123456789abcdefghijklmnopqrstuvwxyz'
-  local out = ''
-  repeat
-    local d = n % 36
-    out = string.sub(digits, d + 1, d + 1) .. out
-    n = math.floor(n / 36)
-  until n == 0
-  return out
+  local d0 = n % 36; n = (n - d0) / 36
+  if n == 0 then return string.char(DIGITS[d0]) end
+  local d1 = n % 36; n = (n - d1) / 36
+  if n == 0 then return string.char(DIGITS[d1], DIGITS[d0]) end
+  local d2 = n % 36; n = (n - d2) / 36
+  if n == 0 then return string.char(DIGITS[d2], DIGITS[d1], DIGITS[d0]) end
+  local d3 = n % 36; n = (n - d3) / 36
+  if n == 0 then return string.char(DIGITS[d3], DIGITS[d2], DIGITS[d1], DIGITS[d0]) end
+  local d4 = n % 36; n = (n - d4) / 36
+  if n == 0 then return string.char(DIGITS[d4], DIGITS[d3], DIGITS[d2], DIGITS[d1], DIGITS[d0]) end
+  local rest = ''
+  while n > 0 do local d = n % 36; rest = string.char(DIGITS[d]) .. rest; n = (n - d) / 36 end
+  return rest .. string.char(DIGITS[d4], DIGITS[d3], DIGITS[d2], DIGITS[d1], DIGITS[d0])
+end
+-- The keys of slot group g: its hashes (by bucket), its ticket counter, its held persons. ARGV[1] is the
+-- prefix the groups share; each entry names its group, so one call may serve every group (one Redis),
+-- or only the group whose key it declares (Redis Cluster).
+local BASE = ARGV[1]
+local bucketKeys = {}
+local function bucketKey(g, b)
+  local i = g * 256 + b
+  local k = bucketKeys[i]
+  if not k then k = BASE .. ':{order' .. g .. '}:b' .. b; bucketKeys[i] = k end
+  return k
+end
+local function groupKey(g, name) return BASE .. ':{order' .. g .. '}:' .. name end
+local heldKeys = {}
+local function heldKey(g)
+  local k = heldKeys[g]
+  if not k then k = groupKey(g, 'held'); heldKeys[g] = k end
+  return k
 end
 -- Entries arrive packed in one argument (cheaper to send than four arguments each): a byte, a fixed
 -- number of bytes, or a string after its length (two bytes).
@@ -165,51 +191,68 @@ local function entryStartBefore(v, q)
 end
 `;
 
-// ARGV: group prefix, then the keys in accepted order, packed: bucket (byte), field (8 bytes), kind (a
-// byte, '.' or '!'), holder (string); then how many keys. The keys get consecutive tickets (one INCRBY).
-// Returns the first ticket and, per key, whether it is free already (nothing open before it conflicts:
-// places are only ever added at the end, so an entry free when it is placed stays free, and its item need
-// not ask again): "<first ticket> <one '1' or '0' per key>".
+// ARGV: the book's prefix, then the keys in accepted order, packed: group (byte), bucket (byte), field (8
+// bytes), kind (a byte, '.' or '!'), holder (string); then how many keys each group has (every group, in
+// order, comma-separated).
+// The keys of a group get consecutive tickets (one INCRBY). Returns the first ticket of each group (in
+// decimal, comma-separated, empty for a group without keys) and, per key, whether it is free already
+// (nothing open before it conflicts: places are only ever added at the end, so an entry free when it is
+// placed stays free, and its item need not ask again): "<first tickets> <one '1' or '0' per key>".
 const REGISTER_SCRIPT =
   LUA_HELPERS +
   `
-local pre = ARGV[1]
 local r = reader(ARGV[2])
-local n = tonumber(ARGV[3])
-local t = redis.call('INCRBY', KEYS[1], n) - n
-local first = t + 1
+local next, firsts = {}, {}
+local g = 0
+for count in string.gmatch(ARGV[3], '%d+') do
+  local n = tonumber(count)
+  if n > 0 then
+    next[g] = redis.call('INCRBY', groupKey(g, 'n'), n) - n + 1
+    firsts[#firsts + 1] = tostring(next[g])
+  else
+    firsts[#firsts + 1] = ''
+  end
+  g = g + 1
+end
 local flags = {}
 while r.more() do
-  local key = pre .. 'b' .. r.byte()
+  local group = r.byte()
+  local key = bucketKey(group, r.byte())
   local field = r.take(8)
   local kind = string.char(r.byte())
   local holder = r.str()
-  t = t + 1
-  local v = redis.call('HGET', key, field) or ''
-  local free = v == '' or (kind == '.' and not string.find(v, '!', 1, true))
-  redis.call('HSET', key, field, v .. ';' .. b36(t) .. kind .. holder)
+  local t = next[group]
+  next[group] = t + 1
+  local entry = ';' .. b36(t) .. kind .. holder
+  local free = true
+  if redis.call('HSETNX', key, field, entry) == 0 then
+    local v = redis.call('HGET', key, field)
+    free = kind == '.' and not string.find(v, '!', 1, true)
+    redis.call('HSET', key, field, v .. entry)
+  end
   flags[#flags + 1] = free and '1' or '0'
 end
-return b36(first) .. ' ' .. table.concat(flags)
+return table.concat(firsts, ',') .. ' ' .. table.concat(flags)
 `;
 
-// ARGV: group prefix, now (ms), then the keys packed: bucket (byte), field (8 bytes), ticket (string), own
+// ARGV: the book's prefix, now (ms), then the keys packed: group (byte), bucket (byte), field (8 bytes), ticket (string), own
 // holders (string: the asking job and the job it was made from, '|'-separated). Returns per key "<code>" or
 // "<code> <blocker ticket> <blocker kind> <blocker holder>", joined by ',': code 1 go, 0 held, 2 absent
 // (settled already), 3 moved (another job holds the item now).
 const GATE_SCRIPT =
   LUA_HELPERS +
   `
-local pre, now = ARGV[1], ARGV[2]
+local now = ARGV[2]
 local r = reader(ARGV[3])
 local out = {}
 while r.more() do
-  local bucket = r.byte()
+  local group = r.byte()
+  local key = bucketKey(group, r.byte())
   local field = r.take(8)
   local t = r.str()
   local own = {}
   for h in string.gmatch(r.str(), '[^|]+') do own[h] = true end
-  local v = redis.call('HGET', pre .. 'b' .. bucket, field) or ''
+  local v = redis.call('HGET', key, field) or ''
   local p, kind = entryAt(v, t)
   if not p then
     out[#out + 1] = '2'
@@ -227,7 +270,7 @@ while r.more() do
       end
       if blockerAt then
         local bt, bk, bh = entryParts(v, blockerAt)
-        redis.call('ZADD', KEYS[1], 'NX', now, field)
+        redis.call('ZADD', heldKey(group), 'NX', now, field)
         out[#out + 1] = '0 ' .. bt .. ' ' .. bk .. ' ' .. bh
       else
         out[#out + 1] = '1'
@@ -238,16 +281,15 @@ end
 return table.concat(out, ',')
 `;
 
-// ARGV: group prefix, then the entries packed: op (byte: 'r' removes the entry, the item has its outcome;
+// ARGV: the book's prefix, then the entries packed: op (byte: 'r' removes the entry, the item has its outcome;
 // 'm' gives it a new holder, arg; 'x' removes it only while arg still holds it; 'c' gives it the new holder
-// arg only while one of the holders in a last string, '|'-separated, holds it), bucket (byte), field (8
+// arg only while one of the holders in a last string, '|'-separated, holds it), group (byte), bucket (byte), field (8
 // bytes), ticket (string), arg (string), and for 'c' the holders it may be taken from (string). Returns
 // the held jobs to wake, space-separated: the holders (of held jobs, job id starting with 'h') of the
 // entries that may go now.
 const SETTLE_SCRIPT =
   LUA_HELPERS +
   `
-local pre = ARGV[1]
 local wake, seen = {}, {}
 local function wakeHolder(h)
   local c = string.byte(h, 1)
@@ -257,7 +299,9 @@ end
 local r = reader(ARGV[2])
 while r.more() do
   local op = string.char(r.byte())
-  local key = pre .. 'b' .. r.byte()
+  local group = r.byte()
+  local key = bucketKey(group, r.byte())
+  local held = heldKey(group)
   local field = r.take(8)
   local t = r.str()
   local arg = r.str()
@@ -268,6 +312,12 @@ while r.more() do
   end
   local v = redis.call('HGET', key, field)
   local p, kind = nil, nil
+  if v and op == 'x' and (v == ';' .. t .. '.' .. arg or v == ';' .. t .. '!' .. arg) then
+    -- the common case: the person's only open entry, let go by its holder; nothing was behind it
+    redis.call('HDEL', key, field)
+    redis.call('ZREM', held, field)
+    v = nil
+  end
   if v then p, kind = entryAt(v, t) end
   if p then
     local e = entryEnd(v, p)
@@ -281,13 +331,13 @@ while r.more() do
       v = string.sub(v, 1, p - 1) .. string.sub(v, e)
       if v == '' then
         redis.call('HDEL', key, field)
-        redis.call('ZREM', KEYS[1], field)
+        redis.call('ZREM', held, field)
       else
         redis.call('HSET', key, field, v)
         local headIsOp = string.find(v, '^;%w+!') ~= nil
         if wasFirstOp then
           -- what waited behind this operation: the operation now at the head, or the events up to the next operation
-          redis.call('ZREM', KEYS[1], field)
+          redis.call('ZREM', held, field)
           if p == 1 and headIsOp then
             local _, _, h = entryParts(v, 1)
             wakeHolder(h)
@@ -303,11 +353,11 @@ while r.more() do
           end
         elseif eventBeforeFirstOp and headIsOp then
           -- the last event before the first operation: that operation may go now
-          redis.call('ZREM', KEYS[1], field)
+          redis.call('ZREM', held, field)
           local _, _, h = entryParts(v, 1)
           wakeHolder(h)
         elseif p == 1 then
-          redis.call('ZREM', KEYS[1], field)
+          redis.call('ZREM', held, field)
         end
       end
     end
@@ -378,20 +428,21 @@ export type SettleOp =
   | { op: 'moveFrom'; entry: EntryRef; holder: string; from: readonly string[] }
   | { op: 'removeOrphan'; entry: EntryRef; holder: string };
 
-/** Per-slot-group argument lists, in the order they were added. */
-class ByGroup<T> {
-  readonly groups = new Map<number, T[]>();
-  add(group: number, value: T): void {
-    const list = this.groups.get(group);
+/** Argument lists per script call, in the order they were added. */
+class ByCall<T> {
+  readonly calls = new Map<number, T[]>();
+  add(call: number, value: T): void {
+    const list = this.calls.get(call);
     if (list) list.push(value);
-    else this.groups.set(group, [value]);
+    else this.calls.set(call, [value]);
   }
 }
 
-/** Calls of one script for one slot group made in the same turn of the event loop, sent as one. */
+/** Calls of one script made in the same turn of the event loop (for one slot group on Redis Cluster), sent as one. */
 interface Batch {
   script: 'gate' | 'settle';
-  group: number;
+  /** The slot group whose key the call declares (0 on one Redis, where one call serves every group). */
+  call: number;
   /** The time of the batch's first call (a gate marks the persons it holds with it). */
   now: number;
   entries: Buffer[];
@@ -402,6 +453,8 @@ export class OrderBook {
   private readonly redis: OrderConnection;
   private readonly batches = new Map<string, Batch>();
   private flushing = false;
+  /** Redis Cluster: one script call per slot group. One Redis: one call for all of them (each call costs more than an entry). */
+  private readonly cluster: boolean;
 
   /**
    * `wake`: moves on the held jobs a settle names (jobs/wake.ts). Every settle can free a person (a
@@ -415,6 +468,12 @@ export class OrderBook {
     private readonly wake?: (holders: readonly string[]) => Promise<void>,
   ) {
     this.redis = withScripts(connection);
+    this.cluster = 'nodes' in connection && typeof connection.nodes === 'function';
+  }
+
+  /** The script call an entry of slot group `group` goes in. */
+  private callOf(group: number): number {
+    return this.cluster ? group : 0;
   }
 
   /** Appends the items, in accepted order, to their keys' entries; returns each item's tickets (one per key). */
@@ -427,22 +486,25 @@ export class OrderBook {
    * any of its keys, so it may go without asking (GroupJobData.order marks it with '+').
    */
   async place(items: readonly ToRegister[]): Promise<Array<{ tickets: number[]; free: boolean }>> {
-    const args = new ByGroup<{ item: number; slot: number; packed: Buffer }>();
+    const byCall = new ByCall<{ item: number; slot: number; group: number; packed: Buffer }>();
     const placed = items.map((item) => ({ tickets: new Array<number>(item.keys.length), free: true }));
     items.forEach((item, i) => {
       const kind = KIND_CODE[item.kind];
       item.keys.forEach((key, k) => {
         const place = placeOf(key);
-        args.add(place.group, { item: i, slot: k, packed: packEntry([place.bucket, place.field, kind, item.holder]) });
+        byCall.add(this.callOf(place.group), { item: i, slot: k, group: place.group, packed: packEntry([place.group, place.bucket, place.field, kind, item.holder]) });
       });
     });
     await Promise.all(
-      [...args.groups].map(async ([group, list]) => {
-        const pre = groupPrefix(this.basePrefix, group);
-        const [first, flags] = String(await this.redis.cioOrderRegister(1, `${pre}n`, pre, Buffer.concat(list.map((l) => l.packed)), list.length)).split(' ');
-        const firstTicket = ticketOf(first);
+      [...byCall.calls].map(async ([call, list]) => {
+        const counts = new Array<number>(ORDER_GROUPS).fill(0);
+        for (const l of list) counts[l.group]++;
+        const packed = Buffer.concat(list.map((l) => l.packed));
+        const answer = String(await this.redis.cioOrderRegister(1, `${groupPrefix(this.basePrefix, call)}n`, this.basePrefix, packed, counts.join(',')));
+        const [firsts, flags] = answer.split(' ');
+        const next = firsts.split(',').map(Number);
         list.forEach((l, j) => {
-          placed[l.item].tickets[l.slot] = firstTicket + j;
+          placed[l.item].tickets[l.slot] = next[l.group]++;
           if (flags.charCodeAt(j) !== 49) placed[l.item].free = false;
         });
       }),
@@ -454,15 +516,15 @@ export class OrderBook {
    * What each item may do now. `own`: the holders the asking job answers for (itself, and the job it was
    * made from: the book may not have been told of the move yet). An item goes only if it may go on every
    * key. Gates asked in the same turn of the event loop (by the jobs a worker runs at once) share one call
-   * per slot group.
+   * (per slot group on Redis Cluster).
    */
   async gate(items: ReadonlyArray<readonly EntryRef[]>, own: readonly string[], now = this.clock()): Promise<GateAnswer[]> {
     const owners = own.join('|');
-    const byGroup = new ByGroup<{ item: number; key: string; packed: Buffer }>();
+    const byCall = new ByCall<{ item: number; key: string; packed: Buffer }>();
     items.forEach((entries, i) =>
       entries.forEach((entry) => {
         const place = placeOf(entry.key);
-        byGroup.add(place.group, { item: i, key: entry.key, packed: packEntry([place.bucket, place.field, ticketText(entry.ticket), owners]) });
+        byCall.add(this.callOf(place.group), { item: i, key: entry.key, packed: packEntry([place.group, place.bucket, place.field, ticketText(entry.ticket), owners]) });
       }),
     );
     const answers: GateAnswer[] = items.map(() => ({ verdict: 'absent' }));
@@ -471,8 +533,8 @@ export class OrderBook {
       if (rank[next.verdict] > rank[answers[i].verdict]) answers[i] = next;
     };
     await Promise.all(
-      [...byGroup.groups].map(async ([group, list]) => {
-        const got = await this.batched('gate', group, list.map((l) => l.packed), now);
+      [...byCall.calls].map(async ([call, list]) => {
+        const got = await this.batched('gate', call, list.map((l) => l.packed), now);
         list.forEach((l, j) => {
           const [codeText, ticket, kind, holder] = got[j].split(' ');
           const code = Number(codeText);
@@ -487,26 +549,25 @@ export class OrderBook {
 
   /** Removes or moves entries; returns the held jobs (holders) that may go now (woken already, when the book has `wake`). */
   async settle(ops: readonly SettleOp[]): Promise<string[]> {
-    const byGroup = new ByGroup<Buffer>();
+    const byCall = new ByCall<Buffer>();
     for (const o of ops) {
       const place = placeOf(o.entry.key);
-      const code = OP_CODE[o.op];
-      const values = [code, place.bucket, place.field, ticketText(o.entry.ticket), o.op === 'remove' ? '' : o.holder];
+      const values = [OP_CODE[o.op], place.group, place.bucket, place.field, ticketText(o.entry.ticket), o.op === 'remove' ? '' : o.holder];
       if (o.op === 'moveFrom') values.push(o.from.join('|'));
-      byGroup.add(place.group, packEntry(values));
+      byCall.add(this.callOf(place.group), packEntry(values));
     }
-    const woken = await Promise.all([...byGroup.groups].map(([group, list]) => this.batched('settle', group, list)));
+    const woken = await Promise.all([...byCall.calls].map(([call, list]) => this.batched('settle', call, list)));
     return [...new Set(woken.flat())];
   }
 
-  // Queues a script call's arguments (one list per entry) for the batch of its slot group; the batch is sent
-  // at the next turn of the event loop. A gate gets its own answers back; a settle gets the holders the
-  // whole batch freed (woken once, before any of its calls is answered).
-  private batched(script: Batch['script'], group: number, entries: Buffer[], now = this.clock()): Promise<string[]> {
-    const id = `${script}:${group}`;
+  // Queues a script call's arguments (one list per entry) for its batch; the batch is sent at the next turn
+  // of the event loop. A gate gets its own answers back; a settle gets the holders the whole batch freed
+  // (woken once, before any of its calls is answered).
+  private batched(script: Batch['script'], call: number, entries: Buffer[], now = this.clock()): Promise<string[]> {
+    const id = `${script}:${call}`;
     let batch = this.batches.get(id);
     if (!batch) {
-      batch = { script, group, now, entries: [], calls: [] };
+      batch = { script, call, now, entries: [], calls: [] };
       this.batches.set(id, batch);
       if (!this.flushing) {
         this.flushing = true;
@@ -528,18 +589,18 @@ export class OrderBook {
   }
 
   private async send(batch: Batch): Promise<void> {
-    const pre = groupPrefix(this.basePrefix, batch.group);
+    const declared = `${groupPrefix(this.basePrefix, batch.call)}held`;
     try {
       const packed = Buffer.concat(batch.entries);
       if (batch.script === 'gate') {
-        const got = String(await this.redis.cioOrderGate(1, `${pre}held`, pre, String(batch.now), packed)).split(',');
+        const got = String(await this.redis.cioOrderGate(1, declared, this.basePrefix, String(batch.now), packed)).split(',');
         let at = 0;
         for (const call of batch.calls) {
           call.resolve(got.slice(at, at + call.count));
           at += call.count;
         }
       } else {
-        const text = String(await this.redis.cioOrderSettle(1, `${pre}held`, pre, packed));
+        const text = String(await this.redis.cioOrderSettle(1, declared, this.basePrefix, packed));
         const got = text === '' ? [] : text.split(' ');
         if (got.length > 0 && this.wake) await this.wake(got);
         for (const call of batch.calls) call.resolve(got);
