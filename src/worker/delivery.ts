@@ -17,6 +17,11 @@ import type { CioItemError, CioPath } from '../core/types';
 import type { RequestRecord } from '../jobs/result';
 import { Semaphore } from '../util/semaphore';
 
+/** How long a batch of `soon` items waits at most (or FLUSH_INTERVAL_MS, when shorter). */
+export const SOON_MS = 50;
+/** Their batches are kept apart from the subscription's own under this suffix (no subscription name has it). */
+const SOON_KEY = '\u0000soon';
+
 interface Waiting {
   json: string;
   resolve: (sent: Sent) => void;
@@ -67,17 +72,23 @@ export class Delivery {
     return this.send(subscription, item).then((sent) => sent.outcome);
   }
 
-  /** The same, with the request the item went in (for the job's result, which `trace` reads). */
-  send(subscription: Subscription, item: Record<string, unknown>): Promise<Sent> {
+  /**
+   * The same, with the request the item went in (for the job's result, which `trace` reads). `soon`: the
+   * item goes in a batch of its own kind that waits at most SOON_MS (items a person's next operation waits
+   * for, worker.ts), so a person's chain of operations does not wait FLUSH_INTERVAL_MS at every link.
+   */
+  send(subscription: Subscription, item: Record<string, unknown>, opts: { soon?: boolean } = {}): Promise<Sent> {
     const json = JSON.stringify(item);
     const bytes = Buffer.byteLength(json);
     const batched = subscription.enableBatching && ACTIONS[subscription.action].delivery === 'batch';
     if (!batched) return this.sendAlone(subscription, json, bytes);
 
     return new Promise<Sent>((resolve) => {
-      this.subscriptions.set(subscription.name, subscription);
-      const added = this.batcher.add(subscription.name, { json, resolve }, bytes, this.now(), {
+      const key = opts.soon ? `${subscription.name}${SOON_KEY}` : subscription.name;
+      this.subscriptions.set(key, subscription);
+      const added = this.batcher.add(key, { json, resolve }, bytes, this.now(), {
         maxItems: subscription.batchSize,
+        ...(opts.soon ? { maxWaitMs: Math.min(SOON_MS, this.opts.flushIntervalMs) } : {}),
       });
       if (added.kind === 'too_large') {
         resolve({ outcome: itemTooLarge(bytes) });

@@ -105,7 +105,11 @@ export class WorkerOrder {
         answers = answers.map((a, i) => (absent[i] ? again[i] : a));
       }
     }
-    if (await this.letGoOfOrphans(answers, own)) {
+    // Whether a blocker's job is still alive is asked (one Redis call per blocker) only once its item has
+    // been held before: a blocker met for the first time is nearly always alive, and an item held behind
+    // a dead one is then only held once more, for ORDER_HOLD_RECHECK_MS.
+    const heldBefore = ((job.data as { held?: number }).held ?? 0) > 0 || !firstRun;
+    if (heldBefore && (await this.letGoOfOrphans(answers, own))) {
       const held = answers.map((a) => a?.verdict === 'held');
       const again = await this.ask(refs.map((r, i) => (held[i] ? r : undefined)), owners);
       answers = answers.map((a, i) => (held[i] ? again[i] : a));

@@ -243,6 +243,10 @@ export class WorkerPool {
     const leftOut = [...elsewhere, ...[...earlier].filter(([, m]) => m.failed).map(([i]) => i)].flatMap(placesOfItem);
     if (this.order && earlier.size > 0) await this.order.adopt(job, action, [...earlier].filter(([, m]) => !m.failed).map(([i, m]) => ({ refs: placesOfItem(i), jobId: m.jobId })));
     const places = new Map<SegmentEvent, EntryRef[]>();
+    // Items that were held behind an earlier operation of their person go in a batch of their own that waits
+    // only briefly (Delivery's `soon`): a person whose operations come one after another would otherwise
+    // wait a whole FLUSH_INTERVAL_MS at each of them.
+    const heldBefore = (group.held ?? 0) > 0;
     // In the job's order (trace reads the request of event i at sentIn[i]); an item another job holds now is left out.
     const sent = await Promise.all(
       events.map(async (event, i): Promise<(ItemOutcome & { request?: RequestRecord }) | undefined> => {
@@ -250,7 +254,7 @@ export class WorkerPool {
         if (elsewhere.has(i) || earlier.has(i) || gate?.verdict === 'skip') return undefined;
         if (gate) places.set(event, gate.refs);
         const order = gate ? orderText(gate.refs.map((r) => r.ticket)) : orders?.[i];
-        const { outcome, request } = await this.send(subscription, built[i], gate);
+        const { outcome, request } = await this.send(subscription, built[i], gate, heldBefore);
         return { event, order, outcome, request };
       }),
     );
@@ -262,14 +266,14 @@ export class WorkerPool {
     return this.finish(action, subscription, job, settlement, places, sentIn, { leftOut, deduplicated: elsewhere.size, movedEarlier });
   }
 
-  private async send(subscription: Subscription, built: Built, gate: ItemGate | undefined): Promise<Sent> {
+  private async send(subscription: Subscription, built: Built, gate: ItemGate | undefined, soon = false): Promise<Sent> {
     if ('internal' in built) {
       // A bug of ours, not a problem of the event: fail it visibly (replay after the fix) rather than retry.
       return { outcome: { kind: 'failed', reason: `internal error while mapping the event: ${built.internal}`, metric: 'internal' } };
     }
     if (!built.ok) return { outcome: { kind: 'failed', reason: built.error, metric: 'invalid' } };
     if (gate?.verdict === 'held') return { outcome: { kind: 'held', behind: gate.behind, reason: gate.reason } };
-    return this.delivery.send(subscription, built.item);
+    return this.delivery.send(subscription, built.item, { soon });
   }
 
   // The jobs the items move to are written first, then the items' places in their people's order follow

@@ -139,4 +139,16 @@ describe('per-person order through the pipeline', function () {
     expect(check.outOfOrder).to.deep.equal([]);
     expect(check.missing.map((m) => m.step)).not.to.include.members([6, 7]);
   });
+
+  it('an operation released from a hold goes in a batch that waits briefly, not a whole FLUSH_INTERVAL_MS', async () => {
+    p = await startPipeline({ worker: { flushIntervalMs: 3000 }, jobs: { orderHoldRecheckMs: 60_000, orderHoldMaxMs: 60_000 } });
+    // The identify waits for its batch (3 s); the device behind it is held, then woken when the identify is delivered.
+    await p.producer.publish(planEvent('soon', 1) as never);
+    await p.producer.publish(planEvent('soon', 3) as never);
+    await p.settled(undefined, 20_000);
+    const at = (action: string) => p!.standIn.requests.find((r) => r.body?.batch?.some((i: any) => i.action === action && i.identifiers?.id === 'user-soon'))!.receivedAt;
+    const gap = at('add_device') - at('identify');
+    expect(gap, 'the device went without waiting for a full batch interval').to.be.below(3000);
+    expect(checkPlans(p.standIn.items(), ['soon']).outOfOrder).to.deep.equal([]);
+  });
 });
