@@ -6,7 +6,8 @@
 import { expect } from 'chai';
 import { presetSubscriptions } from '../../src/core/subscriptions';
 import { ACTION_KEYS } from '../../src/core/types';
-import { chaosPrefix, metricValue, request, scale, seededRandom, seedFor, SHARED_REDIS_URL, waitUntil, type QueueInspector } from '../support/chaos';
+import { chaosPrefix, metricValue, request, scale, seededRandom, seedFor, SHARED_REDIS_URL, sleep, startPrivateRedis, waitUntil, type QueueInspector } from '../support/chaos';
+import { needs, redisServerMissing } from '../support/needs';
 import { useChaosRun } from '../support/chaos-run';
 import { checkPlans, PLAN, postPlans } from '../support/person-plans';
 import { startServiceProcess, type Env, type ServiceProcess } from '../support/process';
@@ -106,5 +107,41 @@ describe('chaos: a held person holds only itself, through the HTTP API and two w
     stuck = false;
     await waitUntil(async () => (await unfinishedJobs(inspect)) === 0, 60_000, 'every job to finish');
     expect(checkPlans(standIn.items(), ['stuck', ...free])).to.deep.equal({ outOfOrder: [], missing: [] });
+  });
+});
+
+describe('chaos: per-person order across a Redis restart (AOF), through the HTTP API and two worker processes', function () {
+  this.timeout(scale(120_000, 600_000));
+  before(function () {
+    needs(this, redisServerMissing());
+  });
+  const run = useChaosRun();
+
+  it("every conflicting pair of each person arrives in the order sent when Redis is killed mid-plan and comes back with its data; requests refused meanwhile are sent again; nothing is lost", async () => {
+    const persons = Array.from({ length: scale(16, 100) }, (_, i) => `r${i}`);
+    const redis = await startPrivateRedis();
+    run.onCleanup(() => redis.destroy());
+    const prefix = chaosPrefix('order-redis');
+    const config = run.config(presetSubscriptions());
+    const standIn = await run.standIn({ siteId: SITE_ID, apiKey: API_KEY, latencyMs: 20 });
+    standIn.setFaults({ serverErrorRate: 0.1, rateLimitRate: 0, timeoutRate: 0, random: seededRandom(seedFor('person order, Redis restart')) });
+    const base: Env = { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, CIO_CONFIG: config.path };
+    const workerEnv: Env = { ...workerSettings(base, standIn.url), STALLED_INTERVAL_MS: '1000', LOCK_DURATION_MS: '2000', RETRY_BACKOFF_MS: '50', JOB_ATTEMPTS: '40' };
+    const api = await startServiceProcess({ mode: 'api', name: 'api', env: base });
+    await Promise.all([startServiceProcess({ mode: 'worker', name: 'worker-a', env: workerEnv }), startServiceProcess({ mode: 'worker', name: 'worker-b', env: workerEnv })]);
+
+    const sending = postPlans(api.url, persons, { resend: true });
+    sending.catch(() => undefined); // awaited below
+    await waitUntil(() => standIn.requests.length >= 10, 30_000, 'requests at the stand-in');
+    await redis.stop('SIGKILL');
+    await sleep(1500);
+    await redis.start();
+    await sending;
+
+    const inspect = await run.inspect(redis.url, prefix);
+    await waitUntil(async () => (await unfinishedJobs(inspect)) === 0, scale(90_000, 500_000), 'every job to finish');
+    const check = checkPlans(standIn.items(), persons);
+    expect(check.outOfOrder, 'conflicting pairs out of order').to.deep.equal([]);
+    expect(check.missing, 'steps that never arrived').to.deep.equal([]);
   });
 });

@@ -97,15 +97,29 @@ export function checkPlans(items: ReadonlyArray<Record<string, any>>, persons: r
 
 /**
  * Posts each person's plan to the HTTP API at `apiUrl`, one event per request, each request answered (200)
- * before the person's next is sent; persons side by side.
+ * before the person's next is sent; persons side by side. `resend`: a request refused with 503 (or one
+ * whose connection failed) is sent again after a short wait, as Segment's SDKs do, instead of failing.
  */
-export async function postPlans(apiUrl: string, persons: readonly string[]): Promise<void> {
+export async function postPlans(apiUrl: string, persons: readonly string[], opts: { resend?: boolean } = {}): Promise<void> {
   await Promise.all(
     persons.map(async (person) => {
       for (const { step } of PLAN) {
-        const res = await fetch(`${apiUrl}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ batch: [planEvent(person, step)] }) });
-        const text = await res.text();
-        if (res.status !== 200) throw new Error(`${person}, step ${step}: the API answered ${res.status} ${text}`);
+        for (;;) {
+          let status: number;
+          let text: string;
+          try {
+            const res = await fetch(`${apiUrl}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ batch: [planEvent(person, step)] }) });
+            status = res.status;
+            text = await res.text();
+          } catch (err) {
+            if (!opts.resend) throw err;
+            status = 0;
+            text = (err as Error).message;
+          }
+          if (status === 200) break;
+          if (!opts.resend || (status !== 503 && status !== 0)) throw new Error(`${person}, step ${step}: the API answered ${status} ${text}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
       }
     }),
   );
