@@ -5,6 +5,7 @@
 // its jobs in the wait list: there is no paused state any more).
 
 import type { RedisConnection } from '../redis/connection';
+import { serversOf } from '../redis/health/info';
 import { ALL_JOB_STATES, JOB_STATES, queueKey, type JobState } from '../redis/keys';
 import { ACTION_KEYS, type ActionKey } from '../core/types';
 
@@ -46,7 +47,7 @@ export const PREFIX_PATTERN = '*:{trackEvent}:trackEvent:meta';
 /** The queue prefixes present in Redis (every node of a cluster), found by SCAN, at most `limit`. */
 export async function findPrefixes(redis: RedisConnection, limit = 1000): Promise<string[]> {
   const suffix = PREFIX_PATTERN.slice(1);
-  const nodes = 'nodes' in redis && typeof redis.nodes === 'function' ? redis.nodes('master') : [redis];
+  const nodes = serversOf(redis);
   const found = new Set<string>();
   for (const node of nodes) {
     let cursor = '0';

@@ -123,6 +123,12 @@ export function decodeGroup(data: AnyJobData): SegmentEvent[] {
 }
 
 /** The number of events a job carries, whatever version wrote it. */
+/** The messageIds of a job's events, in order: a group's list, or a legacy job's one event's id. */
+export function messageIdsOf(data: AnyJobData): string[] {
+  if ('messageIds' in data && Array.isArray(data.messageIds)) return data.messageIds;
+  return 'event' in data && data.event?.messageId !== undefined ? [String(data.event.messageId)] : [];
+}
+
 export function groupCount(data: AnyJobData | undefined): number {
   if (!data) return 1;
   return 'count' in data && Number.isInteger(data.count) ? data.count : 1;

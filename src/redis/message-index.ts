@@ -23,6 +23,7 @@
 
 import { createHash } from 'node:crypto';
 import type { RedisConnection } from './connection';
+import { deleteMatching } from './delete-matching';
 
 /** Bytes of the hashed id kept per entry, the shard's included. */
 const FIELD_BYTES = 12;
@@ -279,16 +280,5 @@ export class MessageIndex {
  * queues leaves behind). SCAN on a single Redis; on a cluster, on each master.
  */
 export async function removeMessageIndex(connection: RedisConnection, basePrefix: string): Promise<void> {
-  const nodes = 'nodes' in connection && typeof connection.nodes === 'function' ? connection.nodes('master') : [connection];
-  const pattern = `${basePrefix}:{*}:seen:*`;
-  await Promise.all(
-    nodes.map(async (node) => {
-      let cursor = '0';
-      do {
-        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-        cursor = next;
-        if (keys.length > 0) await Promise.all(keys.map((key) => node.del(key)));
-      } while (cursor !== '0');
-    }),
-  );
+  await deleteMatching(connection, `${basePrefix}:{*}:seen:*`);
 }

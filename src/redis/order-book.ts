@@ -16,7 +16,9 @@
 
 import type { OrderKind } from '../core/order/rule';
 import { ACTION_KEYS, type ActionKey } from '../core/types';
+import { Cluster } from 'ioredis';
 import type { RedisConnection } from './connection';
+import { deleteMatching } from './delete-matching';
 import { PRODUCER_JOB_MARK } from './message-index';
 
 /** Slot groups (cluster slots) the book is spread over. */
@@ -468,7 +470,7 @@ export class OrderBook {
     private readonly wake?: (holders: readonly string[]) => Promise<void>,
   ) {
     this.redis = withScripts(connection);
-    this.cluster = 'nodes' in connection && typeof connection.nodes === 'function';
+    this.cluster = connection instanceof Cluster;
   }
 
   /** The script call an entry of slot group `group` goes in. */
@@ -641,15 +643,5 @@ export class OrderBook {
 
 /** Removes the order book kept under a prefix (tests, the benchmark, the demo). */
 export async function removeOrderBook(connection: RedisConnection, basePrefix: string): Promise<void> {
-  const nodes = 'nodes' in connection && typeof connection.nodes === 'function' ? connection.nodes('master') : [connection];
-  await Promise.all(
-    nodes.map(async (node) => {
-      let cursor = '0';
-      do {
-        const [next, keys] = await node.scan(cursor, 'MATCH', `${basePrefix}:{order*}:*`, 'COUNT', 500);
-        cursor = next;
-        if (keys.length > 0) await Promise.all(keys.map((key) => node.del(key)));
-      } while (cursor !== '0');
-    }),
-  );
+  await deleteMatching(connection, `${basePrefix}:{order*}:*`);
 }

@@ -14,6 +14,7 @@ import type { Job } from 'bullmq';
 import type { RedisConnection } from '../redis/connection';
 import { queueKey } from '../redis/keys';
 import type { ActionKey } from '../core/types';
+import { messageIdsOf, type AnyJobData } from '../jobs/group';
 
 export type ChildKind = 'retry' | 'failed' | 'wait' | 'held';
 
@@ -64,7 +65,7 @@ export async function movedByEarlierRuns(
   const found = await Promise.all(candidates.map((c) => connection.hget(queueKey(basePrefix, action, c.id), 'data')));
   found.forEach((data, n) => {
     if (data === null) return;
-    for (const id of messageIdsOf(data)) {
+    for (const id of storedMessageIds(data)) {
       const i = position.get(id);
       if (i !== undefined && !moved.has(i)) moved.set(i, { jobId: candidates[n].id, failed: candidates[n].failed });
     }
@@ -72,12 +73,10 @@ export async function movedByEarlierRuns(
   return moved;
 }
 
-/** The messageIds a job's data names (a group's list, or a single event's id). */
-function messageIdsOf(data: string): string[] {
+/** The messageIds a job's stored data names (nothing, when it cannot be read). */
+function storedMessageIds(data: string): string[] {
   try {
-    const parsed = JSON.parse(data) as { messageIds?: unknown; event?: { messageId?: unknown } };
-    if (Array.isArray(parsed.messageIds)) return parsed.messageIds.map(String);
-    return parsed.event?.messageId !== undefined ? [String(parsed.event.messageId)] : [];
+    return messageIdsOf(JSON.parse(data) as AnyJobData).map(String);
   } catch {
     return [];
   }

@@ -79,9 +79,8 @@ export class WorkerOrder {
    * end of their people's order first.
    */
   async gate(job: Job, action: ActionKey, requests: readonly GateRequest[]): Promise<Array<ItemGate | undefined>> {
-    const own = holderOf(action, job.id!);
-    const from = (job.data as { from?: string }).from;
-    const owners = from ? [own, holderOf(action, from)] : [own];
+    const owners = ownersOf(job, action);
+    const own = owners[0];
     const refs: Array<EntryRef[] | undefined> = requests.map((r) => {
       const places = placesOf(r);
       return places.length > 0 ? places : undefined;
@@ -133,7 +132,7 @@ export class WorkerOrder {
    * unless the place has moved on already (the new job ran, and moved it further).
    */
   async adopt(job: Job, action: ActionKey, entries: ReadonlyArray<{ refs: EntryRef[]; jobId: string }>): Promise<void> {
-    const from = [holderOf(action, job.id!), ...((job.data as { from?: string }).from ? [holderOf(action, (job.data as { from: string }).from)] : [])];
+    const from = ownersOf(job, action);
     const ops: SettleOp[] = entries.flatMap(({ refs, jobId }) => refs.map((entry) => ({ op: 'moveFrom' as const, entry, holder: holderOf(action, jobId), from })));
     if (ops.length > 0) await this.book.settle(ops);
   }
@@ -213,6 +212,13 @@ export class WorkerOrder {
     const at = writtenAt(parsed.jobId);
     return at === undefined || this.opts.clock() - at > this.opts.orderOrphanMs;
   }
+}
+
+/** The holders a job answers for in the book: itself, and the job it was made from (the book may not have been told of the move yet). */
+function ownersOf(job: Job, action: ActionKey): string[] {
+  const from = (job.data as { from?: string }).from;
+  const own = holderOf(action, job.id!);
+  return from ? [own, holderOf(action, from)] : [own];
 }
 
 function holdReason(a: Extract<GateAnswer, { verdict: 'held' }>): string {

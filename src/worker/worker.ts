@@ -4,8 +4,9 @@
 // settles the job (settle.ts): delivered items are counted; each item refused for good becomes a failed
 // job of its own, with its event and reason, so Bull Board shows it and `replay` re-queues it; items hit
 // by a transient failure go back as one new job with backoff; items that wait out a 429 go back without
-// using an attempt. The new jobs are written before the group job completes, with ids derived from it,
-// so a worker killed in between sends some items twice (the job runs again) but loses none.
+// using an attempt. The new jobs are written before the group job completes, with ids derived from it and
+// its run, so a worker killed in between loses nothing: the job runs again, sends again the items that had
+// their outcome, and leaves the moved ones to the jobs they moved to (earlier-runs.ts).
 
 import { randomInt } from 'node:crypto';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
@@ -16,7 +17,7 @@ import type { Metrics } from '../counts/metrics';
 import { type FailReason } from '../core/outcomes';
 import { orderKeysOf, orderKindOf } from '../core/order/rule';
 import { orderText, type EntryRef } from '../redis/order-book';
-import { decodeGroup, eventOrders, groupCount, type AnyJobData, type GroupJobData } from '../jobs/group';
+import { decodeGroup, eventOrders, groupCount, messageIdsOf, type AnyJobData, type GroupJobData } from '../jobs/group';
 import { indexField, MessageIndex } from '../redis/message-index';
 import { GroupWriter, type GroupToWrite } from '../jobs/writer';
 import { completedRetention, createQueues, jobOptions, type Queues } from '../jobs/queues';
@@ -230,7 +231,7 @@ export class WorkerPool {
           ),
     );
     // Items an earlier run of this job moved to jobs of their own before it died are theirs (earlier-runs.ts).
-    const earlier = await movedByEarlierRuns(this.opts.connection, this.opts.config.redis.queuePrefix, action, job, events.map((e) => String(e.messageId)));
+    const earlier = await movedByEarlierRuns(this.opts.connection, this.opts.config.redis.queuePrefix, action, job, messageIdsOf(data));
     const now = this.clock();
     const built = events.map((event) => build(subscription, event, now));
     // Per-person order: each item's keys and tickets, what the book says of it, and the places this job's
@@ -240,8 +241,10 @@ export class WorkerPool {
     const requests = this.order ? orderRequests(action, built, orders) : [];
     const gates = this.order ? await this.order.gate(job, action, requests.map((r, i) => (elsewhere.has(i) || earlier.has(i) ? { keys: [] } : r))) : [];
     const placesOfItem = (i: number) => (requests[i] ? placesOf(requests[i]) : []);
-    const leftOut = [...elsewhere, ...[...earlier].filter(([, m]) => m.failed).map(([i]) => i)].flatMap(placesOfItem);
-    if (this.order && earlier.size > 0) await this.order.adopt(job, action, [...earlier].filter(([, m]) => !m.failed).map(([i, m]) => ({ refs: placesOfItem(i), jobId: m.jobId })));
+    const failedEarlier = [...earlier].filter(([, m]) => m.failed).map(([i]) => i);
+    const handedOn = [...earlier].filter(([, m]) => !m.failed);
+    const leftOut = [...elsewhere, ...failedEarlier].flatMap(placesOfItem);
+    if (this.order && handedOn.length > 0) await this.order.adopt(job, action, handedOn.map(([i, m]) => ({ refs: placesOfItem(i), jobId: m.jobId })));
     const places = new Map<SegmentEvent, EntryRef[]>();
     // Items that were held behind an earlier operation of their person go in a batch of their own that waits
     // only briefly (Delivery's `soon`): a person whose operations come one after another would otherwise

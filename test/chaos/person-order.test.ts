@@ -21,6 +21,9 @@ function workerSettings(base: Env, trackUrl: string): Env {
   return { ...base, CUSTOMERIO_SITE_ID: SITE_ID, CUSTOMERIO_API_KEY: API_KEY, CUSTOMERIO_TRACK_URL: trackUrl, ...quick };
 }
 
+/** Crash recovery within seconds (a killed worker's jobs come back after 2 s), quick retries, enough attempts for the faults. */
+const QUICK_RECOVERY = { STALLED_INTERVAL_MS: '1000', LOCK_DURATION_MS: '2000', RETRY_BACKOFF_MS: '50', JOB_ATTEMPTS: '40' };
+
 /** Jobs not yet completed or failed, in every action's queue. */
 async function unfinishedJobs(inspect: QueueInspector): Promise<number> {
   return (await Promise.all(ACTION_KEYS.map((a) => inspect.unfinished(a)))).reduce((x, y) => x + y, 0);
@@ -44,14 +47,7 @@ describe('chaos: per-person order through the HTTP API, two worker processes, on
     standIn.rejectItemsWhere((item) => (item.attributes?.step === 4 && refusedPerson(item.identifiers?.id) ? 'refused for the test' : undefined));
 
     const base: Env = { REDIS_URL: SHARED_REDIS_URL, QUEUE_PREFIX: prefix, CIO_CONFIG: config.path };
-    const workerEnv: Env = {
-      ...workerSettings(base, standIn.url),
-      CUSTOMERIO_TIMEOUT_MS: '700',
-      STALLED_INTERVAL_MS: '1000',
-      LOCK_DURATION_MS: '2000',
-      RETRY_BACKOFF_MS: '50',
-      JOB_ATTEMPTS: '40',
-    };
+    const workerEnv: Env = { ...workerSettings(base, standIn.url), ...QUICK_RECOVERY, CUSTOMERIO_TIMEOUT_MS: '700' };
     const api = await startServiceProcess({ mode: 'api', name: 'api', env: base });
     const startWorker = (name: string) => startServiceProcess({ mode: 'worker', name, env: workerEnv });
     const workers: ServiceProcess[] = await Promise.all([startWorker('worker-a'), startWorker('worker-b')]);
@@ -126,7 +122,7 @@ describe('chaos: per-person order across a Redis restart (AOF), through the HTTP
     const standIn = await run.standIn({ siteId: SITE_ID, apiKey: API_KEY, latencyMs: 20 });
     standIn.setFaults({ serverErrorRate: 0.1, rateLimitRate: 0, timeoutRate: 0, random: seededRandom(seedFor('person order, Redis restart')) });
     const base: Env = { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, CIO_CONFIG: config.path };
-    const workerEnv: Env = { ...workerSettings(base, standIn.url), STALLED_INTERVAL_MS: '1000', LOCK_DURATION_MS: '2000', RETRY_BACKOFF_MS: '50', JOB_ATTEMPTS: '40' };
+    const workerEnv: Env = { ...workerSettings(base, standIn.url), ...QUICK_RECOVERY };
     const api = await startServiceProcess({ mode: 'api', name: 'api', env: base });
     await Promise.all([startServiceProcess({ mode: 'worker', name: 'worker-a', env: workerEnv }), startServiceProcess({ mode: 'worker', name: 'worker-b', env: workerEnv })]);
 
