@@ -181,6 +181,25 @@ describe('order book in Redis', () => {
     expect((await book.gate([[{ key: 'id:p', ticket: t }]], ['0hchild', '0gparent'], 0))[0]).to.deep.equal({ verdict: 'go' });
   });
 
+  it('wakes the held jobs a settle frees once, whichever call of the batch asked: a move sharing the script call with the release does not swallow them', async () => {
+    const prefix = randomQueuePrefix();
+    prefixes.push(prefix);
+    const woken: string[][] = [];
+    const book = new OrderBook(redis, prefix, Date.now, async (holders) => void woken.push([...holders]));
+    const [[head]] = await book.register([{ keys: ['id:p'], kind: 'operation', holder: '0ghead' }]);
+    const [[behind]] = await book.register([{ keys: ['id:p'], kind: 'operation', holder: '0hbehind' }]);
+    const [[other]] = await book.register([{ keys: ['id:q'], kind: 'event', holder: '0gother' }]);
+    expect((await book.gate([[{ key: 'id:p', ticket: behind }]], ['0hbehind'], 0))[0].verdict).to.equal('held');
+    // Asked in the same turn of the event loop: one script call, the move first.
+    const [fromMove, fromRelease] = await Promise.all([
+      book.settle([{ op: 'move', entry: { key: 'id:q', ticket: other }, holder: '0hmoved' }]),
+      book.settle([{ op: 'remove', entry: { key: 'id:p', ticket: head } }]),
+    ]);
+    expect(woken).to.deep.equal([['0hbehind']]);
+    expect(fromMove).to.deep.equal(['0hbehind']);
+    expect(fromRelease).to.deep.equal(['0hbehind']);
+  });
+
   it('settling the head wakes the held jobs behind it (and only held jobs), and the gauge follows the hold', async () => {
     const book = await fresh();
     const [[a]] = await book.register([{ keys: ['id:p'], kind: 'operation', holder: '0ga' }]);
