@@ -10,7 +10,7 @@
 import type { GroupToWrite, Registered, WriteOptions } from '../jobs/writer';
 import { orderKeysOf, orderKindOf } from '../core/order/rule';
 import { transform, type Subscription } from '../core/subscriptions';
-import { holderOf, OrderBook, orderText, type EntryRef, type SettleOp, type ToRegister } from '../redis/order-book';
+import { holderOf, OrderBook, orderText, type SettleOp, type ToRegister } from '../redis/order-book';
 
 export class OrderRegistrar {
   private readonly byName: Map<string, Subscription>;
@@ -35,7 +35,7 @@ export class OrderRegistrar {
         const kind = orderKindOf(group.action);
         const holder = holderOf(group.action, jobId);
         group.events.forEach((event, i) => {
-          const built = transform(subscription, event, now);
+          const built = transform(subscription, event, now, true);
           const keys = built.ok ? orderKeysOf(built.item, kind) : [];
           if (keys.length > 0) items.push({ keys, kind, holder, seq: seqs[g][i], g, i });
         });
@@ -43,21 +43,21 @@ export class OrderRegistrar {
       items.sort((a, b) => a.seq - b.seq);
       const placed = items.length > 0 ? await this.book.place(items) : [];
       const order: Array<string[] | undefined> = groups.map(({ group }) => (items.length > 0 ? group.events.map(() => '') : undefined));
-      // Each event's places, to give back (a re-send, or a failed write).
-      const places = new Map<string, Array<{ entry: EntryRef; holder: string }>>();
-      items.forEach((item, n) => {
-        // Marked free when placed (nothing open before it conflicts), so the worker's first run need not ask.
-        order[item.g]![item.i] = orderText(placed[n].tickets, placed[n].free);
-        places.set(`${item.g}:${item.i}`, item.keys.map((key, k) => ({ entry: { key, ticket: placed[n].tickets[k] }, holder: item.holder })));
-      });
-      const giveBack = async (list: Array<{ entry: EntryRef; holder: string }>) => {
-        const ops: SettleOp[] = list.map(({ entry, holder }) => ({ op: 'removeOrphan', entry, holder }));
+      // Marked free when placed (nothing open before it conflicts), so the worker's first run need not ask.
+      items.forEach((item, n) => (order[item.g]![item.i] = orderText(placed[n].tickets, placed[n].free)));
+      // An event's places, to give back (a re-send, or a failed write): rare, so looked up only then.
+      const placesOf = (n: number): SettleOp[] =>
+        items[n].keys.map((key, k) => ({ op: 'removeOrphan', entry: { key, ticket: placed[n].tickets[k] }, holder: items[n].holder }));
+      const giveBack = async (ops: SettleOp[]) => {
         if (ops.length > 0) await this.book.settle(ops);
       };
       return {
         order,
-        release: (g, positions) => giveBack(positions.flatMap((i) => places.get(`${g}:${i}`) ?? [])),
-        undo: () => giveBack([...places.values()].flat()),
+        release: (g, positions) => {
+          const wanted = new Set(positions);
+          return giveBack(items.flatMap((item, n) => (item.g === g && wanted.has(item.i) ? placesOf(n) : [])));
+        },
+        undo: () => giveBack(items.flatMap((_, n) => placesOf(n))),
       };
     };
   }

@@ -65,7 +65,15 @@ export function placeOf(key: string): Placement {
   const field = Buffer.allocUnsafe(8);
   field.writeUInt32BE(high, 0);
   field.writeUInt32BE(low, 4);
-  return { group: high % ORDER_GROUPS, bucket: (high >>> 3) % BUCKETS, field };
+  return { group: groupOfHash(high), bucket: bucketOfHash(high), field };
+}
+
+function groupOfHash(high: number): number {
+  return high % ORDER_GROUPS;
+}
+
+function bucketOfHash(high: number): number {
+  return (high >>> 3) % BUCKETS;
 }
 
 /** Tickets travel in base 36 (in the book and in a job's `order`): shorter than decimal. */
@@ -376,22 +384,66 @@ type OrderConnection = RedisConnection & {
 };
 
 /**
- * One entry of a script's packed argument (see the scripts): a number is one byte, a Buffer its bytes as
- * they are (the fixed-size field), a string its length in two bytes and then its characters.
+ * A script's packed argument (see the scripts), written straight into one buffer: this runs for every
+ * entry of every item, and a buffer per value was most of its cost. A byte is one byte; a person key is
+ * its place (group, bucket and field: 10 bytes); a string is its length in two bytes, then its characters
+ * (tickets and holders are ASCII).
  */
-function packEntry(values: ReadonlyArray<number | Buffer | string>): Buffer {
-  let size = 0;
-  for (const v of values) size += typeof v === 'number' ? 1 : typeof v === 'string' ? 2 + v.length : v.length;
-  const out = Buffer.allocUnsafe(size);
-  let at = 0;
-  for (const v of values) {
-    if (typeof v === 'number') out[at++] = v;
-    else if (typeof v === 'string') {
-      at = out.writeUInt16BE(v.length, at);
-      at += out.write(v, at, 'latin1');
-    } else at += v.copy(out, at);
+class Packer {
+  private buf = Buffer.allocUnsafe(512);
+  private at = 0;
+
+  private room(n: number): void {
+    if (this.at + n <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + n));
+    this.buf.copy(bigger, 0, 0, this.at);
+    this.buf = bigger;
   }
-  return out;
+
+  byte(b: number): void {
+    this.room(1);
+    this.buf[this.at++] = b;
+  }
+
+  /** A person key's place, from its hash (hash64): slot group, bucket, field. */
+  place([high, low]: readonly [number, number]): void {
+    this.room(10);
+    this.buf[this.at++] = groupOfHash(high);
+    this.buf[this.at++] = bucketOfHash(high);
+    this.buf.writeUInt32BE(high, this.at);
+    this.buf.writeUInt32BE(low, this.at + 4);
+    this.at += 8;
+  }
+
+  str(text: string): void {
+    this.room(2 + text.length);
+    this.buf.writeUInt16BE(text.length, this.at);
+    this.at += 2 + this.buf.write(text, this.at + 2, 'latin1');
+  }
+
+  packed(): Buffer {
+    return this.buf.subarray(0, this.at);
+  }
+}
+
+/** Where each entry goes (its slot group, which names its script call on Redis Cluster), packed as it comes. */
+class PackedCalls {
+  private readonly byCall = new Map<number, { packer: Packer; entries: number[] }>();
+
+  constructor(private readonly callOf: (group: number) => number) {}
+
+  /** The packer of the call a key of this hash (hash64) goes in; `entry` is remembered in call order. */
+  packerFor(hash: readonly [number, number], entry: number): Packer {
+    const call = this.callOf(groupOfHash(hash[0]));
+    let c = this.byCall.get(call);
+    if (!c) this.byCall.set(call, (c = { packer: new Packer(), entries: [] }));
+    c.entries.push(entry);
+    return c.packer;
+  }
+
+  get calls(): Array<[number, { packer: Packer; entries: number[] }]> {
+    return [...this.byCall];
+  }
 }
 
 const OP_CODE = { remove: 114, move: 109, moveFrom: 99, removeOrphan: 120 } as const;
@@ -429,16 +481,6 @@ export type SettleOp =
   /** Moves the entry to `holder` only while one of `from` holds it (a job taking over what an earlier run of its parent moved to it). */
   | { op: 'moveFrom'; entry: EntryRef; holder: string; from: readonly string[] }
   | { op: 'removeOrphan'; entry: EntryRef; holder: string };
-
-/** Argument lists per script call, in the order they were added. */
-class ByCall<T> {
-  readonly calls = new Map<number, T[]>();
-  add(call: number, value: T): void {
-    const list = this.calls.get(call);
-    if (list) list.push(value);
-    else this.calls.set(call, [value]);
-  }
-}
 
 /** Calls of one script made in the same turn of the event loop (for one slot group on Redis Cluster), sent as one. */
 interface Batch {
@@ -488,26 +530,36 @@ export class OrderBook {
    * any of its keys, so it may go without asking (GroupJobData.order marks it with '+').
    */
   async place(items: readonly ToRegister[]): Promise<Array<{ tickets: number[]; free: boolean }>> {
-    const byCall = new ByCall<{ item: number; slot: number; group: number; packed: Buffer }>();
+    const calls = new PackedCalls((g) => this.callOf(g));
     const placed = items.map((item) => ({ tickets: new Array<number>(item.keys.length), free: true }));
+    // Entry n of a call: item itemOf[n], key slotOf[n], slot group groupOf[n].
+    const itemOf: number[] = [];
+    const slotOf: number[] = [];
+    const groupOf: number[] = [];
     items.forEach((item, i) => {
       const kind = KIND_CODE[item.kind];
       item.keys.forEach((key, k) => {
-        const place = placeOf(key);
-        byCall.add(this.callOf(place.group), { item: i, slot: k, group: place.group, packed: packEntry([place.group, place.bucket, place.field, kind, item.holder]) });
+        const hash = hash64(key);
+        const packer = calls.packerFor(hash, itemOf.length);
+        itemOf.push(i);
+        slotOf.push(k);
+        groupOf.push(groupOfHash(hash[0]));
+        packer.place(hash);
+        packer.byte(kind);
+        packer.str(item.holder);
       });
     });
     await Promise.all(
-      [...byCall.calls].map(async ([call, list]) => {
+      calls.calls.map(async ([call, { packer, entries }]) => {
         const counts = new Array<number>(ORDER_GROUPS).fill(0);
-        for (const l of list) counts[l.group]++;
-        const packed = Buffer.concat(list.map((l) => l.packed));
-        const answer = String(await this.redis.cioOrderRegister(1, `${groupPrefix(this.basePrefix, call)}n`, this.basePrefix, packed, counts.join(',')));
-        const [firsts, flags] = answer.split(' ');
-        const next = firsts.split(',').map(Number);
-        list.forEach((l, j) => {
-          placed[l.item].tickets[l.slot] = next[l.group]++;
-          if (flags.charCodeAt(j) !== 49) placed[l.item].free = false;
+        for (const n of entries) counts[groupOf[n]]++;
+        const answer = String(await this.redis.cioOrderRegister(1, `${groupPrefix(this.basePrefix, call)}n`, this.basePrefix, packer.packed(), counts.join(',')));
+        const space = answer.indexOf(' ');
+        const next = answer.slice(0, space).split(',').map(Number);
+        entries.forEach((n, j) => {
+          const item = placed[itemOf[n]];
+          item.tickets[slotOf[n]] = next[groupOf[n]]++;
+          if (answer.charCodeAt(space + 1 + j) !== 49) item.free = false;
         });
       }),
     );
@@ -522,11 +574,19 @@ export class OrderBook {
    */
   async gate(items: ReadonlyArray<readonly EntryRef[]>, own: readonly string[], now = this.clock()): Promise<GateAnswer[]> {
     const owners = own.join('|');
-    const byCall = new ByCall<{ item: number; key: string; packed: Buffer }>();
+    const calls = new PackedCalls((g) => this.callOf(g));
+    // Entry n: item itemOf[n], person key keyOf[n].
+    const itemOf: number[] = [];
+    const keyOf: string[] = [];
     items.forEach((entries, i) =>
       entries.forEach((entry) => {
-        const place = placeOf(entry.key);
-        byCall.add(this.callOf(place.group), { item: i, key: entry.key, packed: packEntry([place.group, place.bucket, place.field, ticketText(entry.ticket), owners]) });
+        const hash = hash64(entry.key);
+        const packer = calls.packerFor(hash, itemOf.length);
+        itemOf.push(i);
+        keyOf.push(entry.key);
+        packer.place(hash);
+        packer.str(ticketText(entry.ticket));
+        packer.str(owners);
       }),
     );
     const answers: GateAnswer[] = items.map(() => ({ verdict: 'absent' }));
@@ -535,14 +595,15 @@ export class OrderBook {
       if (rank[next.verdict] > rank[answers[i].verdict]) answers[i] = next;
     };
     await Promise.all(
-      [...byCall.calls].map(async ([call, list]) => {
-        const got = await this.batched('gate', call, list.map((l) => l.packed), now);
-        list.forEach((l, j) => {
-          const [codeText, ticket, kind, holder] = got[j].split(' ');
+      calls.calls.map(async ([call, { packer, entries }]) => {
+        const got = await this.batched('gate', call, packer.packed(), entries.length, now);
+        entries.forEach((n, j) => {
+          const answer = got[j];
+          if (answer === '1') return merge(itemOf[n], { verdict: 'go' });
+          const [codeText, ticket, kind, holder] = answer.split(' ');
           const code = Number(codeText);
-          if (code === 1) merge(l.item, { verdict: 'go' });
-          else if (code === 3) merge(l.item, { verdict: 'moved', holder: String(holder) });
-          else if (code === 0) merge(l.item, { verdict: 'held', key: l.key, blocker: { ticket: ticketOf(String(ticket)), kind: kind === '!' ? 'operation' : 'event', holder: String(holder) } });
+          if (code === 3) merge(itemOf[n], { verdict: 'moved', holder: String(holder) });
+          else if (code === 0) merge(itemOf[n], { verdict: 'held', key: keyOf[n], blocker: { ticket: ticketOf(String(ticket)), kind: kind === '!' ? 'operation' : 'event', holder: String(holder) } });
         });
       }),
     );
@@ -551,21 +612,24 @@ export class OrderBook {
 
   /** Removes or moves entries; returns the held jobs (holders) that may go now (woken already, when the book has `wake`). */
   async settle(ops: readonly SettleOp[]): Promise<string[]> {
-    const byCall = new ByCall<Buffer>();
-    for (const o of ops) {
-      const place = placeOf(o.entry.key);
-      const values = [OP_CODE[o.op], place.group, place.bucket, place.field, ticketText(o.entry.ticket), o.op === 'remove' ? '' : o.holder];
-      if (o.op === 'moveFrom') values.push(o.from.join('|'));
-      byCall.add(this.callOf(place.group), packEntry(values));
-    }
-    const woken = await Promise.all([...byCall.calls].map(([call, list]) => this.batched('settle', call, list)));
+    const calls = new PackedCalls((g) => this.callOf(g));
+    ops.forEach((o, n) => {
+      const hash = hash64(o.entry.key);
+      const packer = calls.packerFor(hash, n);
+      packer.byte(OP_CODE[o.op]);
+      packer.place(hash);
+      packer.str(ticketText(o.entry.ticket));
+      packer.str(o.op === 'remove' ? '' : o.holder);
+      if (o.op === 'moveFrom') packer.str(o.from.join('|'));
+    });
+    const woken = await Promise.all(calls.calls.map(([call, { packer, entries }]) => this.batched('settle', call, packer.packed(), entries.length)));
     return [...new Set(woken.flat())];
   }
 
   // Queues a script call's arguments (one list per entry) for its batch; the batch is sent at the next turn
   // of the event loop. A gate gets its own answers back; a settle gets the holders the whole batch freed
   // (woken once, before any of its calls is answered).
-  private batched(script: Batch['script'], call: number, entries: Buffer[], now = this.clock()): Promise<string[]> {
+  private batched(script: Batch['script'], call: number, packed: Buffer, count: number, now = this.clock()): Promise<string[]> {
     const id = `${script}:${call}`;
     let batch = this.batches.get(id);
     if (!batch) {
@@ -578,8 +642,8 @@ export class OrderBook {
     }
     const target = batch;
     return new Promise<string[]>((resolve, reject) => {
-      target.calls.push({ count: entries.length, resolve, reject });
-      target.entries.push(...entries);
+      target.calls.push({ count, resolve, reject });
+      target.entries.push(packed);
     });
   }
 
