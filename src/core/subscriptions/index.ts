@@ -1,7 +1,7 @@
 // Subscriptions as users write them ({name, action, trigger, mapping, enabled}, as exported from Segment),
 // checked and compiled once when the configuration loads.
 
-import { ACTIONS, buildItem, type BuildResult } from '../actions';
+import { ACTIONS, buildForOrderKeys, buildItem, type BuildResult } from '../actions';
 import { BATCHING_FIELDS, validatePayload, type Fields } from '../actions/fields';
 import { BATCH_ITEMS } from '../limits';
 import { unknownKeys } from '../suggest';
@@ -156,8 +156,11 @@ export function matchEvent(subscriptions: readonly Subscription[], event: unknow
   return fired.length > 0 ? { fired } : { fired: [], filtered: 'no_subscription' };
 }
 
-/** Map an event with a subscription and build its item: the whole pure transformation. */
-export function transform(subscription: Subscription, event: unknown, now: number): BuildResult {
+/**
+ * Map an event with a subscription and build its item: the whole pure transformation. `forOrderKeys`: the
+ * item is wanted only for its person keys (actions/index.ts buildForOrderKeys).
+ */
+export function transform(subscription: Subscription, event: unknown, now: number, forOrderKeys = false): BuildResult {
   let mapped: Record<string, unknown>;
   try {
     mapped = subscription.mapping(event);
@@ -166,5 +169,5 @@ export function transform(subscription: Subscription, event: unknown, now: numbe
     if (err instanceof MappingError) return { ok: false, error: err.message };
     throw err;
   }
-  return buildItem(ACTIONS[subscription.action], mapped, { now });
+  return (forOrderKeys ? buildForOrderKeys : buildItem)(ACTIONS[subscription.action], mapped, { now });
 }
