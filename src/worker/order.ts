@@ -13,6 +13,7 @@
 //   writer died between taking the place and adding the job), once ORDER_ORPHAN_MS has passed since.
 
 import type { Job } from 'bullmq';
+import { setTimeout as delay } from 'node:timers/promises';
 import type pino from 'pino';
 import { orderKindOf } from '../core/order/rule';
 import type { ActionKey } from '../core/types';
@@ -64,9 +65,32 @@ export function placesOf(r: GateRequest): EntryRef[] {
   return r.tickets && r.tickets.length === r.keys.length ? r.keys.map((key, k) => ({ key, ticket: r.tickets![k] })) : [];
 }
 
+/**
+ * How long a held item waiting in its job (WorkerOrder.waitInJob) gives a job of this process it waits
+ * behind, once that job's run has ended, to complete and let its places go.
+ */
+export const HOLD_IN_JOB_MS = 100;
+
+/** The largest share of a job's items that may wait in it (or one item); more go to a held job at once. */
+export const HOLD_IN_JOB_SHARE = 0.1;
+
+/** A job this process is running, as waitInJob sees it. */
+interface Running {
+  /** The running jobs its items wait for until their runs end (holder → items), the edges of a graph kept free of cycles. */
+  waitsFor: Map<string, number>;
+  /** Settles when its run ends. */
+  ended: Promise<void>;
+}
+
 export class WorkerOrder {
   readonly book: OrderBook;
   private readonly wake: (holders: readonly string[]) => Promise<void>;
+  /** Items waiting in their job for a holder's places to be let go by this process (waitInJob), by holder. */
+  private readonly waiting = new Map<string, Set<() => void>>();
+  /** The jobs this process is running, by holder. */
+  private readonly running = new Map<string, Running>();
+  /** Jobs whose run ended here and that have not let their places go yet (they are completing), by holder. */
+  private readonly finishing = new Set<string>();
 
   constructor(private readonly opts: WorkerOrderOptions) {
     this.wake = wakeHeldJobs(opts.queues);
@@ -144,7 +168,103 @@ export class WorkerOrder {
   async release(action: ActionKey, jobId: string, refs: readonly EntryRef[]): Promise<void> {
     if (refs.length === 0) return;
     const holder = holderOf(action, jobId);
-    await this.book.settle(refs.map((entry) => ({ op: 'removeOrphan' as const, entry, holder })));
+    try {
+      await this.book.settle(refs.map((entry) => ({ op: 'removeOrphan' as const, entry, holder })));
+    } finally {
+      // Whatever the answer, the items waiting behind this job ask the book again (it is the judge).
+      this.finishing.delete(holder);
+      const waiters = this.waiting.get(holder);
+      this.waiting.delete(holder);
+      for (const wakeUp of waiters ?? []) wakeUp();
+    }
+  }
+
+  /** Marks a job's run, for waitInJob; call the returned function when the run ends. */
+  run(job: Job, action: ActionKey): () => void {
+    const holder = holderOf(action, job.id!);
+    let end: () => void = () => undefined;
+    const entry: Running = { waitsFor: new Map(), ended: new Promise<void>((resolve) => (end = resolve)) };
+    this.running.set(holder, entry);
+    return () => {
+      if (this.running.get(holder) === entry) this.running.delete(holder);
+      this.finishing.add(holder);
+      // Completing takes milliseconds; a job that completes without a release (nothing to let go) is forgotten here.
+      setTimeout(() => this.finishing.delete(holder), 1000).unref();
+      end();
+    };
+  }
+
+  /**
+   * An item the gate held waits in its job, in no batch, for what holds it to be let go by this process,
+   * asking the book again each time it is (the book is the judge). Most holds at a busy pipeline's mix
+   * end within a batch or two (what the item waits behind is being sent), and a held job of its own for
+   * each would cost far more than the wait. How long it waits:
+   * - behind a job this process is running: until that job's run ended and HOLD_IN_JOB_MS more (it then
+   *   completes and lets its places go), unless that job waits, through others, for this one: jobs that
+   *   wait for each other until their runs end could wait forever, so such a wait is never begun;
+   * - behind a job whose run just ended here (it is completing): HOLD_IN_JOB_MS;
+   * - behind anything else (a job of another process or not started yet, a retry waiting out its backoff,
+   *   a job that waits for this one): until `until` (the item's own job is done with its other items).
+   * Never waits for its own job. Returns `go`, or `held` still: the item then moves to a held job, as before.
+   */
+  async waitInJob(job: Job, action: ActionKey, gate: Extract<ItemGate, { verdict: 'held' }>, until: Promise<void>): Promise<Exclude<ItemGate, { verdict: 'skip' }>> {
+    const owners = ownersOf(job, action);
+    const own = this.running.get(owners[0]);
+    let current = gate;
+    for (;;) {
+      if (owners.includes(current.behind)) return current;
+      const behind = current.behind;
+      const blocker = this.running.get(behind);
+      const untilItEnds = own !== undefined && blocker !== undefined && !this.reaches(behind, owners[0]);
+      let limit = until;
+      if (untilItEnds) {
+        own.waitsFor.set(behind, (own.waitsFor.get(behind) ?? 0) + 1);
+        limit = blocker.ended.then(() => delay(HOLD_IN_JOB_MS));
+      } else if (this.finishing.has(behind)) limit = delay(HOLD_IN_JOB_MS);
+      const released = this.whenReleased(behind);
+      const woken = await Promise.race([released.promise.then(() => true), limit.then(() => false)]);
+      released.cancel();
+      if (untilItEnds) {
+        const left = own.waitsFor.get(behind)! - 1;
+        if (left > 0) own.waitsFor.set(behind, left);
+        else own.waitsFor.delete(behind);
+      }
+      const [answer] = await this.ask([current.refs], owners);
+      if (answer?.verdict === 'go') return { verdict: 'go', refs: current.refs };
+      // Gone or moved meanwhile (a replay, an orphan sweep): the held job's own run sorts it out, as before.
+      if (answer?.verdict !== 'held') return current;
+      current = { verdict: 'held', refs: current.refs, behind: answer.blocker.holder, reason: holdReason(answer) };
+      if (!woken) return current;
+    }
+  }
+
+  /** Whether the running job `from` waits, directly or through others, until the run of `to` ends. */
+  private reaches(from: string, to: string): boolean {
+    const seen = new Set<string>();
+    const stack = [from];
+    while (stack.length > 0) {
+      const at = stack.pop()!;
+      if (at === to) return true;
+      if (seen.has(at)) continue;
+      seen.add(at);
+      for (const next of this.running.get(at)?.waitsFor.keys() ?? []) stack.push(next);
+    }
+    return false;
+  }
+
+  private whenReleased(holder: string): { promise: Promise<void>; cancel(): void } {
+    let wakeUp: () => void = () => undefined;
+    const promise = new Promise<void>((resolve) => (wakeUp = resolve));
+    const set = this.waiting.get(holder) ?? new Set();
+    set.add(wakeUp);
+    this.waiting.set(holder, set);
+    return {
+      promise,
+      cancel: () => {
+        set.delete(wakeUp);
+        if (set.size === 0 && this.waiting.get(holder) === set) this.waiting.delete(holder);
+      },
+    };
   }
 
   /** A held job just written: if what held its items has had its outcome meanwhile, it goes now. */

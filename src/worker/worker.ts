@@ -32,7 +32,7 @@ import { ACTION_KEYS, type ActionKey, type SegmentEvent } from '../core/types';
 import { Delivery, type Sent } from './delivery';
 import { requestFacts, type GroupResult, type RequestRecord } from '../jobs/result';
 import { ItemPermits } from './permits';
-import { gateRequest, placesOf, WorkerOrder, type GateRequest, type ItemGate } from './order';
+import { gateRequest, HOLD_IN_JOB_SHARE, placesOf, WorkerOrder, type GateRequest, type ItemGate } from './order';
 import { settle, type ItemOutcome, type Settlement } from './settle';
 import { childId, movedByEarlierRuns } from './earlier-runs';
 
@@ -168,6 +168,11 @@ export class WorkerPool {
       return await this.process(action, job);
     } catch (err) {
       if (err instanceof UnrecoverableError || err instanceof Error && err.name === 'RateLimitError') throw err;
+      if (err instanceof LostLockError) {
+        // Not this run's to count: the run that holds the job now settles and counts its items.
+        this.opts.logger.warn({ action, job: job.id }, err.message);
+        throw err;
+      }
       const items = groupCount(job.data);
       const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       if (last) await this.countFailed(action, job, 'internal', items);
@@ -200,9 +205,11 @@ export class WorkerPool {
     }
     // Events are decoded only once the process has room for them (permits.ts).
     const permits = await this.permits.acquire(groupCount(data));
+    const ended = this.order?.run(job, action);
     try {
       return await this.processEvents(action, subscription, job);
     } finally {
+      ended?.();
       this.permits.release(permits);
     }
   }
@@ -250,15 +257,34 @@ export class WorkerPool {
     // only briefly (Delivery's `soon`): a person whose operations come one after another would otherwise
     // wait a whole FLUSH_INTERVAL_MS at each of them.
     const heldBefore = (group.held ?? 0) > 0;
+    const skipped = (i: number) => elsewhere.has(i) || earlier.has(i) || gates[i]?.verdict === 'skip';
+    const sendOne = async (i: number, gate: Exclude<ItemGate, { verdict: 'skip' }> | undefined, soon: boolean): Promise<ItemOutcome & { request?: RequestRecord }> => {
+      const event = events[i];
+      if (gate) places.set(event, gate.refs);
+      const order = gate ? orderText(gate.refs.map((r) => r.ticket)) : orders?.[i];
+      const { outcome, request } = await this.send(subscription, built[i], gate, soon);
+      return { event, order, outcome, request };
+    };
+    const direct = events.map((_, i) => {
+      const gate = gates[i];
+      return skipped(i) || gate?.verdict === 'held' || gate?.verdict === 'skip' ? undefined : sendOne(i, gate, heldBefore);
+    });
+    // A job with few held items (at most HOLD_IN_JOB_SHARE of them, or one) keeps them (WorkerOrder.waitInJob):
+    // a held job costs as much for one item as for fifty. Each waits at most until what it waits behind
+    // ends its run in this process or, behind anything else, until the job's other items have their
+    // outcome. A job with many held items (a few persons sending everything) moves them to a held job at
+    // once, so that the places of its other items are let go without waiting.
+    const heldCount = gates.filter((g) => g?.verdict === 'held').length;
+    const waitHere = heldCount > 0 && heldCount <= Math.max(1, Math.floor(events.length * HOLD_IN_JOB_SHARE));
+    const until = waitHere ? Promise.allSettled(direct).then(() => undefined) : undefined;
     // In the job's order (trace reads the request of event i at sentIn[i]); an item another job holds now is left out.
     const sent = await Promise.all(
-      events.map(async (event, i): Promise<(ItemOutcome & { request?: RequestRecord }) | undefined> => {
+      events.map(async (_, i): Promise<(ItemOutcome & { request?: RequestRecord }) | undefined> => {
         const gate = gates[i];
-        if (elsewhere.has(i) || earlier.has(i) || gate?.verdict === 'skip') return undefined;
-        if (gate) places.set(event, gate.refs);
-        const order = gate ? orderText(gate.refs.map((r) => r.ticket)) : orders?.[i];
-        const { outcome, request } = await this.send(subscription, built[i], gate, heldBefore);
-        return { event, order, outcome, request };
+        if (skipped(i) || gate?.verdict === 'skip') return undefined;
+        if (gate?.verdict !== 'held') return direct[i];
+        if (!until || !this.order) return sendOne(i, gate, heldBefore);
+        return sendOne(i, await this.order.waitInJob(job, action, gate, until), true);
       }),
     );
     const items = sent.filter((x): x is ItemOutcome & { request?: RequestRecord } => x !== undefined);
@@ -310,6 +336,10 @@ export class WorkerPool {
       const extras = { attempt: s.retry.attempt, from, order: s.retry.order };
       moves.push({ group: { ...base, events: s.retry.events, extras }, id: childId(job, 'retry', 0), delayMs: s.retry.delayMs });
     }
+    // A run that lost its lock (Redis was away longer than LOCK_DURATION_MS, and the job was handed to
+    // another run) writes nothing: the other run owns the items now, and a job this one wrote could send
+    // an item again after its person's next operations (the other run lets its place go on completion).
+    if (moves.length > 0) await this.stillOwned(job);
     // A 429 or refused credentials paused the queue when the answer came (Delivery's onPause), before
     // the items were settled, so no worker takes the waiting items' job early.
     await Promise.all(moves.map((m) => this.writer.write([m.group], { dedupe: false, jobIds: [m.id], ...(m.delayMs ? { delayMs: m.delayMs } : {}) })));
@@ -378,6 +408,12 @@ export class WorkerPool {
     }
   }
 
+  /** Throws LostLockError when another run holds the job now (its lock is not this run's any more). */
+  private async stillOwned(job: Job): Promise<void> {
+    if (!job.token) return;
+    if ((await job.extendLock(job.token, this.opts.config.worker.lockDurationMs)) !== 1) throw new LostLockError(job.id!);
+  }
+
   private async countFailed(action: ActionKey, job: Job, reason: FailReason, items: number): Promise<void> {
     await this.opts.metrics?.countItems(reason, action, items, countFinalOnce(job));
   }
@@ -387,6 +423,14 @@ export class WorkerPool {
     const pauseMs = Math.max(1000, Math.round(ms));
     await this.queues[action].rateLimit(pauseMs);
     this.opts.logger.warn({ action, pauseMs, reason }, `queue ${action} paused for ${pauseMs} ms; its jobs wait`);
+  }
+}
+
+/** This run of a job lost its lock to another run (worker.ts stillOwned). */
+export class LostLockError extends Error {
+  override name = 'LostLockError';
+  constructor(jobId: string) {
+    super(`job ${jobId}: this run lost its lock (Redis was away or the worker stalled) and another run has the job now; this one writes nothing and leaves the items to it`);
   }
 }
 

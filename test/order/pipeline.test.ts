@@ -140,6 +140,21 @@ describe('per-person order through the pipeline', function () {
     expect(check.missing.map((m) => m.step)).not.to.include.members([6, 7]);
   });
 
+  it('an item held behind an operation this worker is sending waits in its job and goes once that operation is delivered: no held job is written', async () => {
+    p = await startPipeline({ worker: { flushIntervalMs: 400 }, jobs: { orderHoldRecheckMs: 60_000, orderHoldMaxMs: 60_000 } });
+    // The identify waits for its batch (400 ms); the device, published once the identify was accepted, is held behind it.
+    await p.producer.publish(planEvent('inline', 1) as never);
+    await p.producer.publish(planEvent('inline', 3) as never);
+    await p.settled(undefined, 20_000);
+    expect(checkPlans(p.standIn.items(), ['inline'], 3)).to.deep.equal({ outOfOrder: [], missing: [{ person: 'inline', step: 2 }] });
+    const jobs = await p.queues.createUpdateDevice.getJobs(['completed', 'waiting', 'delayed', 'active', 'failed']);
+    expect(jobs.length).to.be.greaterThan(0);
+    expect(jobs.map((j) => j.id).filter((id) => id?.startsWith('h')), 'held jobs').to.deep.equal([]);
+    const [device] = jobs;
+    expect(device.returnvalue?.delivered).to.equal(1);
+    expect(await p.pool.order!.book.entries('id:user-inline')).to.deep.equal([]);
+  });
+
   it('an operation released from a hold goes in a batch that waits briefly, not a whole FLUSH_INTERVAL_MS', async () => {
     p = await startPipeline({ worker: { flushIntervalMs: 3000 }, jobs: { orderHoldRecheckMs: 60_000, orderHoldMaxMs: 60_000 } });
     // The identify waits for its batch (3 s); the device behind it is held, then woken when the identify is delivered.

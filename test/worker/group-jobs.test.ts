@@ -131,6 +131,32 @@ describe('group jobs', function () {
     expect(p.standIn.requests.filter((r) => r.body?.name === 'Event 1')).to.have.length(2);
   });
 
+  it('a run that lost its lock to another run writes no job for its items and counts nothing: the items stay the job\'s', async () => {
+    p = await startPipeline({ subscriptionSpecs: TRACK(), worker: { flushIntervalMs: 20 } });
+    const redis = p.pool['opts'].connection;
+    let taken = false;
+    // While the request is out, another run takes the job (as when Redis was away past LOCK_DURATION_MS);
+    // then Customer.io answers 500, which would move the items to a retry job.
+    p.standIn.answerRequestsWhere(() => {
+      if (taken) return undefined;
+      taken = true;
+      void (async () => {
+        for (const job of await p.queues.trackEvent.getActive()) await redis.set(`${p.queues.trackEvent.toKey(job.id!)}:lock`, 'another-run');
+      })();
+      return { status: 500, body: {}, delayMs: 300 };
+    });
+    await p.producer.publish([1, 2].map((n) => trackEvent(n)));
+    await until(async () => taken);
+    await new Promise((r) => setTimeout(r, 1000));
+    const jobs = await p.queues.trackEvent.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed']);
+    expect(jobs.map((j) => j.id!.charAt(0)), 'jobs: the group job only, no retry job').to.deep.equal(['g']);
+    expect(await jobs[0].getState()).to.equal('active');
+    const text = await p.metrics.registry.metrics();
+    for (const reason of ['transient', 'internal_retry']) expect(metricValue(text, 'cio_items_retried_total', { action: 'trackEvent', reason }) ?? 0, reason).to.equal(0);
+    // The run that holds the job now would settle it; here nobody does, so it is handed back for the next test.
+    await redis.del(`${p.queues.trackEvent.toKey(jobs[0].id!)}:lock`);
+  });
+
   it('queues a re-sent event once, also when the copies come in different requests and commits', async () => {
     p = await startPipeline({ subscriptionSpecs: TRACK(), jobs: { groupCommitWindowMs: 0 } });
     await p.producer.publish([trackEvent(1)]);
