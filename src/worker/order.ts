@@ -197,8 +197,8 @@ export class WorkerOrder {
   /**
    * An item the gate held waits in its job, in no batch, for what holds it to be let go by this process,
    * asking the book again each time it is (the book is the judge). Most holds at a busy pipeline's mix
-   * end within a batch or two (what the item waits behind is being sent), and a held job of its own for
-   * each would cost far more than the wait. How long it waits:
+   * end within a batch or two (what the item waits behind is being sent), and a held job of its own costs
+   * as many Redis writes and runs for one item as for fifty. How long it waits:
    * - behind a job this process is running: until that job's run ended and HOLD_IN_JOB_MS more (it then
    *   completes and lets its places go), unless that job waits, through others, for this one: jobs that
    *   wait for each other until their runs end could wait forever, so such a wait is never begun;
