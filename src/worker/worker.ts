@@ -408,10 +408,15 @@ export class WorkerPool {
     }
   }
 
-  /** Throws LostLockError when another run holds the job now (its lock is not this run's any more). */
+  /**
+   * Throws LostLockError when another run holds the job now (its lock is not this run's any more). Only a
+   * run older than half LOCK_DURATION_MS can have lost it (the lock was set, with that lifetime, when the
+   * job was taken), so younger runs are not asked: the question is a Redis round trip.
+   */
   private async stillOwned(job: Job): Promise<void> {
-    if (!job.token) return;
-    if ((await job.extendLock(job.token, this.opts.config.worker.lockDurationMs)) !== 1) throw new LostLockError(job.id!);
+    const lockMs = this.opts.config.worker.lockDurationMs;
+    if (!job.token || (job.processedOn !== undefined && this.clock() - job.processedOn < lockMs / 2)) return;
+    if ((await job.extendLock(job.token, lockMs)) !== 1) throw new LostLockError(job.id!);
   }
 
   private async countFailed(action: ActionKey, job: Job, reason: FailReason, items: number): Promise<void> {

@@ -132,7 +132,8 @@ describe('group jobs', function () {
   });
 
   it('a run that lost its lock to another run writes no job for its items and counts nothing: the items stay the job\'s', async () => {
-    p = await startPipeline({ subscriptionSpecs: TRACK(), worker: { flushIntervalMs: 20 } });
+    // A run can lose its lock only once it is older than the lock's lifetime: a short one here.
+    p = await startPipeline({ subscriptionSpecs: TRACK(), worker: { flushIntervalMs: 20, lockDurationMs: 400 } });
     const redis = p.pool['opts'].connection;
     let taken = false;
     // While the request is out, another run takes the job (as when Redis was away past LOCK_DURATION_MS);
@@ -143,7 +144,7 @@ describe('group jobs', function () {
       void (async () => {
         for (const job of await p.queues.trackEvent.getActive()) await redis.set(`${p.queues.trackEvent.toKey(job.id!)}:lock`, 'another-run');
       })();
-      return { status: 500, body: {}, delayMs: 300 };
+      return { status: 500, body: {}, delayMs: 500 };
     });
     await p.producer.publish([1, 2].map((n) => trackEvent(n)));
     await until(async () => taken);
