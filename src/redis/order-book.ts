@@ -489,6 +489,7 @@ interface Batch {
   call: number;
   /** The time of the batch's first call (a gate marks the persons it holds with it). */
   now: number;
+  /** The packed entries of each call, in call order (joined when the batch is sent). */
   entries: Buffer[];
   calls: Array<{ count: number; resolve(result: string[]): void; reject(err: unknown): void }>;
 }
@@ -626,7 +627,7 @@ export class OrderBook {
     return [...new Set(woken.flat())];
   }
 
-  // Queues a script call's arguments (one list per entry) for its batch; the batch is sent at the next turn
+  // Queues a call's packed entries (`count` of them) for its batch; the batch is sent at the next turn
   // of the event loop. A gate gets its own answers back; a settle gets the holders the whole batch freed
   // (woken once, before any of its calls is answered).
   private batched(script: Batch['script'], call: number, packed: Buffer, count: number, now = this.clock()): Promise<string[]> {

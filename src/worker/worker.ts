@@ -257,7 +257,9 @@ export class WorkerPool {
     // only briefly (Delivery's `soon`): a person whose operations come one after another would otherwise
     // wait a whole FLUSH_INTERVAL_MS at each of them.
     const heldBefore = (group.held ?? 0) > 0;
-    const skipped = (i: number) => elsewhere.has(i) || earlier.has(i) || gates[i]?.verdict === 'skip';
+    // Items another job delivers (a copy queued twice, or one an earlier run moved) are not this run's; nor
+    // is one the book says another job holds now (gate `skip`).
+    const notOurs = (i: number) => elsewhere.has(i) || earlier.has(i);
     const sendOne = async (i: number, gate: Exclude<ItemGate, { verdict: 'skip' }> | undefined, soon: boolean): Promise<ItemOutcome & { request?: RequestRecord }> => {
       const event = events[i];
       if (gate) places.set(event, gate.refs);
@@ -267,7 +269,7 @@ export class WorkerPool {
     };
     const direct = events.map((_, i) => {
       const gate = gates[i];
-      return skipped(i) || gate?.verdict === 'held' || gate?.verdict === 'skip' ? undefined : sendOne(i, gate, heldBefore);
+      return notOurs(i) || gate?.verdict === 'held' || gate?.verdict === 'skip' ? undefined : sendOne(i, gate, heldBefore);
     });
     // A job with few held items (at most HOLD_IN_JOB_SHARE of them, or one) keeps them (WorkerOrder.waitInJob):
     // a held job costs as much for one item as for fifty. Each waits at most until what it waits behind
@@ -281,7 +283,7 @@ export class WorkerPool {
     const sent = await Promise.all(
       events.map(async (_, i): Promise<(ItemOutcome & { request?: RequestRecord }) | undefined> => {
         const gate = gates[i];
-        if (skipped(i) || gate?.verdict === 'skip') return undefined;
+        if (notOurs(i) || gate?.verdict === 'skip') return undefined;
         if (gate?.verdict !== 'held') return direct[i];
         if (!until || !this.order) return sendOne(i, gate, heldBefore);
         return sendOne(i, await this.order.waitInJob(job, action, gate, until), true);
