@@ -63,7 +63,7 @@ export interface PlanCheck {
 }
 
 /** Checks the arrivals (items in the order the stand-in received them) against the plans of `persons`. */
-export function checkPlans(items: ReadonlyArray<Record<string, any>>, persons: readonly string[], steps = PLAN.length): PlanCheck {
+export function checkPlans(items: ReadonlyArray<Record<string, any>>, persons: readonly string[], steps: number = PLAN.length): PlanCheck {
   const arrivals = new Map<string, Array<{ step: number; at: number }>>();
   items.forEach((item, at) => {
     const s = planStepOf(item);
