@@ -155,6 +155,20 @@ describe('per-person order through the pipeline', function () {
     expect(await p.pool.order!.book.entries('id:user-inline')).to.deep.equal([]);
   });
 
+  it('a job whose items are mostly held moves them to a held job at once instead of keeping them', async () => {
+    p = await startPipeline({ worker: { flushIntervalMs: 400 }, jobs: { orderHoldRecheckMs: 60_000, orderHoldMaxMs: 60_000 } });
+    const who = persons(10, 'many');
+    // Ten identifies in one call, then the ten persons' devices in one call: every device is held.
+    await p.producer.publish(who.map((person) => planEvent(person, 1)) as never);
+    await p.producer.publish(who.map((person) => planEvent(person, 3)) as never);
+    await p.settled(undefined, 20_000);
+    const check = checkPlans(p.standIn.items(), who, 3);
+    expect(check.outOfOrder).to.deep.equal([]);
+    expect(check.missing).to.deep.equal(who.map((person) => ({ person, step: 2 })));
+    const jobs = await p.queues.createUpdateDevice.getJobs(['completed', 'waiting', 'delayed', 'active', 'failed']);
+    expect(jobs.map((j) => j.id!.charAt(0)).sort(), 'the device job and its held job').to.deep.equal(['g', 'h']);
+  });
+
   it('an operation released from a hold goes in a batch that waits briefly, not a whole FLUSH_INTERVAL_MS', async () => {
     p = await startPipeline({ worker: { flushIntervalMs: 3000 }, jobs: { orderHoldRecheckMs: 60_000, orderHoldMaxMs: 60_000 } });
     // The identify waits for its batch (3 s); the device behind it is held, then woken when the identify is delivered.
