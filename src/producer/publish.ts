@@ -115,7 +115,7 @@ export class Producer {
     this.clock = opts.clock ?? Date.now;
     this.connectedOnce = opts.redis.status === 'ready';
     opts.redis.once('ready', () => (this.connectedOnce = true));
-    if (opts.policy.ordering === 'person') this.order = new OrderRegistrar(new OrderBook(opts.redis, opts.queuePrefix, this.clock, wakeHeldJobs(opts.queues)), opts.subscriptions);
+    if (opts.policy.ordering === 'person') this.order = new OrderRegistrar(new OrderBook(opts.redis, opts.queuePrefix, this.clock, wakeHeldJobs(opts.redis, opts.queuePrefix)), opts.subscriptions);
     const index = (this.index = new MessageIndex(opts.redis, opts.policy.completedRetentionSeconds, this.clock));
     this.writer = new GroupWriter(opts.queues, index, opts.queuePrefix, jobOptions(opts.policy), this.clock);
     this.committer = new GroupCommitter(

@@ -93,7 +93,7 @@ export class WorkerOrder {
   private readonly finishing = new Set<string>();
 
   constructor(private readonly opts: WorkerOrderOptions) {
-    this.wake = wakeHeldJobs(opts.queues);
+    this.wake = wakeHeldJobs(opts.connection, opts.basePrefix);
     this.book = new OrderBook(opts.connection, opts.basePrefix, opts.clock, this.wake);
   }
 
