@@ -3,7 +3,10 @@
 
 export class Semaphore {
   private free: number;
-  private readonly waiting: Array<{ n: number; grant: () => void }> = [];
+  /** Asks not granted yet: the asks made `first`, in the order made, then the others, in the order made. */
+  private readonly waiting: Array<{ n: number; first: boolean; grant: () => void }> = [];
+  /** How many of `waiting` (at its start) were asked `first`. */
+  private firstWaiting = 0;
 
   constructor(readonly size: number) {
     this.free = size;
@@ -11,15 +14,20 @@ export class Semaphore {
 
   /**
    * Resolves once `n` permits (at least 1, at most the whole size, so a larger ask still runs, alone) are
-   * held; returns how many were taken, to give back to release(). Asks are granted in the order made.
+   * held; returns how many were taken, to give back to release(). Asks are granted in the order made,
+   * except that an ask made `first` goes ahead of every ask not made so (work something else waits for).
    */
-  async acquire(n = 1): Promise<number> {
+  async acquire(n = 1, first = false): Promise<number> {
     const take = Math.max(1, Math.min(n, this.size));
-    if (this.waiting.length === 0 && this.free >= take) {
+    const ahead = first ? this.firstWaiting : this.waiting.length;
+    if (ahead === 0 && this.free >= take) {
       this.free -= take;
       return take;
     }
-    await new Promise<void>((grant) => this.waiting.push({ n: take, grant }));
+    await new Promise<void>((grant) => {
+      this.waiting.splice(ahead, 0, { n: take, first, grant });
+      if (first) this.firstWaiting++;
+    });
     return take;
   }
 
@@ -27,6 +35,7 @@ export class Semaphore {
     this.free += n;
     while (this.waiting.length > 0 && this.free >= this.waiting[0].n) {
       const next = this.waiting.shift()!;
+      if (next.first) this.firstWaiting--;
       this.free -= next.n;
       next.grant();
     }

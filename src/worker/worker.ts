@@ -203,8 +203,9 @@ export class WorkerPool {
       this.opts.logger.info({ action, job: job.id, from: group.from, reason: group.fail.metric }, `item failed: ${group.fail.reason}`);
       throw itemFailure(group.fail.reason);
     }
-    // Events are decoded only once the process has room for them (permits.ts).
-    const permits = await this.permits.acquire(groupCount(data));
+    // Events are decoded only once the process has room for them (permits.ts). A held job asks ahead of
+    // the others: its few items were accepted before most of what waits, and their persons wait for them.
+    const permits = await this.permits.acquire(groupCount(data), (group.held ?? 0) > 0);
     const ended = this.order?.run(job, action);
     try {
       return await this.processEvents(action, subscription, job);

@@ -10,7 +10,7 @@ import { queuePrefix } from '../../src/redis/keys';
 import { openTestQueues, TEST_REDIS_URL, type TestQueues } from '../support/redis';
 import { connectRedis } from '../../src/redis/connection';
 
-const data = { subscription: 'Track Event', count: 0, messageIds: [], bytes: 2, encoding: 'json', events: [] };
+const data = { subscription: 'Track Event', count: 0, messageIds: [], bytes: 2, encoding: 'json' as const, events: [] };
 
 describe('waking held jobs at the head of their queue', function () {
   this.timeout(20_000);
