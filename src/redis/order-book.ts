@@ -5,7 +5,8 @@
 // a person key is hashed (64 bits, placeOf) to a slot group g (of GROUPS, each its own cluster slot
 // through the hash tag `{order<g>}`) and a bucket b in it. `<prefix>:{order<g>}:b<b>` is a hash: field =
 // 8 bytes of the key's hash (raw), value = the open entries, each `;<ticket><kind><holder>` (ticket in
-// base 36; kind `.` event, `!` operation; holder: the job that holds the item now, see holderOf). Many small hashes stay in Redis's
+// base 36; kind `.` event, `!` operation; holder: the job that holds the item now, see holderOf), kept in
+// pieces of at most 64 bytes (readValue in the scripts). Many small hashes of short values stay in Redis's
 // compact encoding, and none grows large enough for its deletion to stall Redis. `<prefix>:{order<g>}:n`
 // numbers the tickets (never reused, so a stale ticket never names another item), and
 // `<prefix>:{order<g>}:held` holds each person currently held, with when the hold began (the gauge).
@@ -123,6 +124,10 @@ export function parseHolder(holder: string): { action: ActionKey; jobId: string 
   return { action, jobId: producers ? PRODUCER_JOB_MARK + holder.slice(1) : holder.slice(1) };
 }
 
+/** A person's value is kept in pieces of at most this many bytes, at most MAX_PIECES of them (see readValue in the scripts). */
+const PIECE = 64;
+const MAX_PIECES = 4;
+
 /** The bytes the scripts read: an entry's kind ('.' event, '!' operation) and a settle's op ('r', 'm', 'x'). */
 const KIND_CODE: Record<OrderKind, number> = { event: 46, operation: 33 };
 
@@ -174,6 +179,47 @@ local function reader(s)
   function r.take(n) local v = string.sub(s, pos, pos + n - 1); pos = pos + n; return v end
   function r.str() local hi = r.byte(); return r.take(hi * 256 + r.byte()) end
   return r
+end
+-- A person's value is kept in pieces of at most PIECE bytes, Redis's default hash-max-listpack-value: one
+-- longer value would turn its whole bucket hash into Redis's hash-table encoding, which costs several times
+-- the bytes per field (at 200,000 queued events every bucket had a person with three open entries). Piece
+-- 0 is the field itself, piece i (1 to MAX_PIECES - 1) the field followed by the byte i; a piece shorter
+-- than PIECE is the last. A value longer than PIECE * MAX_PIECES (a person with many open entries) is
+-- kept whole in piece 0: more pieces would cost more calls than the encoding saves.
+local PIECE, MAX_PIECES = ${PIECE}, ${MAX_PIECES}
+-- the value of a field, and how many pieces it is kept in (0: none)
+local function readValue(key, field)
+  local v = redis.call('HGET', key, field)
+  if not v then return nil, 0 end
+  if #v ~= PIECE then return v, 1 end
+  local parts, n = { v }, 1
+  while n < MAX_PIECES do
+    local piece = redis.call('HGET', key, field .. string.char(n))
+    if not piece then break end
+    n = n + 1
+    parts[n] = piece
+    if #piece ~= PIECE then break end
+  end
+  return table.concat(parts), n
+end
+-- writes v (empty: removes the field) over a value kept in \`had\` pieces
+local function writeValue(key, field, v, had)
+  local n = 1
+  if #v == 0 then
+    n = 0
+    redis.call('HDEL', key, field)
+  elseif #v <= PIECE or #v > PIECE * MAX_PIECES then
+    redis.call('HSET', key, field, v)
+  else
+    n = math.ceil(#v / PIECE)
+    local args = { field, string.sub(v, 1, PIECE) }
+    for i = 1, n - 1 do
+      args[#args + 1] = field .. string.char(i)
+      args[#args + 1] = string.sub(v, i * PIECE + 1, (i + 1) * PIECE)
+    end
+    redis.call('HSET', key, unpack(args))
+  end
+  for i = math.max(n, 1), had - 1 do redis.call('HDEL', key, field .. string.char(i)) end
 end
 local function entryAt(v, t)
   local p = string.find(v, ';' .. t .. '.', 1, true)
@@ -236,9 +282,9 @@ while r.more() do
   local entry = ';' .. b36(t) .. kind .. holder
   local free = true
   if redis.call('HSETNX', key, field, entry) == 0 then
-    local v = redis.call('HGET', key, field)
+    local v, had = readValue(key, field)
     free = kind == '.' and not string.find(v, '!', 1, true)
-    redis.call('HSET', key, field, v .. entry)
+    writeValue(key, field, v .. entry, had)
   end
   flags[#flags + 1] = free and '1' or '0'
 end
@@ -262,7 +308,7 @@ while r.more() do
   local t = r.str()
   local own = {}
   for h in string.gmatch(r.str(), '[^|]+') do own[h] = true end
-  local v = redis.call('HGET', key, field) or ''
+  local v = readValue(key, field) or ''
   local p, kind = entryAt(v, t)
   if not p then
     out[#out + 1] = '2'
@@ -320,11 +366,11 @@ while r.more() do
     from = {}
     for h in string.gmatch(r.str(), '[^|]+') do from[h] = true end
   end
-  local v = redis.call('HGET', key, field)
+  local v, had = readValue(key, field)
   local p, kind = nil, nil
   if v and op == 'x' and (v == ';' .. t .. '.' .. arg or v == ';' .. t .. '!' .. arg) then
     -- the common case: the person's only open entry, let go by its holder; nothing was behind it
-    redis.call('HDEL', key, field)
+    writeValue(key, field, '', had)
     redis.call('ZREM', held, field)
     v = nil
   end
@@ -333,17 +379,16 @@ while r.more() do
     local e = entryEnd(v, p)
     local _, _, holder = entryParts(v, p)
     if op == 'm' or (op == 'c' and from[holder]) then
-      redis.call('HSET', key, field, string.sub(v, 1, p - 1) .. ';' .. t .. kind .. arg .. string.sub(v, e))
+      writeValue(key, field, string.sub(v, 1, p - 1) .. ';' .. t .. kind .. arg .. string.sub(v, e), had)
     elseif op == 'r' or (op == 'x' and holder == arg) then
       local firstOp = string.find(v, '!', 1, true)
       local wasFirstOp = kind == '!' and firstOp == p + #t + 1
       local eventBeforeFirstOp = kind == '.' and firstOp ~= nil and p < firstOp
       v = string.sub(v, 1, p - 1) .. string.sub(v, e)
+      writeValue(key, field, v, had)
       if v == '' then
-        redis.call('HDEL', key, field)
         redis.call('ZREM', held, field)
       else
-        redis.call('HSET', key, field, v)
         local headIsOp = string.find(v, '^;%w+!') ~= nil
         if wasFirstOp then
           -- what waited behind this operation: the operation now at the head, or the events up to the next operation
@@ -695,7 +740,8 @@ export class OrderBook {
   /** The open entries of a person key (trace, tests): ticket, kind, holder, in accepted order. */
   async entries(key: string): Promise<Array<{ ticket: number; kind: OrderKind; holder: string }>> {
     const place = placeOf(key);
-    const value = (await this.redis.hget(`${groupPrefix(this.basePrefix, place.group)}b${place.bucket}`, place.field)) ?? '';
+    const pieceFields = Array.from({ length: MAX_PIECES }, (_, i) => (i === 0 ? place.field : Buffer.concat([place.field, Buffer.from([i])])));
+    const value = joinPieces(await this.redis.hmget(`${groupPrefix(this.basePrefix, place.group)}b${place.bucket}`, ...pieceFields));
     return value
       .split(';')
       .filter(Boolean)
@@ -704,6 +750,17 @@ export class OrderBook {
         return { ticket: ticketOf(m[1]), kind: m[2] === '!' ? 'operation' : 'event', holder: m[3] };
       });
   }
+}
+
+/** A value as the scripts keep it (readValue): pieces of PIECE bytes while they are full, else piece 0 whole. */
+export function joinPieces(pieces: ReadonlyArray<string | null>): string {
+  let value = '';
+  for (const piece of pieces) {
+    if (piece === null) break;
+    value += piece;
+    if (piece.length !== PIECE) break;
+  }
+  return value;
 }
 
 /** Removes the order book kept under a prefix (tests, the benchmark, the demo). */

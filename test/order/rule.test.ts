@@ -4,7 +4,8 @@ import { expect } from 'chai';
 import { OrderBookModel } from '../../src/core/order/book';
 import { conflicts, orderKeysOf, orderKindOf, type OrderKind } from '../../src/core/order/rule';
 import { connectRedis, waitForRedis, type RedisConnection } from '../../src/redis/connection';
-import { OrderBook, removeOrderBook, type EntryRef } from '../../src/redis/order-book';
+import { groupPrefix, OrderBook, placeOf, removeOrderBook, type EntryRef } from '../../src/redis/order-book';
+import { seededRandom } from '../support/chaos';
 import { ACTION_KEYS, type ActionKey } from '../../src/core/types';
 import { randomQueuePrefix, TEST_REDIS_URL } from '../support/redis';
 
@@ -227,6 +228,56 @@ describe('order book in Redis', () => {
     expect(await book.entries('id:p')).to.have.length(1);
     await book.settle([{ op: 'removeOrphan', entry: { key: 'id:p', ticket: t }, holder: '0gnever' }]);
     expect(await book.entries('id:p')).to.deep.equal([]);
+  });
+
+  it('a person with a few open entries is kept in pieces that keep its bucket compact, and answers like the model as entries come, move and go', async () => {
+    const book = await fresh();
+    const prefix = prefixes[prefixes.length - 1];
+    const place = placeOf('id:p');
+    const bucket = `${groupPrefix(prefix, place.group)}b${place.bucket}`;
+    const rand = seededRandom(17);
+    // What the book should hold, in accepted order: ticket, kind, holder.
+    let open: Array<{ ticket: number; kind: OrderKind; holder: string }> = [];
+    const lengths = new Set<number>();
+    const holderOf = (n: number, pad = Math.floor(rand() * 28)) => `0g${'x'.repeat(pad)}${n}`;
+    const sizeOf = (entries: typeof open) => entries.reduce((n, e) => n + 2 + e.ticket.toString(36).length + e.holder.length, 0);
+    let lastTicket = 0;
+    for (let step = 0; step < 1500; step++) {
+      const roll = rand();
+      if (open.length === 0 || (roll < 0.45 && open.length < 20)) {
+        const kind: OrderKind = rand() < 0.3 ? 'operation' : 'event';
+        // Now and then a holder whose length brings the value to exactly the end of a piece.
+        const size = sizeOf(open);
+        const pad = Math.ceil((size + 1) / 64) * 64 - size - 2 - (lastTicket + 1).toString(36).length - 2 - String(step).length;
+        const holder = rand() < 0.3 && pad >= 0 ? holderOf(step, pad) : holderOf(step);
+        const [[ticket]] = await book.register([{ keys: ['id:p'], kind, holder }]);
+        open.push({ ticket, kind, holder });
+        lastTicket = ticket;
+      } else if (roll < 0.75) {
+        const gone = open.splice(Math.floor(rand() * open.length), 1)[0];
+        await book.settle([{ op: 'remove', entry: { key: 'id:p', ticket: gone.ticket } }]);
+      } else {
+        const moved = open[Math.floor(rand() * open.length)];
+        moved.holder = holderOf(step).replace('0g', '0h');
+        await book.settle([{ op: 'move', entry: { key: 'id:p', ticket: moved.ticket }, holder: moved.holder }]);
+      }
+      expect(await book.entries('id:p')).to.deep.equal(open, `step ${step}`);
+      // Each open entry's answer is the model's: held behind the first conflicting entry before it.
+      const answers = await book.gate(open.map((e) => [{ key: 'id:p', ticket: e.ticket }]), open.map((e) => e.holder), 0);
+      open.forEach((e, i) => {
+        const blocker = open.slice(0, i).find((b) => conflicts(b.kind, e.kind));
+        expect(answers[i].verdict).to.equal(blocker ? 'held' : 'go', `step ${step}, entry ${i}`);
+      });
+      const length = sizeOf(open);
+      lengths.add(length);
+      // Redis never turns a hash back to the compact encoding, so only until a value first outgrew the pieces.
+      if (length > 0 && Math.max(...lengths) <= 256) expect(await redis.object('ENCODING', bucket)).to.equal('listpack', `step ${step}, ${length} bytes`);
+    }
+    // The walk crossed every boundary of the pieces: exactly full pieces, and past the last one.
+    for (const n of [64, 128, 192, 256]) expect(lengths.has(n), `a value of exactly ${n} bytes`).to.equal(true);
+    expect([...lengths].some((n) => n > 256)).to.equal(true);
+    await book.settle(open.map((e) => ({ op: 'remove' as const, entry: { key: 'id:p', ticket: e.ticket } })));
+    expect(await redis.exists(bucket)).to.equal(0);
   });
 
   it('a person with thousands of open entries still answers in one call each', async () => {
