@@ -753,7 +753,7 @@ export class OrderBook {
 }
 
 /** A value as the scripts keep it (readValue): pieces of PIECE bytes while they are full, else piece 0 whole. */
-export function joinPieces(pieces: ReadonlyArray<string | null>): string {
+function joinPieces(pieces: ReadonlyArray<string | null>): string {
   let value = '';
   for (const piece of pieces) {
     if (piece === null) break;
