@@ -474,8 +474,9 @@ const WORST_CASE_EVENTS = 2_000;
 
 /**
  * Events each throughput round of the order part sends before the measured ones (`--warmup`). A fresh
- * process publishing 20,000 events spent 95, 47 and 33 µs of CPU per event on three passes in a row
- * (ordering on; 51, 34, 31 off): unwarmed rounds of a few seconds measure compiling more than ordering.
+ * process publishing 20,000 events six times, the sides alternating, spent 95, 47 and 33 µs of CPU per
+ * event on the passes with ordering on and 51, 34 and 31 on those with it off: unwarmed rounds of a few
+ * seconds measure compiling more than ordering.
  */
 const ORDER_WARMUP_EVENTS = 10_000;
 /** How long the worst-case run may take before it reports what had arrived by then. */
