@@ -169,17 +169,39 @@ local function heldKey(g)
   if not k then k = groupKey(g, 'held'); heldKeys[g] = k end
   return k
 end
--- Entries arrive packed in one argument (cheaper to send than four arguments each): a byte, a fixed
--- number of bytes, or a string after its length (two bytes).
-local function reader(s)
-  local pos = 1
-  local r = {}
-  function r.more() return pos <= #s end
-  function r.byte() local b = string.byte(s, pos); pos = pos + 1; return b end
-  function r.take(n) local v = string.sub(s, pos, pos + n - 1); pos = pos + n; return v end
-  function r.str() local hi = r.byte(); return r.take(hi * 256 + r.byte()) end
-  return r
+-- Entries arrive packed in one argument (cheaper to send than four arguments each): bytes, a fixed number
+-- of bytes, or a string after its length (two bytes). The scripts read it inline, keeping their own
+-- position (a reader made of closures cost about three times as much per entry).
+-- the string whose two length bytes are at pos, and where the next field starts
+local function str(s, pos)
+  local hi, lo = string.byte(s, pos, pos + 1)
+  local e = pos + 1 + hi * 256 + lo
+  return string.sub(s, pos + 2, e), e + 1
 end
+-- a set of the holders in a '|'-separated list; the same list (one asking job) is parsed once per call
+local holderSets = {}
+local function holderSet(list)
+  local set = holderSets[list]
+  if not set then
+    set = {}
+    for h in string.gmatch(list, '[^|]+') do set[h] = true end
+    holderSets[list] = set
+  end
+  return set
+end
+-- Whether slot group g has held persons (its held set exists): the settle script asks once per group and
+-- call instead of removing each person it touches from the set, since most persons were never held. Only
+-- the gate script adds to a held set, so the answer holds for the whole settle call.
+local heldExists = {}
+local function anyHeld(g)
+  local e = heldExists[g]
+  if e == nil then e = redis.call('EXISTS', heldKey(g)) == 1; heldExists[g] = e end
+  return e
+end
+local function unhold(g, field)
+  if anyHeld(g) then redis.call('ZREM', heldKey(g), field) end
+end
+local KIND = { [46] = '.', [33] = '!' }
 -- A person's value is kept in pieces of at most PIECE bytes, Redis's default hash-max-listpack-value: one
 -- longer value would turn its whole bucket hash into Redis's hash-table encoding, which costs several times
 -- the bytes per field (at 200,000 queued events every bucket had a person with three open entries). Piece
@@ -257,7 +279,8 @@ end
 const REGISTER_SCRIPT =
   LUA_HELPERS +
   `
-local r = reader(ARGV[2])
+local s, pos = ARGV[2], 1
+local len = #s
 local next, firsts = {}, {}
 local g = 0
 for count in string.gmatch(ARGV[3], '%d+') do
@@ -271,12 +294,13 @@ for count in string.gmatch(ARGV[3], '%d+') do
   g = g + 1
 end
 local flags = {}
-while r.more() do
-  local group = r.byte()
-  local key = bucketKey(group, r.byte())
-  local field = r.take(8)
-  local kind = string.char(r.byte())
-  local holder = r.str()
+while pos <= len do
+  local group, bucket = string.byte(s, pos, pos + 1)
+  local key = bucketKey(group, bucket)
+  local field = string.sub(s, pos + 2, pos + 9)
+  local kind = KIND[string.byte(s, pos + 10)]
+  local holder
+  holder, pos = str(s, pos + 11)
   local t = next[group]
   next[group] = t + 1
   local entry = ';' .. b36(t) .. kind .. holder
@@ -299,15 +323,17 @@ const GATE_SCRIPT =
   LUA_HELPERS +
   `
 local now = ARGV[2]
-local r = reader(ARGV[3])
+local s, pos = ARGV[3], 1
+local len = #s
 local out = {}
-while r.more() do
-  local group = r.byte()
-  local key = bucketKey(group, r.byte())
-  local field = r.take(8)
-  local t = r.str()
-  local own = {}
-  for h in string.gmatch(r.str(), '[^|]+') do own[h] = true end
+while pos <= len do
+  local group, bucket = string.byte(s, pos, pos + 1)
+  local key = bucketKey(group, bucket)
+  local field = string.sub(s, pos + 2, pos + 9)
+  local t, owners
+  t, pos = str(s, pos + 10)
+  owners, pos = str(s, pos)
+  local own = holderSet(owners)
   local v = readValue(key, field) or ''
   local p, kind = entryAt(v, t)
   if not p then
@@ -352,26 +378,29 @@ local function wakeHolder(h)
   local producers = c ~= nil and c >= 65 and c <= 90
   if not producers and string.sub(h, 2, 2) == 'h' and not seen[h] then seen[h] = true; wake[#wake + 1] = h end
 end
-local r = reader(ARGV[2])
-while r.more() do
-  local op = string.char(r.byte())
-  local group = r.byte()
-  local key = bucketKey(group, r.byte())
-  local held = heldKey(group)
-  local field = r.take(8)
-  local t = r.str()
-  local arg = r.str()
+local s, pos = ARGV[2], 1
+local len = #s
+local OPS = { [114] = 'r', [109] = 'm', [99] = 'c', [120] = 'x' }
+while pos <= len do
+  local opByte, group, bucket = string.byte(s, pos, pos + 2)
+  local op = OPS[opByte]
+  local key = bucketKey(group, bucket)
+  local field = string.sub(s, pos + 3, pos + 10)
+  local t, arg
+  t, pos = str(s, pos + 11)
+  arg, pos = str(s, pos)
   local from = nil
   if op == 'c' then
-    from = {}
-    for h in string.gmatch(r.str(), '[^|]+') do from[h] = true end
+    local list
+    list, pos = str(s, pos)
+    from = holderSet(list)
   end
   local v, had = readValue(key, field)
   local p, kind = nil, nil
-  if v and op == 'x' and (v == ';' .. t .. '.' .. arg or v == ';' .. t .. '!' .. arg) then
+  if v and op == 'x' and #v == #t + #arg + 2 and v == ';' .. t .. (KIND[string.byte(v, #t + 2)] or '?') .. arg then
     -- the common case: the person's only open entry, let go by its holder; nothing was behind it
     writeValue(key, field, '', had)
-    redis.call('ZREM', held, field)
+    unhold(group, field)
     v = nil
   end
   if v then p, kind = entryAt(v, t) end
@@ -387,12 +416,12 @@ while r.more() do
       v = string.sub(v, 1, p - 1) .. string.sub(v, e)
       writeValue(key, field, v, had)
       if v == '' then
-        redis.call('ZREM', held, field)
+        unhold(group, field)
       else
         local headIsOp = string.find(v, '^;%w+!') ~= nil
         if wasFirstOp then
           -- what waited behind this operation: the operation now at the head, or the events up to the next operation
-          redis.call('ZREM', held, field)
+          unhold(group, field)
           if p == 1 and headIsOp then
             local _, _, h = entryParts(v, 1)
             wakeHolder(h)
@@ -408,11 +437,11 @@ while r.more() do
           end
         elseif eventBeforeFirstOp and headIsOp then
           -- the last event before the first operation: that operation may go now
-          redis.call('ZREM', held, field)
+          unhold(group, field)
           local _, _, h = entryParts(v, 1)
           wakeHolder(h)
         elseif p == 1 then
-          redis.call('ZREM', held, field)
+          unhold(group, field)
         end
       end
     end
