@@ -264,8 +264,10 @@ export class WorkerPool {
     const sendOne = async (i: number, gate: Exclude<ItemGate, { verdict: 'skip' }> | undefined, soon: boolean): Promise<ItemOutcome & { request?: RequestRecord }> => {
       const event = events[i];
       if (gate) places.set(event, gate.refs);
-      const order = gate ? orderText(gate.refs.map((r) => r.ticket)) : orders?.[i];
       const { outcome, request } = await this.send(subscription, built[i], gate, soon);
+      // Its tickets go with it only when it moves to another job (delivered and failed items stay here).
+      const moves = outcome.kind !== 'delivered' && outcome.kind !== 'failed';
+      const order = moves ? (gate ? orderText(gate.refs.map((r) => r.ticket)) : orders?.[i]) : undefined;
       return { event, order, outcome, request };
     };
     const direct = events.map((_, i) => {
