@@ -71,6 +71,13 @@ export function placesOf(r: GateRequest): EntryRef[] {
  */
 export const HOLD_IN_JOB_MS = 100;
 
+/**
+ * How long after its job finished a place may still be waiting for that job's worker to let it go (it does
+ * so once the job has completed, within milliseconds): letting go of it then is routine, not a sign of a
+ * stopped worker.
+ */
+export const RELEASE_GRACE_MS = 5_000;
+
 /** The largest share of a job's items that may wait in it (or one item); more go to a held job at once. */
 export const HOLD_IN_JOB_SHARE = 0.1;
 
@@ -312,8 +319,12 @@ export class WorkerOrder {
     const ops: SettleOp[] = [];
     await Promise.all(
       [...blockers].map(async ([holder, entries]) => {
-        if (!(await this.isOrphan(holder))) return;
-        this.opts.logger.warn({ holder, entries: entries.length }, 'order: letting go of a place whose job finished or never reached Redis');
+        const orphan = await this.orphanOf(holder);
+        if (orphan === 'alive') return;
+        // A job that finished moments ago is completing: its own worker lets its places go in a moment (a
+        // busy pipeline meets this often), so only a place left behind for longer says a worker died.
+        if (orphan === 'completing') this.opts.logger.debug({ holder, entries: entries.length }, 'order: letting go of a place whose job has just finished');
+        else this.opts.logger.warn({ holder, entries: entries.length }, 'order: letting go of a place whose job finished long ago or never reached Redis (a worker or API process stopped half-way)');
         for (const entry of entries) ops.push({ op: 'removeOrphan', entry, holder });
       }),
     );
@@ -322,15 +333,16 @@ export class WorkerOrder {
     return true;
   }
 
-  private async isOrphan(holder: string): Promise<boolean> {
+  /** Whether a holder's places may be let go: `alive` (no), `completing` (finished within RELEASE_GRACE_MS), `orphan`. */
+  private async orphanOf(holder: string): Promise<'alive' | 'completing' | 'orphan'> {
     const parsed = parseHolder(holder);
-    if (!parsed) return true;
+    if (!parsed) return 'orphan';
     const [timestamp, finishedOn] = await this.opts.connection.hmget(queueKey(this.opts.basePrefix, parsed.action, parsed.jobId), 'timestamp', 'finishedOn');
-    if (finishedOn !== null) return true;
-    if (timestamp !== null) return false;
+    if (finishedOn !== null) return this.opts.clock() - Number(finishedOn) <= RELEASE_GRACE_MS ? 'completing' : 'orphan';
+    if (timestamp !== null) return 'alive';
     // Not in Redis: its writer may still be adding it; only a job id that says when it was made can tell how long ago.
     const at = writtenAt(parsed.jobId);
-    return at === undefined || this.opts.clock() - at > this.opts.orderOrphanMs;
+    return at === undefined || this.opts.clock() - at > this.opts.orderOrphanMs ? 'orphan' : 'alive';
   }
 }
 
