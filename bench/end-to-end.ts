@@ -39,7 +39,7 @@ import { COUNTED_JOB_STATES, queuePrefix } from '../src/redis/keys';
 import { startService } from '../src/service';
 import { ACTION_KEYS } from '../src/core/types';
 import { checkOrder, type Arrival, type ChunkTicks, type OrderCheck } from './order-check';
-import { describeMachine, fmtInt, fmtMb, fmtRatio, percentile, syntheticChunk, table } from './shared';
+import { describeMachine, fmtInt, fmtMb, fmtRatio, infoFields, percentile, syntheticChunk, table } from './shared';
 
 const REDIS_URL = process.env.REDIS_URL || DEFAULTS.redis.url;
 const SITE_ID = 'bench-site';
@@ -460,13 +460,7 @@ async function warmUp(service: Awaited<ReturnType<typeof startService>>, standIn
 
 /** One section of Redis's INFO, field by field. */
 async function redisInfoOf(redis: IORedis, section: string): Promise<Record<string, string>> {
-  const text = await redis.info(section);
-  const out: Record<string, string> = {};
-  for (const line of text.split(/\r?\n/)) {
-    const i = line.indexOf(':');
-    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
-  }
-  return out;
+  return infoFields(await redis.info(section));
 }
 
 /** Redis's CPU time so far (user and system), in ms. */

@@ -4,8 +4,9 @@
 //
 //   node dist-bench/bench/order-book.js [--items 20000] [--rounds 6] [--persons 20000]
 //
-// Traffic like the end-to-end bench's: jobs of 50 items, a fifth of the jobs identifies (an operation on a
-// person's id and anonymous id), the rest tracks (an event on the id), persons drawn over --persons. Each
+// --items is rounded to whole pairs of jobs (100 items). Traffic like the end-to-end bench's: jobs of 50
+// items, a fifth of the jobs identifies (an operation on a person's id and anonymous id), the rest tracks
+// (an event on the id), persons drawn over --persons. Each
 // round places every item (two jobs per call, like a group commit), asks for a quarter of them (calls of
 // 100), then lets every job's items go (one call per job), and reads Redis's own CPU time for the scripts
 // from INFO commandstats around each step. Other clients of the same Redis add to those figures: run it
@@ -14,6 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import IORedis from 'ioredis';
 import { DEFAULTS } from '../src/config';
+import { infoFields, median, table } from './shared';
 import { OrderBook, placeOf, removeOrderBook, type EntryRef, type ToRegister } from '../src/redis/order-book';
 import type { OrderKind } from '../src/core/order/rule';
 
@@ -70,10 +72,9 @@ function jobsOf(opts: Options, round: number): ToRegister[][] {
 
 /** Redis's CPU time for EVAL and EVALSHA so far (µs): the scripts' time, the commands they call included. */
 async function scriptMicros(redis: IORedis): Promise<number> {
-  const text = await redis.info('commandstats');
-  let total = 0;
-  for (const m of text.matchAll(/^cmdstat_(?:eval|evalsha):calls=\d+,usec=(\d+)/gm)) total += Number(m[1]);
-  return total;
+  const stats = infoFields(await redis.info('commandstats'));
+  const usec = (stat: string | undefined) => Number(/usec=(\d+)/.exec(stat ?? '')?.[1] ?? 0);
+  return usec(stats.cmdstat_eval) + usec(stats.cmdstat_evalsha);
 }
 
 async function measured(redis: IORedis, step: () => Promise<unknown>, entries: number): Promise<number> {
@@ -152,12 +153,6 @@ async function floorRound(redis: IORedis, prefix: string, jobs: ToRegister[][]):
   return { place, ask, letGo };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   const redis = new IORedis(REDIS_URL, { maxRetriesPerRequest: 3 });
@@ -196,8 +191,7 @@ async function main(): Promise<void> {
     row('ask (floor: HGET)', 'ask'),
     row('let go (floor: HDEL)', 'letGo'),
   ];
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  for (const r of rows) console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
+  console.log(table(rows));
 }
 
 main().catch((err: Error) => {

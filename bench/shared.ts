@@ -1,5 +1,6 @@
-// What both benchmarks share: the machine they ran on, medians and percentiles, number formatting, and
-// the synthetic traffic of the end-to-end benchmark. Nothing here touches Redis or HTTP.
+// What the benchmarks share: the machine they ran on, medians and percentiles, number formatting, reading
+// Redis's INFO replies, and the synthetic traffic of the end-to-end benchmark. Nothing here touches Redis or
+// HTTP.
 
 import { existsSync } from 'node:fs';
 import os from 'node:os';
@@ -34,6 +35,16 @@ export function vectorsDir(): string {
   let dir = __dirname;
   while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
   return path.join(dir, 'vectors');
+}
+
+/** The fields of a Redis INFO reply (one section or several), by name: `used_cpu_user` → `1.5`. */
+export function infoFields(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    const i = line.indexOf(':');
+    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
+  }
+  return out;
 }
 
 export function median(values: readonly number[]): number {
