@@ -3,38 +3,30 @@
 // go) or a sign of a stopped process (it finished long ago), so operators are not warned of the routine case.
 import { expect } from 'chai';
 import type { Job } from 'bullmq';
-import { createQueues, type Queues } from '../../src/jobs/queues';
-import { connectRedis, waitForRedis, type RedisConnection } from '../../src/redis/connection';
 import { queueKey } from '../../src/redis/keys';
-import { holderOf, removeOrderBook } from '../../src/redis/order-book';
+import { holderOf } from '../../src/redis/order-book';
 import { RELEASE_GRACE_MS, WorkerOrder } from '../../src/worker/order';
 import { captureLog } from '../support/log-capture';
-import { randomQueuePrefix, TEST_REDIS_URL } from '../support/redis';
+import { openTestQueues, type TestQueues } from '../support/redis';
 
 const ACTION = 'createUpdatePerson';
 
 describe('a place whose job has finished', function () {
   this.timeout(10_000);
-  let redis: RedisConnection;
-  let queues: Queues;
-  let prefix: string;
+  let t: TestQueues;
   beforeEach(async () => {
-    redis = connectRedis({ url: TEST_REDIS_URL }, 'worker');
-    await waitForRedis(redis, TEST_REDIS_URL);
-    prefix = randomQueuePrefix();
-    queues = createQueues(redis, prefix);
+    t = await openTestQueues();
   });
   afterEach(async () => {
-    await removeOrderBook(redis, prefix);
-    await redis.del(queueKey(prefix, ACTION, 'gA00000000000a'));
-    await Promise.all(Object.values(queues).map((q) => q.obliterate({ force: true })));
-    await Promise.all(Object.values(queues).map((q) => q.close()));
-    await redis.quit();
+    // Job A's hash is written by the test, outside any queue list, so obliterating the queues leaves it.
+    await t.redis.del(queueKey(t.prefix, ACTION, 'gA00000000000a'));
+    await t.close();
   });
 
   /** Job A held person p's first place and finished `agoMs` ago without letting it go; job B's item, behind it, asks. */
   async function askBehindFinished(agoMs: number) {
     const capture = captureLog('debug');
+    const { redis, queues, prefix } = t;
     const order = new WorkerOrder({ connection: redis, queues, basePrefix: prefix, orderOrphanMs: 60_000, logger: capture.log, clock: Date.now });
     const [, [b]] = await order.book.register([
       { keys: ['id:p'], kind: 'operation', holder: holderOf(ACTION, 'gA00000000000a') },

@@ -4,11 +4,9 @@
 import { expect } from 'chai';
 import type { Job } from 'bullmq';
 import pino from 'pino';
-import { createQueues, type Queues } from '../../src/jobs/queues';
-import { connectRedis, waitForRedis, type RedisConnection } from '../../src/redis/connection';
-import { holderOf, removeOrderBook } from '../../src/redis/order-book';
+import { holderOf } from '../../src/redis/order-book';
 import { WorkerOrder, type ItemGate } from '../../src/worker/order';
-import { randomQueuePrefix, TEST_REDIS_URL } from '../support/redis';
+import { openTestQueues, type TestQueues } from '../support/redis';
 
 const ACTION = 'createUpdatePerson';
 const jobOf = (id: string) => ({ id, data: {} }) as unknown as Job;
@@ -16,23 +14,13 @@ const NEVER = new Promise<void>(() => undefined);
 
 describe('a held item waiting in its job', function () {
   this.timeout(10_000);
-  let redis: RedisConnection;
-  let queues: Queues;
-  let prefix: string;
+  let t: TestQueues;
   let order: WorkerOrder;
   beforeEach(async () => {
-    redis = connectRedis({ url: TEST_REDIS_URL }, 'worker');
-    await waitForRedis(redis, TEST_REDIS_URL);
-    prefix = randomQueuePrefix();
-    queues = createQueues(redis, prefix);
-    order = new WorkerOrder({ connection: redis, queues, basePrefix: prefix, orderOrphanMs: 60_000, logger: pino({ level: 'silent' }), clock: Date.now });
+    t = await openTestQueues();
+    order = new WorkerOrder({ connection: t.redis, queues: t.queues, basePrefix: t.prefix, orderOrphanMs: 60_000, logger: pino({ level: 'silent' }), clock: Date.now });
   });
-  afterEach(async () => {
-    await removeOrderBook(redis, prefix);
-    await Promise.all(Object.values(queues).map((q) => q.obliterate({ force: true })));
-    await Promise.all(Object.values(queues).map((q) => q.close()));
-    await redis.quit();
-  });
+  afterEach(() => t.close());
 
   /** Places one operation per (key, job) in order; returns each place's ticket. */
   async function place(entries: Array<[key: string, jobId: string]>): Promise<number[]> {
