@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { removeCounts } from '../../src/counts/redis-store';
 import { seriesKey } from '../../src/counts/tally';
+import { markerKey } from '../../src/redis/health/data-marker';
 import { queuePrefix } from '../../src/redis/keys';
 import { removeMessageIndex } from '../../src/redis/message-index';
 import { postJson, SHARED_REDIS_URL, trackEvent, trackOnly, waitUntil } from '../support/chaos';
@@ -27,6 +28,8 @@ describe('point 5: counters under kills', function () {
     run.onCleanup(async () => {
       await removeMessageIndex(inspect.redis, prefix);
       await removeCounts(inspect.redis, prefix);
+      // The API processes' marker of their Redis's data (redis/health): kept without a TTL, like the counts.
+      await inspect.redis.del(markerKey(prefix));
     });
     let sent = 0;
     for (let kill = 0; kill < KILLS; kill++) {
