@@ -120,19 +120,19 @@ async function follow(
     earlier.unshift(job);
     from = job.data as GroupJobData;
   }
-  for (const job of earlier) trace.steps.push(await describeJob(job, messageId, trace, undefined));
+  for (const job of earlier) trace.steps.push(await describeJob(job, await job.getState(), messageId, trace, undefined));
 
   let jobId: string | undefined = firstJobId;
   for (let hop = 0; jobId && hop < MAX_HOPS; hop++) {
-    const job = await getJob(jobId);
-    if (!job) {
+    const read = await jobAndState(queue, jobId);
+    if (!read) {
       trace.steps.push({ jobId, state: 'gone', detail: 'no longer in Redis (removed after its retention time)' });
       trace.status = 'gone';
       break;
     }
-    const step = await describeJob(job, messageId, trace, paused, behind);
+    const step = await describeJob(read.job, read.state, messageId, trace, paused, behind);
     trace.steps.push(step);
-    jobId = step.state === 'completed' ? movedTo(job.returnvalue, messageId) : undefined;
+    jobId = step.state === 'completed' ? movedTo(read.job.returnvalue, messageId) : undefined;
   }
   if (trace.event) {
     // The clock the worker mapped with: when the item was first sent (the mapping may stamp a time).
@@ -147,13 +147,13 @@ async function follow(
 /** One job of the trail: its state, the request the item went in from it, and what became of the item. */
 async function describeJob(
   job: AnyJob,
+  state: string,
   messageId: string,
   trace: SubscriptionTrace,
   paused: (() => Promise<number | undefined>) | undefined,
   behind?: Blocker,
 ): Promise<TraceStep> {
   const jobId = job.id!;
-  const state = await job.getState();
   const data = job.data as GroupJobData;
   const events = eventsOf(job);
   const at = events.findIndex((e) => String(e.messageId) === messageId);
@@ -226,8 +226,9 @@ type Blocker = (holder: string, event: SegmentEvent | undefined) => Promise<stri
 async function describeBlocker(queues: Queues, subscriptions: readonly Subscription[], sub: Subscription, holder: string, event: SegmentEvent | undefined, now: number): Promise<string> {
   const parsed = parseHolder(holder);
   if (!parsed) return `an earlier operation (${holder})`;
-  let job = (await queues[parsed.action].getJob(parsed.jobId)) as AnyJob | undefined;
-  if (!job) return `an earlier operation in job ${parsed.jobId} of ${parsed.action}, no longer in Redis (its place is let go when next met)`;
+  const first = await jobAndState(queues[parsed.action], parsed.jobId);
+  if (!first) return `an earlier operation in job ${parsed.jobId} of ${parsed.action}, no longer in Redis (its place is let go when next met)`;
+  let { job, state } = first;
   const data0 = job.data as GroupJobData;
   const events = eventsOf(job);
   const blockerSub = subscriptions.find((s) => s.name === data0.subscription);
@@ -243,13 +244,11 @@ async function describeBlocker(queues: Queues, subscriptions: readonly Subscript
   if (!match) return `an operation in job ${parsed.jobId} of ${parsed.action}`;
   const id = String(match.messageId);
   // The place may be named by the job the blocker was in when the item was held; follow it to where it is now.
-  let state = await job.getState();
   for (let hop = 0; state === 'completed' && hop < MAX_HOPS; hop++) {
     const next = movedTo(job.returnvalue, id);
-    const nextJob = next ? ((await queues[parsed.action].getJob(next)) as AnyJob | undefined) : undefined;
-    if (!nextJob) break;
-    job = nextJob;
-    state = await job.getState();
+    const read = next ? await jobAndState(queues[parsed.action], next) : undefined;
+    if (!read) break;
+    ({ job, state } = read);
   }
   const data = job.data as GroupJobData;
   const attempt = (data.attempt ?? 0) + (job.attemptsMade ?? 0) + 1;
@@ -262,6 +261,18 @@ async function describeBlocker(queues: Queues, subscriptions: readonly Subscript
     : state;
   const what = id;
   return `${what} (${status}, ${parsed.action})`;
+}
+
+/**
+ * A job and its state, the state read first. A job can finish between two reads; read the other way round,
+ * its state could say completed while the job read before it has no result yet, and trace would call an
+ * item delivered that had moved on to a retry job.
+ */
+async function jobAndState(queue: Queues[ActionKey], jobId: string): Promise<{ job: AnyJob; state: string } | undefined> {
+  const state = await queue.getJobState(jobId);
+  if (state === 'unknown') return undefined;
+  const job = (await queue.getJob(jobId)) as AnyJob | undefined;
+  return job ? { job, state } : undefined;
 }
 
 function movedTo(result: GroupResult | null | undefined, messageId: string): string | undefined {

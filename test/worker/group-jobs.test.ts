@@ -199,4 +199,48 @@ describe('group jobs', function () {
 
     expect((await trace('never-sent')).found).to.deep.equal([]);
   });
+
+  it('trace does not call an item delivered when its job completes, moving the item to a retry job, while trace reads it', async () => {
+    p = await startPipeline({ subscriptionSpecs: TRACK(), worker: { flushIntervalMs: 20 }, jobs: { backoffMs: 60_000 } });
+    // Customer.io answers 503 after 2 s: the item then moves to a retry job and its group job completes.
+    p.standIn.respondNext({ status: 503, delayMs: 2_000 });
+    await p.producer.publish([trackEvent(1)]);
+    const real = p.queues.trackEvent;
+    await until(async () => p.standIn.counts.requests === 1);
+    const [sending] = await real.getActive();
+    expect(sending, 'the group job is being sent').to.not.equal(undefined);
+    // trace's view of the queue: when trace asks the group job's state, the job completes first, after
+    // trace may already have read the job itself (as it was while still being sent).
+    const completed = () => until(async () => (await real.getJobState(sending.id!)) === 'completed');
+    const racing = new Proxy(real, {
+      get(target, prop) {
+        if (prop === 'getJobState') {
+          return async (id: string) => {
+            if (id === sending.id) await completed();
+            return target.getJobState(id);
+          };
+        }
+        if (prop === 'getJob') {
+          return async (id: string) => {
+            const job = await target.getJob(id);
+            if (job && id === sending.id) {
+              const getState = job.getState.bind(job);
+              job.getState = async () => {
+                await completed();
+                return getState();
+              };
+            }
+            return job;
+          };
+        }
+        const value = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const answer = await traceMessage({ ...p.queues, trackEvent: racing }, p.pool['opts'].connection,
+      { queuePrefix: p.config.redis.queuePrefix, subscriptions: p.config.subscriptions, windowSeconds: 3600 }, 'msg-1');
+    expect(answer.found[0].steps[0].jobId).to.equal(sending.id);
+    expect(answer.found[0].status).to.equal('retrying');
+    expect(answer.found[0].steps.at(-1)!.state).to.equal('delayed');
+  });
 });
