@@ -113,14 +113,14 @@ async function follow(
   const trace: SubscriptionTrace = { subscription: sub.name, action: sub.action, status: 'gone', steps: [] };
   const getJob = async (id: string) => (await queue.getJob(id)) as AnyJob | undefined;
   // The jobs before the one the index names (it names the first, unless a job was written over it).
-  const earlier: AnyJob[] = [];
+  const earlier: Array<{ job: AnyJob; state: string }> = [];
   for (let from = (await getJob(firstJobId))?.data as GroupJobData | undefined; from?.from && earlier.length < MAX_HOPS; ) {
-    const job = await getJob(from.from);
-    if (!job) break;
-    earlier.unshift(job);
-    from = job.data as GroupJobData;
+    const read = await jobAndState(queue, from.from);
+    if (!read) break;
+    earlier.unshift(read);
+    from = read.job.data as GroupJobData;
   }
-  for (const job of earlier) trace.steps.push(await describeJob(job, await job.getState(), messageId, trace, undefined));
+  for (const { job, state } of earlier) trace.steps.push(await describeJob(job, state, messageId, trace, undefined));
 
   let jobId: string | undefined = firstJobId;
   for (let hop = 0; jobId && hop < MAX_HOPS; hop++) {
