@@ -12,6 +12,7 @@ import { metricValue } from '../support/chaos';
 import { trackSpec } from '../support/track-subscription';
 
 const TRACK = (batchSize = 50) => [trackSpec({ mapping: { batch_size: batchSize } })];
+const traceOptions = (p: Pipeline) => ({ queuePrefix: p.config.redis.queuePrefix, subscriptions: p.config.subscriptions, windowSeconds: 3600 });
 
 async function until(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -180,7 +181,7 @@ describe('group jobs', function () {
     await p.producer.publish([trackEvent(3), trackEvent(4)]);
     await until(async () => (await p.queues.trackEvent.getDelayedCount()) === 1);
     const trace = (id: string) =>
-      traceMessage(p.queues, p.pool['opts'].connection, { queuePrefix: p.config.redis.queuePrefix, subscriptions: p.config.subscriptions, windowSeconds: 3600 }, id);
+      traceMessage(p.queues, p.pool['opts'].connection, traceOptions(p), id);
 
     const delivered = await trace('msg-1');
     expect(delivered.found).to.have.length(1);
@@ -237,8 +238,7 @@ describe('group jobs', function () {
         return typeof value === 'function' ? value.bind(target) : value;
       },
     });
-    const answer = await traceMessage({ ...p.queues, trackEvent: racing }, p.pool['opts'].connection,
-      { queuePrefix: p.config.redis.queuePrefix, subscriptions: p.config.subscriptions, windowSeconds: 3600 }, 'msg-1');
+    const answer = await traceMessage({ ...p.queues, trackEvent: racing }, p.pool['opts'].connection, traceOptions(p), 'msg-1');
     expect(answer.found[0].steps[0].jobId).to.equal(sending.id);
     expect(answer.found[0].status).to.equal('retrying');
     expect(answer.found[0].steps.at(-1)!.state).to.equal('delayed');
